@@ -1,0 +1,152 @@
+//! `/connections`: base connections (§6).
+
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::body::JsonBody;
+use super::error::{ApiError, json_response};
+use super::paging::ListQuery;
+use crate::app::AppState;
+use crate::connections::{self, ConnectionError, ConnectionInput, KIND};
+use crate::identity::Caller;
+use crate::store::{ResourceRow, Update, now_millis};
+
+/// The connection routes.
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_connection, list_connections))
+        .routes(routes!(get_connection, patch_connection, delete_connection))
+}
+
+impl From<ConnectionError> for ApiError {
+    fn from(error: ConnectionError) -> ApiError {
+        match error {
+            ConnectionError::Invalid(violations) => ApiError::invalid("The connection is not valid", violations),
+            ConnectionError::UnknownSpec(id) => ApiError::bad_request("1413", format!("No connection spec has id `{id}`; GET /connectionSpecs lists them")),
+            ConnectionError::UnknownAuthSpec { spec, name, allowed } => ApiError::bad_request(
+                "1415",
+                format!("Connection spec `{spec}` has no auth spec named `{name}`; allowed: {}", allowed.join(", ")),
+            ),
+            ConnectionError::NotASource(id) => {
+                ApiError::bad_request("1413", format!("Connection spec `{id}` is a target spec; base connections are made for source specs"))
+            }
+            ConnectionError::SpecChange => ApiError::bad_request("1414", "The connectionSpec of a connection cannot change; create a new connection instead"),
+            ConnectionError::BadPatch(message) => ApiError::bad_request("1405", message),
+            ConnectionError::Sealed(e) => ApiError::internal(e),
+        }
+    }
+}
+
+fn new_etag() -> String {
+    format!("\"{}\"", uuid::Uuid::new_v4())
+}
+
+#[utoipa::path(post, path = "/connections", tag = "Connections", responses((status = 201, description = "Created: `{id, etag}`")))]
+async fn create_connection(State(state): State<AppState>, caller: Caller, JsonBody(body): JsonBody) -> Result<Response, ApiError> {
+    let input = ConnectionInput::from_body(&body)?;
+    let (input, auth) = input.checked(&state.specs)?;
+    let id = uuid::Uuid::new_v4().to_string();
+    let (masked, sealed) = connections::seal_params(&state.cipher, auth, &input.params, &connections::record_binding(&caller.tenant, &id));
+    let etag = new_etag();
+    let now = now_millis();
+    let doc = connections::document(&id, &caller, &input, &masked, &etag, now, &caller.tenant.sandbox_id());
+    let row = ResourceRow { kind: KIND.into(), id: id.clone(), tenant: caller.tenant.clone(), etag: etag.clone(), created_at: now, updated_at: now, doc, secret: sealed };
+    state.store.insert_resource(&row).await?;
+    tracing::info!(connection = %id, spec = %input.spec_id, "connection created");
+    Ok(json_response(StatusCode::CREATED, &json!({"id": id, "etag": etag})))
+}
+
+#[utoipa::path(get, path = "/connections", tag = "Connections", responses((status = 200, description = "A page of connections, or `{count}`")))]
+async fn list_connections(State(state): State<AppState>, caller: Caller, RawQuery(query): RawQuery) -> Result<Response, ApiError> {
+    let query = ListQuery::parse(query.as_deref())?;
+    let rows = state.store.list_resources(KIND, &caller.tenant).await?;
+    let items = rows.into_iter().map(|row| row.doc).collect();
+    Ok(json_response(StatusCode::OK, &query.answer(items, "/connections")))
+}
+
+#[utoipa::path(get, path = "/connections/{id}", tag = "Connections", params(("id" = String, Path)), responses((status = 200, description = "`{items: [connection]}`")))]
+async fn get_connection(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let row = find(&state, &caller, &id).await?;
+    Ok(json_response(StatusCode::OK, &json!({"items": [row.doc]})))
+}
+
+#[utoipa::path(patch, path = "/connections/{id}", tag = "Connections", params(("id" = String, Path)), responses((status = 200, description = "`{id, etag}`")))]
+async fn patch_connection(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    JsonBody(ops): JsonBody,
+) -> Result<Response, ApiError> {
+    let if_match = headers.get("if-match").and_then(|v| v.to_str().ok()).map(str::trim).filter(|v| !v.is_empty());
+    let Some(if_match) = if_match else {
+        return Err(ApiError::bad_request("1403", "PATCH needs an If-Match header carrying the connection's current etag"));
+    };
+    let row = find(&state, &caller, &id).await?;
+    if !same_etag(if_match, &row.etag) {
+        return Err(stale(&id));
+    }
+    let binding = connections::record_binding(&caller.tenant, &id);
+    let current = stored_input(&state, &row, &binding)?;
+    let masked_now = row.doc.pointer("/auth/params").cloned().unwrap_or(Value::Null);
+    let (input, auth) = connections::apply_patch(&current, &masked_now, &ops)?.checked(&state.specs)?;
+    let (masked, sealed) = connections::seal_params(&state.cipher, auth, &input.params, &binding);
+    let etag = new_etag();
+    let now = now_millis();
+    let mut doc = connections::document(&id, &caller, &input, &masked, &etag, now, &caller.tenant.sandbox_id());
+    for kept in ["createdAt", "createdBy", "createdClient"] {
+        doc[kept] = row.doc[kept].clone();
+    }
+    let updated = ResourceRow { etag: etag.clone(), updated_at: now, doc, secret: sealed, ..row.clone() };
+    match state.store.update_resource(&updated, &row.etag).await? {
+        Update::Done => Ok(json_response(StatusCode::OK, &json!({"id": id, "etag": etag}))),
+        Update::Stale => Err(stale(&id)),
+        Update::NotFound => Err(ApiError::not_found("Connection", &id)),
+    }
+}
+
+#[utoipa::path(delete, path = "/connections/{id}", tag = "Connections", params(("id" = String, Path)), responses((status = 204, description = "Deleted")))]
+async fn delete_connection(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Response, ApiError> {
+    find(&state, &caller, &id).await?;
+    let users = state.store.list_resources("sourceConnection", &caller.tenant).await?;
+    if let Some(user) = users.iter().find(|r| r.doc["baseConnectionId"].as_str() == Some(id.as_str())) {
+        return Err(ApiError::bad_request("1418", format!("Connection {id} is used by source connection {}; delete that first", user.id)));
+    }
+    if !state.store.delete_resource(KIND, &caller.tenant, &id).await? {
+        return Err(ApiError::not_found("Connection", &id));
+    }
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn find(state: &AppState, caller: &Caller, id: &str) -> Result<ResourceRow, ApiError> {
+    state.store.get_resource(KIND, &caller.tenant, id).await?.ok_or_else(|| ApiError::not_found("Connection", id))
+}
+
+/// The connection as it was created or last patched, secrets included.
+pub fn stored_input(state: &AppState, row: &ResourceRow, binding: &str) -> Result<ConnectionInput, ApiError> {
+    let doc = &row.doc;
+    let text = |path: &str| doc.pointer(path).and_then(Value::as_str).unwrap_or_default().to_string();
+    let masked = doc.pointer("/auth/params").cloned().unwrap_or(Value::Null);
+    Ok(ConnectionInput {
+        name: text("/name"),
+        description: text("/description"),
+        spec_id: text("/connectionSpec/id"),
+        spec_version: text("/connectionSpec/version"),
+        auth_spec: text("/auth/specName"),
+        params: connections::open_params(&state.cipher, &masked, row.secret.as_deref(), binding)?,
+    })
+}
+
+fn stale(id: &str) -> ApiError {
+    ApiError::flow(StatusCode::PRECONDITION_FAILED, "1404", format!("Connection {id} has changed since that etag was read; GET it again and retry"))
+}
+
+/// Etags compare with or without their quotes and a weak `W/` prefix.
+fn same_etag(given: &str, stored: &str) -> bool {
+    let bare = |s: &str| s.trim().trim_start_matches("W/").trim_matches('"').to_string();
+    bare(given) == bare(stored)
+}

@@ -1,0 +1,16 @@
+//! The HTTP API: the Flow Service contract (`shared/spec/api.md`), one module per resource.
+
+pub mod auth;
+pub mod body;
+pub mod connections;
+pub mod error;
+pub mod ims;
+pub mod ops;
+pub mod paging;
+pub mod sandboxes;
+pub mod specs;
+
+/// Where the Flow Service resources live.
+pub const FLOW_SERVICE: &str = "/data/foundation/flowservice";
+/// Where sandbox management lives.
+pub const SANDBOX_MANAGEMENT: &str = "/data/foundation/sandbox-management";

@@ -1,0 +1,122 @@
+//! The application: its shared state, the router, and the server loop.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, Request, StatusCode};
+use axum::middleware;
+use axum::response::IntoResponse;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::api::{self, FLOW_SERVICE, SANDBOX_MANAGEMENT, error::ApiError};
+use crate::config::{Config, LogFormat};
+use crate::connections::secrets::SecretCipher;
+use crate::identity::keys;
+use crate::identity::tokens::TokenSigner;
+use crate::metrics::Metrics;
+use crate::specs::SpecCatalog;
+use crate::store::Store;
+
+/// Everything a request handler may need; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub store: Store,
+    pub specs: Arc<SpecCatalog>,
+    pub cipher: SecretCipher,
+    pub tokens: TokenSigner,
+    pub metrics: Arc<Metrics>,
+}
+
+impl AppState {
+    /// Opens the data directory, the keys and the metadata store.
+    pub async fn open(config: Config) -> anyhow::Result<AppState> {
+        let store = crate::cli::open_store(&config).await?;
+        let master = keys::load_or_create(config.master_key.as_ref(), &config.data_dir, keys::MASTER_KEY_FILE)?;
+        let token_key = keys::load_or_create(config.token_key.as_ref(), &config.data_dir, keys::TOKEN_KEY_FILE)?;
+        Ok(AppState {
+            config: Arc::new(config),
+            store,
+            specs: Arc::new(SpecCatalog::new()),
+            cipher: SecretCipher::new(&master),
+            tokens: TokenSigner::new(&token_key),
+            metrics: Arc::new(Metrics::new()),
+        })
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(info(title = "Inlet", description = "Flow Service-compatible ingestion of PostgreSQL and Redshift tables into Delta Lake"))]
+struct ApiDoc;
+
+/// The whole HTTP interface.
+pub fn router(state: AppState) -> Router {
+    let (api, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .nest(FLOW_SERVICE, api::specs::routes().merge(api::connections::routes()))
+        .nest(SANDBOX_MANAGEMENT, api::sandboxes::routes())
+        .merge(api::ims::routes())
+        .split_for_parts();
+    let openapi = Arc::new(openapi);
+    let request_id = HeaderName::from_static("x-request-id");
+    api.merge(api::ops::routes())
+        .route("/openapi.json", axum::routing::get(move || async move { axum::Json(openapi.as_ref().clone()) }))
+        .fallback(|| async { ApiError::flow(StatusCode::NOT_FOUND, "1101", "No resource lives at this path").into_response() })
+        .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
+        .layer(middleware::from_fn_with_state(state.metrics.clone(), crate::metrics::track))
+        .layer(middleware::from_fn(api::error::render))
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
+            let id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or_default();
+            tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id)
+        }))
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .with_state(state)
+}
+
+/// Runs the service until SIGINT or SIGTERM, then finishes in-flight requests.
+pub async fn serve(config: Config) -> anyhow::Result<()> {
+    init_logging(&config);
+    let listen = config.listen;
+    let state = AppState::open(config).await?;
+    let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
+    let address = listener.local_addr()?;
+    tracing::info!(%address, backend = ?state.store.backend(), "inlet listening");
+    println!("inlet listening on http://{address}");
+    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown_signal()).await?;
+    tracing::info!("inlet stopped");
+    Ok(())
+}
+
+fn init_logging(config: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_new(&config.log_level).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = match config.log_format {
+        LogFormat::Json => builder.json().flatten_event(true).with_current_span(true).try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = interrupt => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}

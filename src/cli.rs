@@ -1,0 +1,113 @@
+//! The `inlet` command line: `serve`, `clients create`, `token`, `version`.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+
+use crate::config::{Config, ConfigArgs};
+use crate::identity::{clients, keys, tokens::TokenSigner};
+use crate::store::Store;
+
+#[derive(Parser, Debug)]
+#[command(name = "inlet", version, about = "Ingest PostgreSQL and Redshift tables into a Delta Lake")]
+struct Cli {
+    #[command(flatten)]
+    config: ConfigArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the HTTP service.
+    Serve,
+    /// Manage API clients.
+    Clients {
+        #[command(subcommand)]
+        command: ClientsCommand,
+    },
+    /// Mint an access token for a registered client.
+    Token {
+        /// The IMS org the client belongs to, e.g. ABC123@AdobeOrg.
+        #[arg(long)]
+        org: String,
+        /// The client id printed by `inlet clients create`.
+        #[arg(long)]
+        client_id: String,
+        /// How long the token is valid, e.g. 1h, 30m, 7d.
+        #[arg(long, default_value = "24h", value_parser = humantime::parse_duration)]
+        ttl: Duration,
+    },
+    /// Print the version.
+    Version,
+}
+
+#[derive(Subcommand, Debug)]
+enum ClientsCommand {
+    /// Register a client; prints its id and secret (shown only this once) as JSON.
+    Create {
+        #[arg(long)]
+        org: String,
+        #[arg(long, default_value = "default")]
+        name: String,
+    },
+}
+
+/// Runs the command line and turns failures into a message and a non-zero exit.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Runtime::new().expect("cannot start the async runtime");
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("inlet: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let config = Config::load(&cli.config)?;
+    match cli.command {
+        Command::Serve => crate::app::serve(config).await,
+        Command::Clients { command: ClientsCommand::Create { org, name } } => {
+            let store = open_store(&config).await?;
+            let (client, secret) = clients::register(&store, &org, &name).await?;
+            let out = serde_json::json!({
+                "client_id": client.client_id,
+                "client_secret": secret.expose(),
+                "org": client.org,
+                "name": client.name,
+            });
+            println!("{out}");
+            Ok(())
+        }
+        Command::Token { org, client_id, ttl } => {
+            let store = open_store(&config).await?;
+            match store.get_client(&client_id).await? {
+                Some(client) if client.org == org => {}
+                Some(_) => bail!("client {client_id} does not belong to org {org}"),
+                None => bail!("no client {client_id} is registered (see `inlet clients create`)"),
+            }
+            let key = keys::load_or_create(config.token_key.as_ref(), &config.data_dir, keys::TOKEN_KEY_FILE)?;
+            println!("{}", TokenSigner::new(&key).mint(&client_id, &org, ttl));
+            Ok(())
+        }
+        Command::Version => {
+            println!("inlet {}", env!("CARGO_PKG_VERSION"));
+            Ok(())
+        }
+    }
+}
+
+/// Opens the configured metadata store, creating the data directory if needed.
+pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
+    config.ensure_data_dir()?;
+    match &config.metadata_url {
+        Some(url) => Store::connect(url).await,
+        None => Store::open_sqlite(&config.data_dir).await,
+    }
+    .context("metadata store")
+}

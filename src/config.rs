@@ -1,0 +1,154 @@
+//! Configuration, loaded once at start-up from flags, `INLET_*` environment variables and
+//! an optional TOML file (in that order of precedence), then passed down.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context;
+use serde::Deserialize;
+
+use crate::secret::Secret;
+
+/// How log lines are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Settings shared by every command; flags and environment variables (clap) win over the
+/// file given with `--config`.
+#[derive(Clone, Debug, Default, clap::Args)]
+pub struct ConfigArgs {
+    /// TOML file with any of the settings below (snake_case keys).
+    #[arg(long, env = "INLET_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
+    /// Directory for the SQLite metadata, keys and the local lake [default: ./inlet-data].
+    #[arg(long, env = "INLET_DATA_DIR", global = true)]
+    pub data_dir: Option<PathBuf>,
+    /// PostgreSQL URL of a shared metadata store (default: SQLite in the data directory).
+    #[arg(long, env = "INLET_METADATA_URL", global = true, hide_env_values = true)]
+    pub metadata_url: Option<String>,
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long, env = "INLET_LISTEN", global = true)]
+    pub listen: Option<SocketAddr>,
+    /// Log format [default: text].
+    #[arg(long, env = "INLET_LOG_FORMAT", global = true)]
+    pub log_format: Option<LogFormat>,
+    /// Log filter, e.g. `info` or `inlet=debug` [default: info].
+    #[arg(long, env = "INLET_LOG", global = true)]
+    pub log_level: Option<String>,
+}
+
+/// The optional TOML file: the same settings, all optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    data_dir: Option<PathBuf>,
+    metadata_url: Option<String>,
+    listen: Option<SocketAddr>,
+    log_format: Option<LogFormat>,
+    log_level: Option<String>,
+    token_ttl: Option<String>,
+    max_body_bytes: Option<usize>,
+}
+
+/// The resolved configuration.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    pub metadata_url: Option<Secret>,
+    pub listen: SocketAddr,
+    pub log_format: LogFormat,
+    pub log_level: String,
+    /// Lifetime of tokens issued by `POST /ims/token/v3`.
+    pub token_ttl: Duration,
+    /// Largest accepted request body; larger ones get 413.
+    pub max_body_bytes: usize,
+    /// Secrets-encryption key from `INLET_MASTER_KEY`, else a key file in the data directory.
+    pub master_key: Option<Secret>,
+    /// Token-signing key from `INLET_TOKEN_KEY`, else a key file in the data directory.
+    pub token_key: Option<Secret>,
+}
+
+impl Config {
+    /// Resolves flags and environment over the file over the defaults.
+    pub fn load(args: &ConfigArgs) -> anyhow::Result<Config> {
+        let file = match &args.config {
+            Some(path) => read_file(path)?,
+            None => FileConfig::default(),
+        };
+        let token_ttl = match &file.token_ttl {
+            Some(text) => humantime::parse_duration(text)
+                .with_context(|| format!("token_ttl `{text}` is not a duration like 24h or 90m"))?,
+            None => Duration::from_secs(24 * 3600),
+        };
+        Ok(Config {
+            data_dir: args.data_dir.clone().or(file.data_dir).unwrap_or_else(|| "inlet-data".into()),
+            metadata_url: args.metadata_url.clone().or(file.metadata_url).map(Secret::new),
+            listen: args.listen.or(file.listen).unwrap_or(([127, 0, 0, 1], 8080).into()),
+            log_format: args.log_format.or(file.log_format).unwrap_or(LogFormat::Text),
+            log_level: args.log_level.clone().or(file.log_level).unwrap_or_else(|| "info".into()),
+            token_ttl,
+            max_body_bytes: file.max_body_bytes.unwrap_or(1024 * 1024),
+            master_key: env_secret("INLET_MASTER_KEY"),
+            token_key: env_secret("INLET_TOKEN_KEY"),
+        })
+    }
+
+    /// Creates the data directory (owner-only) if it does not exist.
+    pub fn ensure_data_dir(&self) -> anyhow::Result<()> {
+        std::fs::create_dir_all(&self.data_dir)
+            .with_context(|| format!("cannot create data directory {}", self.data_dir.display()))?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&self.data_dir, std::fs::Permissions::from_mode(0o700))?;
+        }
+        Ok(())
+    }
+}
+
+fn read_file(path: &Path) -> anyhow::Result<FileConfig> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read config file {}", path.display()))?;
+    toml::from_str(&text).with_context(|| format!("config file {}", path.display()))
+}
+
+fn env_secret(name: &str) -> Option<Secret> {
+    std::env::var(name).ok().filter(|v| !v.is_empty()).map(Secret::new)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_win_over_the_file_and_the_file_over_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("inlet.toml");
+        std::fs::write(&file, "listen = \"0.0.0.0:9000\"\nlog_level = \"debug\"\ntoken_ttl = \"2h\"\n").unwrap();
+        let args = ConfigArgs {
+            config: Some(file),
+            log_level: Some("warn".into()),
+            ..ConfigArgs::default()
+        };
+        let config = Config::load(&args).unwrap();
+        assert_eq!(config.listen, "0.0.0.0:9000".parse().unwrap());
+        assert_eq!(config.log_level, "warn");
+        assert_eq!(config.token_ttl, Duration::from_secs(7200));
+        assert_eq!(config.data_dir, PathBuf::from("inlet-data"));
+    }
+
+    #[test]
+    fn an_unknown_file_key_is_an_error_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("inlet.toml");
+        std::fs::write(&file, "lisen = \"0.0.0.0:9000\"\n").unwrap();
+        let args = ConfigArgs { config: Some(file), ..ConfigArgs::default() };
+        let error = format!("{:#}", Config::load(&args).unwrap_err());
+        assert!(error.contains("lisen"), "{error}");
+    }
+}

@@ -1,0 +1,405 @@
+//! The parsed configuration of a source connection: both PostgreSQL auth specs and
+//! Redshift's map to one [`SourceConfig`], which the source drivers connect with.
+
+use crate::secret::Secret;
+use crate::sources::conn_string::ConnectionString;
+use crate::sources::ssl_mode::SslMode;
+use crate::specs::validate::{PARAMS, PEM_MESSAGE, PORT_MESSAGE, is_pem, pointer};
+use crate::specs::{BASIC_AUTH, CONNECTION_STRING_AUTH, SourceKind, Violation};
+use serde_json::{Map, Value};
+use std::path::PathBuf;
+
+/// CA certificates to trust instead of the system roots.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RootCert {
+    /// PEM text of one or more certificates.
+    Pem(String),
+    /// Path of a PEM file on the Inlet host (connection string `TrustStore` only).
+    Path(PathBuf),
+}
+
+/// Everything needed to connect to a source database. `Debug` masks the password.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SourceConfig {
+    /// PostgreSQL or Redshift.
+    pub kind: SourceKind,
+    /// Host name or IP address (IPv6 without brackets).
+    pub host: String,
+    /// TCP port.
+    pub port: u16,
+    /// Database name.
+    pub database: String,
+    /// User name.
+    pub user: String,
+    /// Password.
+    pub password: Secret,
+    /// TLS mode, with libpq's meaning.
+    pub ssl_mode: SslMode,
+    /// CA certificates to trust; the system roots when `None`.
+    pub root_cert: Option<RootCert>,
+    /// Name the server certificate must carry, when it is not `host`.
+    pub tls_server_name: Option<String>,
+    /// Redshift only: the schema explore is limited to.
+    pub schema: Option<String>,
+}
+
+impl SourceConfig {
+    /// Builds the config from a connection's auth spec name and (validated) params.
+    /// Absent optional params take the kind's defaults: port 5432 and `Prefer` for
+    /// PostgreSQL, port 5439 and `Verify-Full` for Redshift. Whatever cannot be
+    /// interpreted is reported as violations at `/auth/params/...` paths, so params
+    /// that skipped [`crate::specs::AuthSpec::validate`] still fail cleanly.
+    pub fn from_auth(
+        kind: SourceKind,
+        spec_name: &str,
+        params: &Value,
+    ) -> Result<SourceConfig, Vec<Violation>> {
+        let Some(map) = params.as_object() else {
+            return Err(vec![Violation::new(PARAMS, "must be an object")]);
+        };
+        match (kind, spec_name) {
+            (SourceKind::Postgres, CONNECTION_STRING_AUTH) => from_connection_string(map),
+            (_, BASIC_AUTH) => from_basic(kind, map),
+            _ => Err(vec![Violation::new(
+                "/auth/specName",
+                format!(
+                    "auth spec `{spec_name}` does not exist for {}",
+                    kind_allowed(kind)
+                ),
+            )]),
+        }
+    }
+}
+
+fn kind_allowed(kind: SourceKind) -> String {
+    match kind {
+        SourceKind::Postgres => {
+            format!("PostgreSQL; use `{BASIC_AUTH}` or `{CONNECTION_STRING_AUTH}`")
+        }
+        SourceKind::Redshift => format!("Amazon Redshift; use `{BASIC_AUTH}`"),
+    }
+}
+
+fn from_connection_string(map: &Map<String, Value>) -> Result<SourceConfig, Vec<Violation>> {
+    let path = pointer("", "connectionString");
+    let text = match map.get("connectionString") {
+        Some(Value::String(text)) => text,
+        Some(_) => return Err(vec![Violation::new(path, "must be a string")]),
+        None => return Err(vec![Violation::new(path, "is required")]),
+    };
+    let parsed =
+        ConnectionString::parse(text).map_err(|e| vec![Violation::new(path, e.to_string())])?;
+    let ssl_mode = parsed.ssl_mode();
+    Ok(SourceConfig {
+        kind: SourceKind::Postgres,
+        host: parsed.server,
+        port: parsed.port,
+        database: parsed.database,
+        user: parsed.user,
+        password: parsed.password,
+        ssl_mode,
+        root_cert: parsed.trust_store.map(trust_store),
+        tls_server_name: parsed.host_name_in_certificate,
+        schema: None,
+    })
+}
+
+/// `TrustStore` is PEM when it starts with a `-----BEGIN` line, a file path otherwise.
+fn trust_store(text: String) -> RootCert {
+    if is_pem(&text) {
+        RootCert::Pem(text)
+    } else {
+        RootCert::Path(PathBuf::from(text))
+    }
+}
+
+fn from_basic(kind: SourceKind, map: &Map<String, Value>) -> Result<SourceConfig, Vec<Violation>> {
+    let (default_port, default_mode) = match kind {
+        SourceKind::Postgres => (5432, SslMode::Prefer),
+        SourceKind::Redshift => (5439, SslMode::VerifyFull),
+    };
+    let mut reader = Reader {
+        map,
+        violations: Vec::new(),
+    };
+    let host = reader.required("server");
+    let port = reader.port(default_port);
+    let database = reader.required("database");
+    let user = reader.required("username");
+    let password = reader.string("password", true, false);
+    let ssl_mode = reader.ssl_mode(default_mode);
+    let root_cert = reader.root_cert();
+    let schema = match kind {
+        SourceKind::Redshift => reader.string("schema", false, true),
+        SourceKind::Postgres => None,
+    };
+    if !reader.violations.is_empty() {
+        return Err(reader.violations);
+    }
+    Ok(SourceConfig {
+        kind,
+        host: host.unwrap_or_default(),
+        port,
+        database: database.unwrap_or_default(),
+        user: user.unwrap_or_default(),
+        password: Secret::new(password.unwrap_or_default()),
+        ssl_mode,
+        root_cert,
+        tls_server_name: None,
+        schema,
+    })
+}
+
+/// Reads basic-auth params, collecting a violation for each one it cannot use.
+struct Reader<'a> {
+    map: &'a Map<String, Value>,
+    violations: Vec<Violation>,
+}
+
+impl Reader<'_> {
+    fn fail(&mut self, name: &str, message: &str) {
+        self.violations
+            .push(Violation::new(pointer("", name), message));
+    }
+
+    fn required(&mut self, name: &str) -> Option<String> {
+        self.string(name, true, true)
+    }
+
+    fn string(&mut self, name: &str, required: bool, non_empty: bool) -> Option<String> {
+        match self.map.get(name) {
+            None if required => self.fail(name, "is required"),
+            None => {}
+            Some(Value::String(text)) if non_empty && text.is_empty() => {
+                self.fail(name, "must not be empty")
+            }
+            Some(Value::String(text)) => return Some(text.clone()),
+            Some(_) => self.fail(name, "must be a string"),
+        }
+        None
+    }
+
+    fn port(&mut self, default: u16) -> u16 {
+        let port = match self.map.get("port") {
+            None => return default,
+            Some(Value::Number(n)) => n.as_u64(),
+            Some(Value::String(s)) if s.bytes().all(|b| b.is_ascii_digit()) => s.parse().ok(),
+            Some(_) => None,
+        };
+        match port.and_then(|p| u16::try_from(p).ok()).filter(|&p| p != 0) {
+            Some(port) => port,
+            None => {
+                self.fail("port", PORT_MESSAGE);
+                default
+            }
+        }
+    }
+
+    fn ssl_mode(&mut self, default: SslMode) -> SslMode {
+        let Some(value) = self.map.get("sslMode") else {
+            return default;
+        };
+        SslMode::parse(value).unwrap_or_else(|message| {
+            self.fail("sslMode", &message);
+            default
+        })
+    }
+
+    fn root_cert(&mut self) -> Option<RootCert> {
+        let text = self.string("sslRootCert", false, false)?;
+        if is_pem(&text) {
+            Some(RootCert::Pem(text))
+        } else {
+            self.fail("sslRootCert", PEM_MESSAGE);
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const PEM: &str = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+
+    fn conn_string(text: &str) -> SourceConfig {
+        let params = json!({ "connectionString": text });
+        SourceConfig::from_auth(SourceKind::Postgres, CONNECTION_STRING_AUTH, &params).unwrap()
+    }
+
+    fn basic(kind: SourceKind, params: Value) -> Result<SourceConfig, Vec<Violation>> {
+        SourceConfig::from_auth(kind, BASIC_AUTH, &params)
+    }
+
+    fn paths(found: &[Violation]) -> Vec<&str> {
+        found.iter().map(|v| v.path.as_str()).collect()
+    }
+
+    #[test]
+    fn connection_string_maps_every_field() {
+        let c = conn_string("Server=[::1]:6000;Database=shop;UID=u;Password={p;w}");
+        assert_eq!(
+            (c.kind, c.host.as_str(), c.port),
+            (SourceKind::Postgres, "::1", 6000)
+        );
+        assert_eq!((c.database.as_str(), c.user.as_str()), ("shop", "u"));
+        assert_eq!(c.password.expose(), "p;w");
+        assert_eq!(
+            (c.ssl_mode, c.root_cert, c.tls_server_name, c.schema),
+            (SslMode::Disable, None, None, None)
+        );
+    }
+
+    #[test]
+    fn connection_string_tls_modes() {
+        let base = "Server=db;Database=shop;Port=5432;UID=u;Password=p";
+        let mode = |extra: &str| conn_string(&format!("{base};{extra}")).ssl_mode;
+        assert_eq!(
+            mode("EncryptionMethod=0;ValidateServerCertificate=1"),
+            SslMode::Disable
+        );
+        assert_eq!(
+            mode("EncryptionMethod=1;ValidateServerCertificate=1"),
+            SslMode::VerifyFull
+        );
+        assert_eq!(mode("EncryptionMethod=1"), SslMode::VerifyFull);
+        assert_eq!(
+            mode("EncryptionMethod=1;ValidateServerCertificate=0"),
+            SslMode::Require
+        );
+        assert_eq!(mode("EncryptionMethod=6"), SslMode::Prefer);
+    }
+
+    #[test]
+    fn connection_string_trust_store_and_host_name() {
+        let base = "Server=10.0.0.5;Database=d;UID=u;Password=p;EncryptionMethod=1";
+        let c = conn_string(&format!(
+            "{base};TrustStore={{{PEM}}};HostNameInCertificate=db.internal"
+        ));
+        assert_eq!(c.root_cert, Some(RootCert::Pem(PEM.to_string())));
+        assert_eq!(c.tls_server_name.as_deref(), Some("db.internal"));
+        let c = conn_string(&format!("{base};TrustStore=/etc/inlet/ca.pem"));
+        assert_eq!(
+            c.root_cert,
+            Some(RootCert::Path("/etc/inlet/ca.pem".into()))
+        );
+    }
+
+    #[test]
+    fn connection_string_errors_are_violations() {
+        let bad = json!({"connectionString": "Server=db;Prot=5432;Password=hunter2"});
+        let found = SourceConfig::from_auth(SourceKind::Postgres, CONNECTION_STRING_AUTH, &bad)
+            .unwrap_err();
+        assert_eq!(paths(&found), ["/auth/params/connectionString"]);
+        assert!(found[0].message.contains("`Prot`") && !found[0].message.contains("hunter2"));
+        let found =
+            SourceConfig::from_auth(SourceKind::Postgres, CONNECTION_STRING_AUTH, &json!({}))
+                .unwrap_err();
+        assert_eq!(found[0].message, "is required");
+    }
+
+    #[test]
+    fn basic_postgres_with_defaults() {
+        let c = basic(
+            SourceKind::Postgres,
+            json!({"server": "db", "database": "shop", "username": "reader", "password": "s3cret"}),
+        )
+        .unwrap();
+        assert_eq!(
+            (c.host.as_str(), c.port, c.ssl_mode),
+            ("db", 5432, SslMode::Prefer)
+        );
+        assert_eq!(
+            (c.database.as_str(), c.user.as_str(), c.password.expose()),
+            ("shop", "reader", "s3cret")
+        );
+        assert_eq!(
+            (c.root_cert, c.tls_server_name, c.schema),
+            (None, None, None)
+        );
+    }
+
+    #[test]
+    fn basic_postgres_platform_example() {
+        let params = json!({"server": "db.example.com", "port": "5432", "database": "shop",
+                            "username": "reader", "password": "s3cret", "sslMode": "Verify-Full",
+                            "sslRootCert": PEM});
+        let c = basic(SourceKind::Postgres, params).unwrap();
+        assert_eq!((c.port, c.ssl_mode), (5432, SslMode::VerifyFull));
+        assert_eq!(c.root_cert, Some(RootCert::Pem(PEM.to_string())));
+        let c = basic(SourceKind::Postgres, json!({"server": "db", "port": 6432, "database": "d",
+                                                   "username": "u", "password": "p", "sslMode": true})).unwrap();
+        assert_eq!((c.port, c.ssl_mode), (6432, SslMode::Require));
+        // A draft-07 integer has no fraction, so 6433.0 is refused, as by validate.
+        let params = json!({"server": "db", "port": 6433.0, "database": "d", "username": "u", "password": "p"});
+        assert!(basic(SourceKind::Postgres, params).is_err());
+    }
+
+    #[test]
+    fn basic_redshift_defaults_and_schema() {
+        let params = json!({"server": "r.example", "database": "dev", "username": "u", "password": "p", "schema": "sales"});
+        let c = basic(SourceKind::Redshift, params).unwrap();
+        assert_eq!(
+            (c.kind, c.port, c.ssl_mode),
+            (SourceKind::Redshift, 5439, SslMode::VerifyFull)
+        );
+        assert_eq!(c.schema.as_deref(), Some("sales"));
+        let params = json!({"server": "r", "database": "d", "username": "u", "password": "p", "sslMode": "verify ca", "port": "5440"});
+        let c = basic(SourceKind::Redshift, params).unwrap();
+        assert_eq!(
+            (c.port, c.ssl_mode, c.schema),
+            (5440, SslMode::VerifyCa, None)
+        );
+    }
+
+    #[test]
+    fn basic_reports_every_problem() {
+        let params = json!({"server": "", "port": "70000", "username": 3, "password": "hunter2",
+                            "sslMode": "hunter2", "sslRootCert": "/tmp/ca.pem"});
+        let found = basic(SourceKind::Postgres, params).unwrap_err();
+        assert_eq!(
+            paths(&found),
+            [
+                "/auth/params/server",
+                "/auth/params/port",
+                "/auth/params/database",
+                "/auth/params/username",
+                "/auth/params/sslMode",
+                "/auth/params/sslRootCert"
+            ]
+        );
+        assert!(found.iter().all(|v| !v.message.contains("hunter2")));
+        for port in [json!(0), json!(-5), json!("x"), json!(1.5)] {
+            let params = json!({"server": "s", "port": port, "database": "d", "username": "u", "password": "p"});
+            assert_eq!(
+                paths(&basic(SourceKind::Redshift, params).unwrap_err()),
+                ["/auth/params/port"]
+            );
+        }
+    }
+
+    #[test]
+    fn wrong_spec_or_shape() {
+        let found =
+            SourceConfig::from_auth(SourceKind::Redshift, CONNECTION_STRING_AUTH, &json!({}))
+                .unwrap_err();
+        assert_eq!(paths(&found), ["/auth/specName"]);
+        assert!(found[0].message.contains("`Basic Authentication`"));
+        let found = SourceConfig::from_auth(SourceKind::Postgres, "OAuth", &json!({})).unwrap_err();
+        assert!(found[0].message.contains(CONNECTION_STRING_AUTH));
+        let found =
+            SourceConfig::from_auth(SourceKind::Postgres, BASIC_AUTH, &json!([])).unwrap_err();
+        assert_eq!(found, [Violation::new("/auth/params", "must be an object")]);
+    }
+
+    #[test]
+    fn debug_masks_the_password() {
+        let c = conn_string("Server=db;Database=d;UID=u;Password=hunter2");
+        let debug = format!("{c:?}");
+        assert!(
+            !debug.contains("hunter2") && debug.contains("<secret>"),
+            "{debug}"
+        );
+    }
+}

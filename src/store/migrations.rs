@@ -1,0 +1,55 @@
+//! Schema migrations for both metadata backends. Each entry is applied once, in order,
+//! inside a transaction; `{bytes}` stands for the backend's binary column type.
+
+use super::Backend;
+
+/// The migrations, oldest first. Never edit one that has shipped: append a new one.
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE sandboxes (
+    org TEXT NOT NULL,
+    name TEXT NOT NULL,
+    id TEXT NOT NULL,
+    title TEXT NOT NULL,
+    sandbox_type TEXT NOT NULL,
+    created_by TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    PRIMARY KEY (org, name)
+);
+CREATE TABLE api_clients (
+    client_id TEXT PRIMARY KEY,
+    org TEXT NOT NULL,
+    name TEXT NOT NULL,
+    secret_hash TEXT NOT NULL,
+    created_at BIGINT NOT NULL
+);
+CREATE TABLE resources (
+    kind TEXT NOT NULL,
+    id TEXT NOT NULL,
+    org TEXT NOT NULL,
+    sandbox TEXT NOT NULL,
+    etag TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    doc TEXT NOT NULL,
+    secret {bytes},
+    PRIMARY KEY (kind, id)
+);
+CREATE INDEX resources_by_tenant ON resources (org, sandbox, kind);
+"#];
+
+/// The statements of every migration, rendered for `backend`, numbered from 1.
+pub(super) fn rendered(backend: Backend) -> impl Iterator<Item = (i64, String)> {
+    let bytes = match backend {
+        Backend::Sqlite => "BLOB",
+        Backend::Postgres => "BYTEA",
+    };
+    MIGRATIONS
+        .iter()
+        .enumerate()
+        .map(move |(index, sql)| (index as i64 + 1, sql.replace("{bytes}", bytes)))
+}
+
+/// Splits a migration into single statements (the `Any` driver runs one at a time).
+pub(super) fn statements(sql: &str) -> impl Iterator<Item = &str> {
+    sql.split(';').map(str::trim).filter(|s| !s.is_empty())
+}
