@@ -51,7 +51,10 @@ impl AppState {
 }
 
 #[derive(OpenApi)]
-#[openapi(info(title = "Inlet", description = "Flow Service-compatible ingestion of PostgreSQL and Redshift tables into Delta Lake"))]
+#[openapi(info(
+    title = "Inlet",
+    description = "Flow Service-compatible ingestion of PostgreSQL and Redshift tables into Delta Lake"
+))]
 struct ApiDoc;
 
 /// The whole HTTP interface.
@@ -64,14 +67,26 @@ pub fn router(state: AppState) -> Router {
     let openapi = Arc::new(openapi);
     let request_id = HeaderName::from_static("x-request-id");
     api.merge(api::ops::routes())
-        .route("/openapi.json", axum::routing::get(move || async move { axum::Json(openapi.as_ref().clone()) }))
-        .fallback(|| async { ApiError::flow(StatusCode::NOT_FOUND, "1101", "No resource lives at this path").into_response() })
+        .route(
+            "/openapi.json",
+            axum::routing::get(move || async move { axum::Json(openapi.as_ref().clone()) }),
+        )
+        .fallback(|| async {
+            ApiError::flow(StatusCode::NOT_FOUND, "1101", "No resource lives at this path").into_response()
+        })
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
-        .layer(middleware::from_fn_with_state(state.metrics.clone(), crate::metrics::track))
+        .layer(middleware::from_fn_with_state(
+            state.metrics.clone(),
+            crate::metrics::track,
+        ))
         .layer(middleware::from_fn(api::error::render))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
-            let id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or_default();
+            let id = request
+                .headers()
+                .get("x-request-id")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
             tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id)
         }))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
@@ -83,18 +98,25 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     init_logging(&config);
     let listen = config.listen;
     let state = AppState::open(config).await?;
-    let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
     let address = listener.local_addr()?;
     tracing::info!(%address, backend = ?state.store.backend(), "inlet listening");
     println!("inlet listening on http://{address}");
-    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown_signal()).await?;
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
     tracing::info!("inlet stopped");
     Ok(())
 }
 
 fn init_logging(config: &Config) {
-    let filter = tracing_subscriber::EnvFilter::try_new(&config.log_level).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let filter = tracing_subscriber::EnvFilter::try_new(&config.log_level)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     let _ = match config.log_format {
         LogFormat::Json => builder.json().flatten_event(true).with_current_span(true).try_init(),
         LogFormat::Text => builder.try_init(),

@@ -11,7 +11,11 @@ use crate::identity::{clients, keys, tokens::TokenSigner};
 use crate::store::Store;
 
 #[derive(Parser, Debug)]
-#[command(name = "inlet", version, about = "Ingest PostgreSQL and Redshift tables into a Delta Lake")]
+#[command(
+    name = "inlet",
+    version,
+    about = "Ingest PostgreSQL and Redshift tables into a Delta Lake"
+)]
 struct Cli {
     #[command(flatten)]
     config: ConfigArgs,
@@ -72,7 +76,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let config = Config::load(&cli.config)?;
     match cli.command {
         Command::Serve => crate::app::serve(config).await,
-        Command::Clients { command: ClientsCommand::Create { org, name } } => {
+        Command::Clients {
+            command: ClientsCommand::Create { org, name },
+        } => {
             let store = open_store(&config).await?;
             let (client, secret) = clients::register(&store, &org, &name).await?;
             let out = serde_json::json!({

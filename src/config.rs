@@ -86,11 +86,19 @@ impl Config {
             None => Duration::from_secs(24 * 3600),
         };
         Ok(Config {
-            data_dir: args.data_dir.clone().or(file.data_dir).unwrap_or_else(|| "inlet-data".into()),
+            data_dir: args
+                .data_dir
+                .clone()
+                .or(file.data_dir)
+                .unwrap_or_else(|| "inlet-data".into()),
             metadata_url: args.metadata_url.clone().or(file.metadata_url).map(Secret::new),
             listen: args.listen.or(file.listen).unwrap_or(([127, 0, 0, 1], 8080).into()),
             log_format: args.log_format.or(file.log_format).unwrap_or(LogFormat::Text),
-            log_level: args.log_level.clone().or(file.log_level).unwrap_or_else(|| "info".into()),
+            log_level: args
+                .log_level
+                .clone()
+                .or(file.log_level)
+                .unwrap_or_else(|| "info".into()),
             token_ttl,
             max_body_bytes: file.max_body_bytes.unwrap_or(1024 * 1024),
             master_key: env_secret("INLET_MASTER_KEY"),
@@ -112,8 +120,7 @@ impl Config {
 }
 
 fn read_file(path: &Path) -> anyhow::Result<FileConfig> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read config file {}", path.display()))?;
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read config file {}", path.display()))?;
     toml::from_str(&text).with_context(|| format!("config file {}", path.display()))
 }
 
@@ -129,7 +136,11 @@ mod tests {
     fn flags_win_over_the_file_and_the_file_over_defaults() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("inlet.toml");
-        std::fs::write(&file, "listen = \"0.0.0.0:9000\"\nlog_level = \"debug\"\ntoken_ttl = \"2h\"\n").unwrap();
+        std::fs::write(
+            &file,
+            "listen = \"0.0.0.0:9000\"\nlog_level = \"debug\"\ntoken_ttl = \"2h\"\n",
+        )
+        .unwrap();
         let args = ConfigArgs {
             config: Some(file),
             log_level: Some("warn".into()),
@@ -147,7 +158,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("inlet.toml");
         std::fs::write(&file, "lisen = \"0.0.0.0:9000\"\n").unwrap();
-        let args = ConfigArgs { config: Some(file), ..ConfigArgs::default() };
+        let args = ConfigArgs {
+            config: Some(file),
+            ..ConfigArgs::default()
+        };
         let error = format!("{:#}", Config::load(&args).unwrap_err());
         assert!(error.contains("lisen"), "{error}");
     }

@@ -45,8 +45,16 @@ impl Metrics {
         let requests = Family::<RequestLabels, Counter>::default();
         let latency = LatencyFamily::new_with_constructor(latency_histogram);
         registry.register("http_requests", "HTTP requests by route and status", requests.clone());
-        registry.register("http_request_duration_seconds", "HTTP request latency by route", latency.clone());
-        Metrics { registry, requests, latency }
+        registry.register(
+            "http_request_duration_seconds",
+            "HTTP request latency by route",
+            latency.clone(),
+        );
+        Metrics {
+            registry,
+            requests,
+            latency,
+        }
     }
 
     /// The metrics in Prometheus text format.
@@ -66,12 +74,29 @@ impl Default for Metrics {
 /// Middleware: counts each request by its route template (not its raw path, which would
 /// make one series per id) and records its latency.
 pub async fn track(State(metrics): State<std::sync::Arc<Metrics>>, request: Request, next: Next) -> Response {
-    let route = request.extensions().get::<MatchedPath>().map_or("unmatched", MatchedPath::as_str).to_string();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", MatchedPath::as_str)
+        .to_string();
     let method = request.method().as_str().to_string();
     let started = Instant::now();
     let response = next.run(request).await;
-    let route_labels = RouteLabels { method: method.clone(), route: route.clone() };
-    metrics.latency.get_or_create(&route_labels).observe(started.elapsed().as_secs_f64());
-    metrics.requests.get_or_create(&RequestLabels { method, route, status: response.status().as_u16() }).inc();
+    let route_labels = RouteLabels {
+        method: method.clone(),
+        route: route.clone(),
+    };
+    metrics
+        .latency
+        .get_or_create(&route_labels)
+        .observe(started.elapsed().as_secs_f64());
+    metrics
+        .requests
+        .get_or_create(&RequestLabels {
+            method,
+            route,
+            status: response.status().as_u16(),
+        })
+        .inc();
     response
 }

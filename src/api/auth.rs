@@ -32,7 +32,13 @@ impl FromRequestParts<AppState> for OrgCaller {
             ApiError::gateway(StatusCode::UNAUTHORIZED, "401013", message)
         })?;
         match header(parts, "x-api-key") {
-            None => return Err(ApiError::gateway(StatusCode::FORBIDDEN, "403000", "Api Key is required")),
+            None => {
+                return Err(ApiError::gateway(
+                    StatusCode::FORBIDDEN,
+                    "403000",
+                    "Api Key is required",
+                ));
+            }
             Some(key) if key != claims.client_id => {
                 return Err(ApiError::gateway(StatusCode::FORBIDDEN, "403003", "Api Key is invalid"));
             }
@@ -49,7 +55,11 @@ impl FromRequestParts<AppState> for OrgCaller {
                 "403010",
                 "The x-gw-ims-org-id header does not name the token's organization",
             )),
-            Some(_) => Ok(OrgCaller { org: claims.org, client_id: claims.client_id, subject: claims.sub }),
+            Some(_) => Ok(OrgCaller {
+                org: claims.org,
+                client_id: claims.client_id,
+                subject: claims.sub,
+            }),
         }
     }
 }
@@ -60,7 +70,10 @@ impl FromRequestParts<AppState> for Caller {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let caller = OrgCaller::from_request_parts(parts, state).await?;
         let Some(sandbox) = header(parts, "x-sandbox-name") else {
-            return Err(ApiError::bad_request("2105", "The x-sandbox-name header is required (e.g. `prod`)"));
+            return Err(ApiError::bad_request(
+                "2105",
+                "The x-sandbox-name header is required (e.g. `prod`)",
+            ));
         };
         if sandbox != DEFAULT_SANDBOX && state.store.get_sandbox(&caller.org, sandbox).await?.is_none() {
             return Err(ApiError::flow(
@@ -70,7 +83,10 @@ impl FromRequestParts<AppState> for Caller {
             ));
         }
         Ok(Caller {
-            tenant: Tenant { org: caller.org, sandbox: sandbox.to_string() },
+            tenant: Tenant {
+                org: caller.org,
+                sandbox: sandbox.to_string(),
+            },
             client_id: caller.client_id,
             subject: caller.subject,
         })
@@ -78,7 +94,13 @@ impl FromRequestParts<AppState> for Caller {
 }
 
 fn bearer_token(parts: &Parts) -> Result<&str, ApiError> {
-    let missing = || ApiError::gateway(StatusCode::UNAUTHORIZED, "401013", "Oauth token is not valid: no bearer token was sent");
+    let missing = || {
+        ApiError::gateway(
+            StatusCode::UNAUTHORIZED,
+            "401013",
+            "Oauth token is not valid: no bearer token was sent",
+        )
+    };
     let value = header(parts, "authorization").ok_or_else(missing)?;
     let (scheme, token) = value.split_once(' ').ok_or_else(missing)?;
     if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
@@ -88,5 +110,10 @@ fn bearer_token(parts: &Parts) -> Result<&str, ApiError> {
 }
 
 fn header<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
-    parts.headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim).filter(|v| !v.is_empty())
+    parts
+        .headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
 }

@@ -29,11 +29,19 @@ impl FromRequest<AppState> for JsonBody {
             ));
         }
         let limit = state.config.max_body_bytes;
-        let too_large =
-            || ApiError::flow(StatusCode::PAYLOAD_TOO_LARGE, "1003", format!("The request body is larger than the {limit} bytes this server accepts"));
+        let too_large = || {
+            ApiError::flow(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "1003",
+                format!("The request body is larger than the {limit} bytes this server accepts"),
+            )
+        };
         // Refusing on the announced length, before reading, lets a client that sent
         // `Expect: 100-continue` learn the answer without uploading the body.
-        let announced = request.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
+        let announced = request
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
         if announced.is_some_and(|length| length > limit) {
             return Err(too_large());
         }
@@ -57,7 +65,12 @@ pub fn parse(bytes: &[u8]) -> Result<Value, ApiError> {
 }
 
 fn is_json(content_type: &str) -> bool {
-    let essence = content_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
     essence == "application/json" || essence.ends_with("+json")
 }
 
@@ -68,7 +81,9 @@ mod tests {
     #[test]
     fn syntax_errors_name_line_and_column() {
         let error = parse(b"{\n  \"name\": \"x\",\n  \"description\": \"unterminated").unwrap_err();
-        let ApiError::Flow { message, .. } = error else { panic!("flow error expected") };
+        let ApiError::Flow { message, .. } = error else {
+            panic!("flow error expected")
+        };
         assert!(message.contains("line 3 column"), "{message}");
     }
 

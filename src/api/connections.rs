@@ -26,15 +26,25 @@ impl From<ConnectionError> for ApiError {
     fn from(error: ConnectionError) -> ApiError {
         match error {
             ConnectionError::Invalid(violations) => ApiError::invalid("The connection is not valid", violations),
-            ConnectionError::UnknownSpec(id) => ApiError::bad_request("1413", format!("No connection spec has id `{id}`; GET /connectionSpecs lists them")),
+            ConnectionError::UnknownSpec(id) => ApiError::bad_request(
+                "1413",
+                format!("No connection spec has id `{id}`; GET /connectionSpecs lists them"),
+            ),
             ConnectionError::UnknownAuthSpec { spec, name, allowed } => ApiError::bad_request(
                 "1415",
-                format!("Connection spec `{spec}` has no auth spec named `{name}`; allowed: {}", allowed.join(", ")),
+                format!(
+                    "Connection spec `{spec}` has no auth spec named `{name}`; allowed: {}",
+                    allowed.join(", ")
+                ),
             ),
-            ConnectionError::NotASource(id) => {
-                ApiError::bad_request("1413", format!("Connection spec `{id}` is a target spec; base connections are made for source specs"))
-            }
-            ConnectionError::SpecChange => ApiError::bad_request("1414", "The connectionSpec of a connection cannot change; create a new connection instead"),
+            ConnectionError::NotASource(id) => ApiError::bad_request(
+                "1413",
+                format!("Connection spec `{id}` is a target spec; base connections are made for source specs"),
+            ),
+            ConnectionError::SpecChange => ApiError::bad_request(
+                "1414",
+                "The connectionSpec of a connection cannot change; create a new connection instead",
+            ),
             ConnectionError::BadPatch(message) => ApiError::bad_request("1405", message),
             ConnectionError::Sealed(e) => ApiError::internal(e),
         }
@@ -46,22 +56,44 @@ fn new_etag() -> String {
 }
 
 #[utoipa::path(post, path = "/connections", tag = "Connections", responses((status = 201, description = "Created: `{id, etag}`")))]
-async fn create_connection(State(state): State<AppState>, caller: Caller, JsonBody(body): JsonBody) -> Result<Response, ApiError> {
+async fn create_connection(
+    State(state): State<AppState>,
+    caller: Caller,
+    JsonBody(body): JsonBody,
+) -> Result<Response, ApiError> {
     let input = ConnectionInput::from_body(&body)?;
     let (input, auth) = input.checked(&state.specs)?;
     let id = uuid::Uuid::new_v4().to_string();
-    let (masked, sealed) = connections::seal_params(&state.cipher, auth, &input.params, &connections::record_binding(&caller.tenant, &id));
+    let (masked, sealed) = connections::seal_params(
+        &state.cipher,
+        auth,
+        &input.params,
+        &connections::record_binding(&caller.tenant, &id),
+    );
     let etag = new_etag();
     let now = now_millis();
     let doc = connections::document(&id, &caller, &input, &masked, &etag, now, &caller.tenant.sandbox_id());
-    let row = ResourceRow { kind: KIND.into(), id: id.clone(), tenant: caller.tenant.clone(), etag: etag.clone(), created_at: now, updated_at: now, doc, secret: sealed };
+    let row = ResourceRow {
+        kind: KIND.into(),
+        id: id.clone(),
+        tenant: caller.tenant.clone(),
+        etag: etag.clone(),
+        created_at: now,
+        updated_at: now,
+        doc,
+        secret: sealed,
+    };
     state.store.insert_resource(&row).await?;
     tracing::info!(connection = %id, spec = %input.spec_id, "connection created");
     Ok(json_response(StatusCode::CREATED, &json!({"id": id, "etag": etag})))
 }
 
 #[utoipa::path(get, path = "/connections", tag = "Connections", responses((status = 200, description = "A page of connections, or `{count}`")))]
-async fn list_connections(State(state): State<AppState>, caller: Caller, RawQuery(query): RawQuery) -> Result<Response, ApiError> {
+async fn list_connections(
+    State(state): State<AppState>,
+    caller: Caller,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
     let query = ListQuery::parse(query.as_deref())?;
     let rows = state.store.list_resources(KIND, &caller.tenant).await?;
     let items = rows.into_iter().map(|row| row.doc).collect();
@@ -69,7 +101,11 @@ async fn list_connections(State(state): State<AppState>, caller: Caller, RawQuer
 }
 
 #[utoipa::path(get, path = "/connections/{id}", tag = "Connections", params(("id" = String, Path)), responses((status = 200, description = "`{items: [connection]}`")))]
-async fn get_connection(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Response, ApiError> {
+async fn get_connection(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
     let row = find(&state, &caller, &id).await?;
     Ok(json_response(StatusCode::OK, &json!({"items": [row.doc]})))
 }
@@ -82,9 +118,16 @@ async fn patch_connection(
     headers: HeaderMap,
     JsonBody(ops): JsonBody,
 ) -> Result<Response, ApiError> {
-    let if_match = headers.get("if-match").and_then(|v| v.to_str().ok()).map(str::trim).filter(|v| !v.is_empty());
+    let if_match = headers
+        .get("if-match")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty());
     let Some(if_match) = if_match else {
-        return Err(ApiError::bad_request("1403", "PATCH needs an If-Match header carrying the connection's current etag"));
+        return Err(ApiError::bad_request(
+            "1403",
+            "PATCH needs an If-Match header carrying the connection's current etag",
+        ));
     };
     let row = find(&state, &caller, &id).await?;
     if !same_etag(if_match, &row.etag) {
@@ -101,7 +144,13 @@ async fn patch_connection(
     for kept in ["createdAt", "createdBy", "createdClient"] {
         doc[kept] = row.doc[kept].clone();
     }
-    let updated = ResourceRow { etag: etag.clone(), updated_at: now, doc, secret: sealed, ..row.clone() };
+    let updated = ResourceRow {
+        etag: etag.clone(),
+        updated_at: now,
+        doc,
+        secret: sealed,
+        ..row.clone()
+    };
     match state.store.update_resource(&updated, &row.etag).await? {
         Update::Done => Ok(json_response(StatusCode::OK, &json!({"id": id, "etag": etag}))),
         Update::Stale => Err(stale(&id)),
@@ -110,11 +159,24 @@ async fn patch_connection(
 }
 
 #[utoipa::path(delete, path = "/connections/{id}", tag = "Connections", params(("id" = String, Path)), responses((status = 204, description = "Deleted")))]
-async fn delete_connection(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Response, ApiError> {
+async fn delete_connection(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
     find(&state, &caller, &id).await?;
     let users = state.store.list_resources("sourceConnection", &caller.tenant).await?;
-    if let Some(user) = users.iter().find(|r| r.doc["baseConnectionId"].as_str() == Some(id.as_str())) {
-        return Err(ApiError::bad_request("1418", format!("Connection {id} is used by source connection {}; delete that first", user.id)));
+    if let Some(user) = users
+        .iter()
+        .find(|r| r.doc["baseConnectionId"].as_str() == Some(id.as_str()))
+    {
+        return Err(ApiError::bad_request(
+            "1418",
+            format!(
+                "Connection {id} is used by source connection {}; delete that first",
+                user.id
+            ),
+        ));
     }
     if !state.store.delete_resource(KIND, &caller.tenant, &id).await? {
         return Err(ApiError::not_found("Connection", &id));
@@ -123,13 +185,22 @@ async fn delete_connection(State(state): State<AppState>, caller: Caller, Path(i
 }
 
 async fn find(state: &AppState, caller: &Caller, id: &str) -> Result<ResourceRow, ApiError> {
-    state.store.get_resource(KIND, &caller.tenant, id).await?.ok_or_else(|| ApiError::not_found("Connection", id))
+    state
+        .store
+        .get_resource(KIND, &caller.tenant, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("Connection", id))
 }
 
 /// The connection as it was created or last patched, secrets included.
 pub fn stored_input(state: &AppState, row: &ResourceRow, binding: &str) -> Result<ConnectionInput, ApiError> {
     let doc = &row.doc;
-    let text = |path: &str| doc.pointer(path).and_then(Value::as_str).unwrap_or_default().to_string();
+    let text = |path: &str| {
+        doc.pointer(path)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
     let masked = doc.pointer("/auth/params").cloned().unwrap_or(Value::Null);
     Ok(ConnectionInput {
         name: text("/name"),
@@ -142,7 +213,11 @@ pub fn stored_input(state: &AppState, row: &ResourceRow, binding: &str) -> Resul
 }
 
 fn stale(id: &str) -> ApiError {
-    ApiError::flow(StatusCode::PRECONDITION_FAILED, "1404", format!("Connection {id} has changed since that etag was read; GET it again and retry"))
+    ApiError::flow(
+        StatusCode::PRECONDITION_FAILED,
+        "1404",
+        format!("Connection {id} has changed since that etag was read; GET it again and retry"),
+    )
 }
 
 /// Etags compare with or without their quotes and a weak `W/` prefix.

@@ -27,15 +27,29 @@ pub enum ApiError {
         details: Vec<Violation>,
     },
     /// Gateway shape, for token, api key and org failures.
-    Gateway { status: StatusCode, code: &'static str, message: String },
+    Gateway {
+        status: StatusCode,
+        code: &'static str,
+        message: String,
+    },
     /// OAuth shape, for the token endpoint.
-    OAuth { status: StatusCode, error: &'static str, description: String },
+    OAuth {
+        status: StatusCode,
+        error: &'static str,
+        description: String,
+    },
 }
 
 impl ApiError {
     /// A Flow Service error with a code from the contract (or the project's list).
     pub fn flow(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
-        ApiError::Flow { status, code, title: title_of(status), message: message.into(), details: Vec::new() }
+        ApiError::Flow {
+            status,
+            code,
+            title: title_of(status),
+            message: message.into(),
+            details: Vec::new(),
+        }
     }
 
     /// 400 with the given code.
@@ -52,29 +66,51 @@ impl ApiError {
     pub fn invalid(summary: &str, details: Vec<Violation>) -> ApiError {
         let listed: Vec<String> = details.iter().map(|v| format!("{}: {}", v.path, v.message)).collect();
         let message = format!("{summary}: {}", listed.join("; "));
-        ApiError::Flow { status: StatusCode::BAD_REQUEST, code: "1001", title: title_of(StatusCode::BAD_REQUEST), message, details }
+        ApiError::Flow {
+            status: StatusCode::BAD_REQUEST,
+            code: "1001",
+            title: title_of(StatusCode::BAD_REQUEST),
+            message,
+            details,
+        }
     }
 
     /// A gateway-level refusal.
     pub fn gateway(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
-        ApiError::Gateway { status, code, message: message.into() }
+        ApiError::Gateway {
+            status,
+            code,
+            message: message.into(),
+        }
     }
 
     /// `1500-500`: something failed inside Inlet. The cause goes to the log, not the caller.
     pub fn internal(cause: impl std::fmt::Display) -> ApiError {
         tracing::error!(error = %cause, "internal error");
-        ApiError::flow(StatusCode::INTERNAL_SERVER_ERROR, "1500", "Inlet failed to handle the request; the request id locates the cause in its log")
+        ApiError::flow(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "1500",
+            "Inlet failed to handle the request; the request id locates the cause in its log",
+        )
     }
 
     fn status(&self) -> StatusCode {
         match self {
-            ApiError::Flow { status, .. } | ApiError::Gateway { status, .. } | ApiError::OAuth { status, .. } => *status,
+            ApiError::Flow { status, .. } | ApiError::Gateway { status, .. } | ApiError::OAuth { status, .. } => {
+                *status
+            }
         }
     }
 
     fn body(&self, request_id: &str) -> Value {
         match self {
-            ApiError::Flow { status, code, title, message, details } => {
+            ApiError::Flow {
+                status,
+                code,
+                title,
+                message,
+                details,
+            } => {
                 let mut report = json!({"detailed-message": message, "request-id": request_id});
                 if !details.is_empty() {
                     report["details"] = json!(details);
@@ -138,13 +174,17 @@ pub async fn render(request: Request, next: Next) -> Response {
     let mut response = next.run(request).await;
     let error = match response.extensions_mut().remove::<Pending>() {
         Some(Pending(error)) => error,
-        None if response.status() == StatusCode::METHOD_NOT_ALLOWED => {
-            ApiError::flow(StatusCode::METHOD_NOT_ALLOWED, "1004", "this method is not allowed on this path")
-        }
+        None if response.status() == StatusCode::METHOD_NOT_ALLOWED => ApiError::flow(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "1004",
+            "this method is not allowed on this path",
+        ),
         None => return response,
     };
     let (mut parts, _) = response.into_parts();
-    parts.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    parts
+        .headers
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     parts.headers.remove(header::CONTENT_LENGTH);
     let body = serde_json::to_vec(&error.body(&request_id)).unwrap_or_default();
     Response::from_parts(parts, body.into())

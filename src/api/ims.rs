@@ -29,25 +29,51 @@ struct TokenRequest {
 }
 
 #[utoipa::path(post, path = "/ims/token/v3", tag = "Identity", responses((status = 200, description = "`{access_token, token_type, expires_in}`")))]
-async fn issue_token(State(state): State<AppState>, form: Result<Form<TokenRequest>, axum::extract::rejection::FormRejection>) -> Result<Response, ApiError> {
+async fn issue_token(
+    State(state): State<AppState>,
+    form: Result<Form<TokenRequest>, axum::extract::rejection::FormRejection>,
+) -> Result<Response, ApiError> {
     let Ok(Form(request)) = form else {
-        return Err(oauth(StatusCode::BAD_REQUEST, "invalid_request", "send a form (application/x-www-form-urlencoded) with grant_type, client_id, client_secret and scope"));
+        return Err(oauth(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "send a form (application/x-www-form-urlencoded) with grant_type, client_id, client_secret and scope",
+        ));
     };
     if request.grant_type.as_deref() != Some("client_credentials") {
-        return Err(oauth(StatusCode::BAD_REQUEST, "unsupported_grant_type", "grant_type must be client_credentials"));
+        return Err(oauth(
+            StatusCode::BAD_REQUEST,
+            "unsupported_grant_type",
+            "grant_type must be client_credentials",
+        ));
     }
     let (Some(client_id), Some(secret)) = (request.client_id, request.client_secret) else {
-        return Err(oauth(StatusCode::BAD_REQUEST, "invalid_request", "client_id and client_secret are required"));
+        return Err(oauth(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "client_id and client_secret are required",
+        ));
     };
     let client = state.store.get_client(&client_id).await?;
     let Some(client) = client.filter(|c| clients::secret_matches(c, &secret)) else {
-        return Err(oauth(StatusCode::UNAUTHORIZED, "invalid_client", "unknown client_id or wrong client_secret"));
+        return Err(oauth(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            "unknown client_id or wrong client_secret",
+        ));
     };
     let ttl = state.config.token_ttl;
     let token = state.tokens.mint(&client.client_id, &client.org, ttl);
-    Ok(json_response(StatusCode::OK, &json!({"access_token": token, "token_type": "bearer", "expires_in": ttl.as_secs()})))
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({"access_token": token, "token_type": "bearer", "expires_in": ttl.as_secs()}),
+    ))
 }
 
 fn oauth(status: StatusCode, error: &'static str, description: &str) -> ApiError {
-    ApiError::OAuth { status, error, description: description.to_string() }
+    ApiError::OAuth {
+        status,
+        error,
+        description: description.to_string(),
+    }
 }

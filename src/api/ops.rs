@@ -27,11 +27,18 @@ async fn readyz(State(state): State<AppState>) -> Response {
         Ok(()) => json_response(StatusCode::OK, &json!({"status": "ready"})),
         Err(e) => {
             tracing::warn!(error = %e, "metadata store is not ready");
-            json_response(StatusCode::SERVICE_UNAVAILABLE, &json!({"status": "unavailable", "reason": "the metadata store does not answer"}))
+            json_response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                &json!({"status": "unavailable", "reason": "the metadata store does not answer"}),
+            )
         }
     }
 }
 
 async fn metrics(State(state): State<AppState>) -> Response {
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], state.metrics.encode()).into_response()
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        state.metrics.encode(),
+    )
+        .into_response()
 }

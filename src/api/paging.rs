@@ -73,14 +73,19 @@ impl ListQuery {
     /// Parses the query string. Parameters sent with a continuation token override the
     /// ones it carries; unknown parameters are ignored.
     pub fn parse(raw: Option<&str>) -> Result<ListQuery, ApiError> {
-        let pairs: Vec<(String, String)> =
-            url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes()).into_owned().collect();
+        let pairs: Vec<(String, String)> = url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
+            .into_owned()
+            .collect();
         let get = |name: &str| pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
         let mut state = match get("continuationToken") {
             Some(token) => decode_token(&token)?,
             None => TokenState::default(),
         };
-        let properties: Vec<String> = pairs.iter().filter(|(k, _)| k == "property").map(|(_, v)| v.clone()).collect();
+        let properties: Vec<String> = pairs
+            .iter()
+            .filter(|(k, _)| k == "property")
+            .map(|(_, v)| v.clone())
+            .collect();
         if !properties.is_empty() {
             state.properties = properties;
         }
@@ -94,13 +99,20 @@ impl ListQuery {
         };
         if let Some(limit) = get("limit") {
             if count {
-                return Err(ApiError::bad_request("1401", "`count=true` cannot be combined with `limit`"));
+                return Err(ApiError::bad_request(
+                    "1401",
+                    "`count=true` cannot be combined with `limit`",
+                ));
             }
             state.limit = Some(parse_limit(&limit)?);
         }
         Ok(ListQuery {
             limit: state.limit.unwrap_or(DEFAULT_LIMIT),
-            filters: state.properties.iter().map(|p| parse_filter(p)).collect::<Result<_, _>>()?,
+            filters: state
+                .properties
+                .iter()
+                .map(|p| parse_filter(p))
+                .collect::<Result<_, _>>()?,
             order: parse_order(state.orderby.as_deref())?,
             count,
             state,
@@ -110,13 +122,18 @@ impl ListQuery {
     /// The answer for `items` (each with an `id`): `{"count": n}`, or one page with a
     /// `_links.next.href` under `base_path` when more items follow.
     pub fn answer(&self, items: Vec<Value>, base_path: &str) -> Value {
-        let mut items: Vec<Value> = items.into_iter().filter(|item| self.filters.iter().all(|f| f.matches(item))).collect();
+        let mut items: Vec<Value> = items
+            .into_iter()
+            .filter(|item| self.filters.iter().all(|f| f.matches(item)))
+            .collect();
         if self.count {
             return json!({ "count": items.len() });
         }
         items.sort_by(|a, b| self.compare(a, b));
         let start = match (&self.state.last_key, &self.state.last_id) {
-            (Some(key), Some(id)) => items.partition_point(|item| self.compare_to_cursor(item, key, id) != Ordering::Greater),
+            (Some(key), Some(id)) => {
+                items.partition_point(|item| self.compare_to_cursor(item, key, id) != Ordering::Greater)
+            }
             _ => 0,
         };
         let rest = items.len() - start;
@@ -136,12 +153,20 @@ impl ListQuery {
     fn compare(&self, a: &Value, b: &Value) -> Ordering {
         let by_key = compare_values(sort_key(a, &self.order.field), sort_key(b, &self.order.field));
         let ordered = by_key.then_with(|| id_of(a).cmp(id_of(b)));
-        if self.order.descending { ordered.reverse() } else { ordered }
+        if self.order.descending {
+            ordered.reverse()
+        } else {
+            ordered
+        }
     }
 
     fn compare_to_cursor(&self, item: &Value, key: &Value, id: &str) -> Ordering {
         let ordered = compare_values(sort_key(item, &self.order.field), key).then_with(|| id_of(item).cmp(id));
-        if self.order.descending { ordered.reverse() } else { ordered }
+        if self.order.descending {
+            ordered.reverse()
+        } else {
+            ordered
+        }
     }
 }
 
@@ -181,11 +206,18 @@ fn parse_filter(text: &str) -> Result<Filter, ApiError> {
         ("<", Op::Less),
         ("~", Op::Contains),
     ];
-    let found = OPS.iter().filter_map(|(symbol, op)| text.find(symbol).map(|at| (at, *symbol, *op))).min_by_key(|(at, ..)| *at);
+    let found = OPS
+        .iter()
+        .filter_map(|(symbol, op)| text.find(symbol).map(|at| (at, *symbol, *op)))
+        .min_by_key(|(at, ..)| *at);
     let (path, op, values) = match found {
         Some((at, symbol, op)) => {
             let value = &text[at + symbol.len()..];
-            let values = if op == Op::AnyOf { value.split(',').map(str::to_string).collect() } else { vec![value.to_string()] };
+            let values = if op == Op::AnyOf {
+                value.split(',').map(str::to_string).collect()
+            } else {
+                vec![value.to_string()]
+            };
             (&text[..at], op, values)
         }
         None => (text, Op::Exists, Vec::new()),
@@ -194,7 +226,9 @@ fn parse_filter(text: &str) -> Result<Filter, ApiError> {
     if path.iter().any(String::is_empty) {
         return Err(ApiError::bad_request(
             "1402",
-            format!("`property={text}` is not a filter: use path==v1,v2, path!=v, path>n, path<n, path>=n, path<=n or path~text"),
+            format!(
+                "`property={text}` is not a filter: use path==v1,v2, path!=v, path>n, path<n, path>=n, path<=n or path~text"
+            ),
         ));
     }
     Ok(Filter { path, op, values })
@@ -209,16 +243,24 @@ fn parse_order(text: Option<&str>) -> Result<Order, ApiError> {
     if !ORDER_FIELDS.contains(&field) {
         return Err(ApiError::bad_request(
             "1402",
-            format!("`orderby={text}` is not supported: order by name, createdAt or updatedAt, with an optional + or - prefix"),
+            format!(
+                "`orderby={text}` is not supported: order by name, createdAt or updatedAt, with an optional + or - prefix"
+            ),
         ));
     }
-    Ok(Order { field: field.to_string(), descending })
+    Ok(Order {
+        field: field.to_string(),
+        descending,
+    })
 }
 
 fn parse_limit(text: &str) -> Result<usize, ApiError> {
     match text.trim().parse::<usize>() {
         Ok(limit) if (1..=MAX_LIMIT).contains(&limit) => Ok(limit),
-        _ => Err(ApiError::bad_request("1402", format!("`limit` must be a whole number from 1 to {MAX_LIMIT}"))),
+        _ => Err(ApiError::bad_request(
+            "1402",
+            format!("`limit` must be a whole number from 1 to {MAX_LIMIT}"),
+        )),
     }
 }
 
@@ -244,7 +286,11 @@ fn id_of(item: &Value) -> &str {
 
 /// A filter operand as JSON: a number when it reads as one, otherwise text.
 fn literal(text: &str) -> Value {
-    text.parse::<f64>().ok().and_then(serde_json::Number::from_f64).map(Value::Number).unwrap_or_else(|| Value::String(text.to_string()))
+    text.parse::<f64>()
+        .ok()
+        .and_then(serde_json::Number::from_f64)
+        .map(Value::Number)
+        .unwrap_or_else(|| Value::String(text.to_string()))
 }
 
 fn equals(value: &Value, text: &str) -> bool {
@@ -282,7 +328,9 @@ mod tests {
     }
 
     fn next_query(answer: &Value) -> Option<String> {
-        answer["_links"]["next"]["href"].as_str().map(|href| href.split_once('?').unwrap().1.to_string())
+        answer["_links"]["next"]["href"]
+            .as_str()
+            .map(|href| href.split_once('?').unwrap().1.to_string())
     }
 
     #[test]
@@ -291,8 +339,16 @@ mod tests {
         let mut seen = Vec::new();
         let mut query = Some("limit=20".to_string());
         while let Some(raw) = query {
-            let answer = ListQuery::parse(Some(&raw)).unwrap().answer(all.clone(), "/connections");
-            seen.extend(answer["items"].as_array().unwrap().iter().map(|i| i["id"].as_str().unwrap().to_string()));
+            let answer = ListQuery::parse(Some(&raw))
+                .unwrap()
+                .answer(all.clone(), "/connections");
+            seen.extend(
+                answer["items"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|i| i["id"].as_str().unwrap().to_string()),
+            );
             query = next_query(&answer);
         }
         let mut expected: Vec<String> = all.iter().map(|i| i["id"].as_str().unwrap().to_string()).collect();
@@ -302,7 +358,11 @@ mod tests {
 
     #[test]
     fn filters_and_counts() {
-        let count = |q: &str| ListQuery::parse(Some(q)).unwrap().answer(items(45), "/x")["count"].as_u64().unwrap();
+        let count = |q: &str| {
+            ListQuery::parse(Some(q)).unwrap().answer(items(45), "/x")["count"]
+                .as_u64()
+                .unwrap()
+        };
         assert_eq!(count("count=true&property=state==enabled"), 23);
         assert_eq!(count("count=true&property=state!=enabled"), 22);
         assert_eq!(count("count=true&property=createdAt>=1020"), 5);
@@ -313,7 +373,13 @@ mod tests {
 
     #[test]
     fn bad_parameters_are_named() {
-        for (query, code) in [("count=true&limit=5", "1401"), ("limit=0", "1402"), ("limit=101", "1402"), ("orderby=size", "1402"), ("continuationToken=zz", "1402")] {
+        for (query, code) in [
+            ("count=true&limit=5", "1401"),
+            ("limit=0", "1402"),
+            ("limit=101", "1402"),
+            ("orderby=size", "1402"),
+            ("continuationToken=zz", "1402"),
+        ] {
             match ListQuery::parse(Some(query)) {
                 Err(ApiError::Flow { code: got, .. }) => assert_eq!(got, code, "{query}"),
                 other => panic!("{query}: {other:?}"),
@@ -323,9 +389,16 @@ mod tests {
 
     #[test]
     fn tokens_are_url_safe_without_padding() {
-        let answer = ListQuery::parse(Some("limit=1&property=state==enabled")).unwrap().answer(items(5), "/x");
+        let answer = ListQuery::parse(Some("limit=1&property=state==enabled"))
+            .unwrap()
+            .answer(items(5), "/x");
         let query = next_query(&answer).unwrap();
         let token = query.strip_prefix("continuationToken=").unwrap();
-        assert!(token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'), "{token}");
+        assert!(
+            token
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'),
+            "{token}"
+        );
     }
 }

@@ -29,16 +29,26 @@ pub fn routes() -> OpenApiRouter<AppState> {
 async fn list_sandboxes(State(state): State<AppState>, caller: OrgCaller) -> Result<Response, ApiError> {
     let mut sandboxes = vec![prod(&caller.org)];
     sandboxes.extend(state.store.list_sandboxes(&caller.org).await?.iter().map(item));
-    Ok(json_response(StatusCode::OK, &json!({ "sandboxes": sandboxes, "_page": {"count": sandboxes.len()} })))
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({ "sandboxes": sandboxes, "_page": {"count": sandboxes.len()} }),
+    ))
 }
 
 #[utoipa::path(post, path = "/sandboxes", tag = "Sandboxes", responses((status = 201, description = "The new sandbox")))]
-async fn create_sandbox(State(state): State<AppState>, caller: OrgCaller, JsonBody(body): JsonBody) -> Result<Response, ApiError> {
+async fn create_sandbox(
+    State(state): State<AppState>,
+    caller: OrgCaller,
+    JsonBody(body): JsonBody,
+) -> Result<Response, ApiError> {
     let name = body["name"].as_str().unwrap_or_default().to_string();
     check_name(&name)?;
     let sandbox_type = body["type"].as_str().unwrap_or("development");
     if sandbox_type != "development" {
-        return Err(invalid("/type", "must be `development`: each org has exactly one production sandbox, `prod`"));
+        return Err(invalid(
+            "/type",
+            "must be `development`: each org has exactly one production sandbox, `prod`",
+        ));
     }
     let title = match &body["title"] {
         Value::String(title) if !title.trim().is_empty() => title.clone(),
@@ -56,22 +66,38 @@ async fn create_sandbox(State(state): State<AppState>, caller: OrgCaller, JsonBo
     };
     match state.store.insert_sandbox(&row).await {
         Ok(()) => Ok(json_response(StatusCode::CREATED, &item(&row))),
-        Err(StoreError::Conflict) => Err(ApiError::flow(StatusCode::CONFLICT, "2101", format!("Sandbox `{}` already exists", row.name))),
+        Err(StoreError::Conflict) => Err(ApiError::flow(
+            StatusCode::CONFLICT,
+            "2101",
+            format!("Sandbox `{}` already exists", row.name),
+        )),
         Err(e) => Err(e.into()),
     }
 }
 
 #[utoipa::path(get, path = "/sandboxes/{name}", tag = "Sandboxes", params(("name" = String, Path)), responses((status = 200, description = "The sandbox")))]
-async fn get_sandbox(State(state): State<AppState>, caller: OrgCaller, Path(name): Path<String>) -> Result<Response, ApiError> {
+async fn get_sandbox(
+    State(state): State<AppState>,
+    caller: OrgCaller,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
     if name == DEFAULT_SANDBOX {
         return Ok(json_response(StatusCode::OK, &prod(&caller.org)));
     }
-    let row = state.store.get_sandbox(&caller.org, &name).await?.ok_or_else(|| not_found(&name))?;
+    let row = state
+        .store
+        .get_sandbox(&caller.org, &name)
+        .await?
+        .ok_or_else(|| not_found(&name))?;
     Ok(json_response(StatusCode::OK, &item(&row)))
 }
 
 #[utoipa::path(delete, path = "/sandboxes/{name}", tag = "Sandboxes", params(("name" = String, Path)), responses((status = 204, description = "Deleted")))]
-async fn delete_sandbox(State(state): State<AppState>, caller: OrgCaller, Path(name): Path<String>) -> Result<Response, ApiError> {
+async fn delete_sandbox(
+    State(state): State<AppState>,
+    caller: OrgCaller,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
     if name == DEFAULT_SANDBOX {
         return Err(ApiError::bad_request("2104", "The `prod` sandbox cannot be deleted"));
     }
@@ -79,9 +105,16 @@ async fn delete_sandbox(State(state): State<AppState>, caller: OrgCaller, Path(n
         Ok(true) => Ok(StatusCode::NO_CONTENT.into_response()),
         Ok(false) => Err(not_found(&name)),
         Err(StoreError::Conflict) => {
-            let tenant = Tenant { org: caller.org, sandbox: name.clone() };
+            let tenant = Tenant {
+                org: caller.org,
+                sandbox: name.clone(),
+            };
             let count = state.store.count_resources(&tenant).await?;
-            Err(ApiError::flow(StatusCode::CONFLICT, "2103", format!("Sandbox `{name}` still holds {count} resources; delete them first")))
+            Err(ApiError::flow(
+                StatusCode::CONFLICT,
+                "2103",
+                format!("Sandbox `{name}` still holds {count} resources; delete them first"),
+            ))
         }
         Err(e) => Err(e.into()),
     }
@@ -91,20 +124,35 @@ fn check_name(name: &str) -> Result<(), ApiError> {
     let valid = !name.is_empty()
         && name.len() <= MAX_NAME_LEN
         && name.starts_with(|c: char| c.is_ascii_lowercase())
-        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
     if valid {
         Ok(())
     } else {
-        Err(invalid("/name", &format!("is required: 1 to {MAX_NAME_LEN} lowercase letters, digits and hyphens, starting with a letter")))
+        Err(invalid(
+            "/name",
+            &format!("is required: 1 to {MAX_NAME_LEN} lowercase letters, digits and hyphens, starting with a letter"),
+        ))
     }
 }
 
 fn invalid(path: &str, message: &str) -> ApiError {
-    ApiError::invalid("The sandbox is not valid", vec![Violation { path: path.into(), message: message.into() }])
+    ApiError::invalid(
+        "The sandbox is not valid",
+        vec![Violation {
+            path: path.into(),
+            message: message.into(),
+        }],
+    )
 }
 
 fn not_found(name: &str) -> ApiError {
-    ApiError::flow(StatusCode::NOT_FOUND, "2100", format!("Sandbox `{name}` was not found in this organization"))
+    ApiError::flow(
+        StatusCode::NOT_FOUND,
+        "2100",
+        format!("Sandbox `{name}` was not found in this organization"),
+    )
 }
 
 fn prod(org: &str) -> Value {

@@ -27,8 +27,15 @@ async fn list_connection_specs(State(state): State<AppState>, _caller: Caller) -
 }
 
 #[utoipa::path(get, path = "/connectionSpecs/{id}", tag = "Specs", params(("id" = String, Path)), responses((status = 200, description = "`{items: [spec]}`")))]
-async fn get_connection_spec(State(state): State<AppState>, _caller: Caller, Path(id): Path<String>) -> Result<Response, ApiError> {
-    let spec = state.specs.connection_spec(&id).ok_or_else(|| ApiError::not_found("Connection spec", &id))?;
+async fn get_connection_spec(
+    State(state): State<AppState>,
+    _caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let spec = state
+        .specs
+        .connection_spec(&id)
+        .ok_or_else(|| ApiError::not_found("Connection spec", &id))?;
     Ok(json_response(StatusCode::OK, &json!({ "items": [spec.document()] })))
 }
 
@@ -38,7 +45,16 @@ async fn list_flow_specs(State(state): State<AppState>, _caller: Caller) -> Resp
 }
 
 #[utoipa::path(get, path = "/flowSpecs/{id}", tag = "Specs", params(("id" = String, Path)), responses((status = 200, description = "`{items: [flow spec]}`")))]
-async fn get_flow_spec(State(state): State<AppState>, _caller: Caller, Path(id): Path<String>) -> Result<Response, ApiError> {
-    let spec = state.specs.flow_specs().iter().find(|s| s["id"] == id.as_str()).ok_or_else(|| ApiError::not_found("Flow spec", &id))?;
+async fn get_flow_spec(
+    State(state): State<AppState>,
+    _caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let spec = state
+        .specs
+        .flow_specs()
+        .iter()
+        .find(|s| s["id"] == id.as_str())
+        .ok_or_else(|| ApiError::not_found("Flow spec", &id))?;
     Ok(json_response(StatusCode::OK, &json!({ "items": [spec] })))
 }

@@ -21,7 +21,11 @@ pub enum ConnectionError {
     /// No connection spec has this id.
     UnknownSpec(String),
     /// The spec exists but has no auth spec of that name.
-    UnknownAuthSpec { spec: String, name: String, allowed: Vec<String> },
+    UnknownAuthSpec {
+        spec: String,
+        name: String,
+        allowed: Vec<String>,
+    },
     /// The spec is a target (data lake) spec, which takes no base connection.
     NotASource(String),
     /// A patch tried to change the connection spec.
@@ -54,7 +58,10 @@ impl ConnectionInput {
         let auth_spec = required_string(body, "/auth/specName", &mut violations);
         let params = body.pointer("/auth/params").cloned().unwrap_or(Value::Null);
         if !params.is_object() {
-            violations.push(violation("/auth/params", "is required and must be an object of the auth spec's parameters"));
+            violations.push(violation(
+                "/auth/params",
+                "is required and must be an object of the auth spec's parameters",
+            ));
         }
         let description = optional_string(body, "/description", &mut violations);
         let spec_version = optional_string(body, "/connectionSpec/version", &mut violations);
@@ -65,15 +72,21 @@ impl ConnectionInput {
             name,
             description,
             spec_id,
-            spec_version: if spec_version.is_empty() { "1.0".into() } else { spec_version },
+            spec_version: if spec_version.is_empty() {
+                "1.0".into()
+            } else {
+                spec_version
+            },
             auth_spec,
             params,
         })
     }
 
     /// Checks the spec, auth spec and parameters; returns the input with defaults filled.
-    pub fn checked<'a>(mut self, specs: &'a SpecCatalog) -> Result<(ConnectionInput, &'a AuthSpec), ConnectionError> {
-        let spec = specs.connection_spec(&self.spec_id).ok_or_else(|| ConnectionError::UnknownSpec(self.spec_id.clone()))?;
+    pub fn checked(mut self, specs: &SpecCatalog) -> Result<(ConnectionInput, &AuthSpec), ConnectionError> {
+        let spec = specs
+            .connection_spec(&self.spec_id)
+            .ok_or_else(|| ConnectionError::UnknownSpec(self.spec_id.clone()))?;
         if spec.source_kind().is_none() {
             return Err(ConnectionError::NotASource(self.spec_id.clone()));
         }
@@ -114,11 +127,17 @@ pub fn seal_params(cipher: &SecretCipher, auth: &AuthSpec, params: &Value, bindi
 }
 
 /// The complete parameters: the document's masked copy with the sealed secrets put back.
-pub fn open_params(cipher: &SecretCipher, masked: &Value, sealed: Option<&[u8]>, binding: &str) -> Result<Value, ConnectionError> {
+pub fn open_params(
+    cipher: &SecretCipher,
+    masked: &Value,
+    sealed: Option<&[u8]>,
+    binding: &str,
+) -> Result<Value, ConnectionError> {
     let mut params = masked.clone();
     if let Some(sealed) = sealed {
         let plaintext = cipher.open(sealed, binding).map_err(ConnectionError::Sealed)?;
-        let secrets: Map<String, Value> = serde_json::from_slice(&plaintext).map_err(|_| ConnectionError::Sealed(secrets::DecryptError))?;
+        let secrets: Map<String, Value> =
+            serde_json::from_slice(&plaintext).map_err(|_| ConnectionError::Sealed(secrets::DecryptError))?;
         for (field, value) in secrets {
             params[field.as_str()] = value;
         }
@@ -127,7 +146,15 @@ pub fn open_params(cipher: &SecretCipher, masked: &Value, sealed: Option<&[u8]>,
 }
 
 /// The API document of a connection.
-pub fn document(id: &str, caller: &Caller, input: &ConnectionInput, masked_params: &Value, etag: &str, now: i64, sandbox_id: &str) -> Value {
+pub fn document(
+    id: &str,
+    caller: &Caller,
+    input: &ConnectionInput,
+    masked_params: &Value,
+    etag: &str,
+    now: i64,
+    sandbox_id: &str,
+) -> Value {
     json!({
         "id": id,
         "createdAt": now,
@@ -151,7 +178,11 @@ pub fn document(id: &str, caller: &Caller, input: &ConnectionInput, masked_param
 
 /// Applies a JSON Patch to a stored connection. `current` holds the complete parameters;
 /// a secret field whose new value reads `<secret>` keeps its current value.
-pub fn apply_patch(current: &ConnectionInput, masked_params: &Value, ops: &Value) -> Result<ConnectionInput, ConnectionError> {
+pub fn apply_patch(
+    current: &ConnectionInput,
+    masked_params: &Value,
+    ops: &Value,
+) -> Result<ConnectionInput, ConnectionError> {
     let ops = normalise_ops(ops)?;
     let mut view = json!({
         "name": current.name,
@@ -162,14 +193,15 @@ pub fn apply_patch(current: &ConnectionInput, masked_params: &Value, ops: &Value
     let patch: json_patch::Patch = serde_json::from_value(ops).map_err(|_| {
         ConnectionError::BadPatch("each operation needs a string `path`, and add and replace need a `value`".into())
     })?;
-    json_patch::patch(&mut view, &patch).map_err(|e| ConnectionError::BadPatch(format!("operation {} cannot be applied: {}", e.operation, e.kind)))?;
+    json_patch::patch(&mut view, &patch)
+        .map_err(|e| ConnectionError::BadPatch(format!("operation {} cannot be applied: {}", e.operation, e.kind)))?;
     let mut params = view.pointer("/auth/params").cloned().unwrap_or(Value::Null);
     if let Some(fields) = params.as_object_mut() {
         for (field, value) in fields.iter_mut() {
-            if value.as_str() == Some(MASK) {
-                if let Some(stored) = current.params.get(field) {
-                    *value = stored.clone();
-                }
+            if value.as_str() == Some(MASK)
+                && let Some(stored) = current.params.get(field)
+            {
+                *value = stored.clone();
             }
         }
     }
@@ -179,27 +211,42 @@ pub fn apply_patch(current: &ConnectionInput, masked_params: &Value, ops: &Value
     if !violations.is_empty() {
         return Err(ConnectionError::Invalid(violations));
     }
-    Ok(ConnectionInput { name, description, params, ..current.clone() })
+    Ok(ConnectionInput {
+        name,
+        description,
+        params,
+        ..current.clone()
+    })
 }
 
 /// Lower-cases each op and checks that ops and paths are ones connections support.
 fn normalise_ops(ops: &Value) -> Result<Value, ConnectionError> {
     let Some(list) = ops.as_array() else {
-        return Err(ConnectionError::BadPatch("the body must be a JSON Patch array of operations".into()));
+        return Err(ConnectionError::BadPatch(
+            "the body must be a JSON Patch array of operations".into(),
+        ));
     };
     let mut out = Vec::with_capacity(list.len());
     for (index, op) in list.iter().enumerate() {
         let mut op = op.clone();
-        let name = op.get("op").and_then(Value::as_str).unwrap_or_default().to_ascii_lowercase();
+        let name = op
+            .get("op")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_ascii_lowercase();
         if !["add", "replace", "remove"].contains(&name.as_str()) {
-            return Err(ConnectionError::BadPatch(format!("operation {index}: `op` must be add, replace or remove")));
+            return Err(ConnectionError::BadPatch(format!(
+                "operation {index}: `op` must be add, replace or remove"
+            )));
         }
         let path = op.get("path").and_then(Value::as_str).unwrap_or_default();
         if path.starts_with("/connectionSpec") {
             return Err(ConnectionError::SpecChange);
         }
         let allowed = matches!(path, "/name" | "/description" | "/auth/params")
-            || path.strip_prefix("/auth/params/").is_some_and(|field| !field.is_empty() && !field.contains('/'));
+            || path
+                .strip_prefix("/auth/params/")
+                .is_some_and(|field| !field.is_empty() && !field.contains('/'));
         if !allowed {
             return Err(ConnectionError::BadPatch(format!(
                 "operation {index}: path `{path}` cannot be changed; allowed paths: /name, /description, /auth/params, /auth/params/<field>"
@@ -212,7 +259,10 @@ fn normalise_ops(ops: &Value) -> Result<Value, ConnectionError> {
 }
 
 fn violation(path: &str, message: &str) -> Violation {
-    Violation { path: path.to_string(), message: message.to_string() }
+    Violation {
+        path: path.to_string(),
+        message: message.to_string(),
+    }
 }
 
 fn required_string(body: &Value, path: &str, violations: &mut Vec<Violation>) -> String {

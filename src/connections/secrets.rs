@@ -24,7 +24,9 @@ pub struct SecretCipher {
 impl SecretCipher {
     /// A cipher under `key`.
     pub fn new(key: &Key) -> SecretCipher {
-        SecretCipher { cipher: Aes256Gcm::new(key.bytes().into()) }
+        SecretCipher {
+            cipher: Aes256Gcm::new(key.bytes().into()),
+        }
     }
 
     /// Encrypts `plaintext` bound to `record`: `version || nonce || ciphertext+tag`.
@@ -32,7 +34,13 @@ impl SecretCipher {
         let nonce = Aes256Gcm::generate_nonce(&mut OsRng);
         let sealed = self
             .cipher
-            .encrypt(&nonce, Payload { msg: plaintext, aad: record.as_bytes() })
+            .encrypt(
+                &nonce,
+                Payload {
+                    msg: plaintext,
+                    aad: record.as_bytes(),
+                },
+            )
             .expect("AES-GCM encryption of an in-memory buffer cannot fail");
         let mut out = Vec::with_capacity(1 + NONCE_LEN + sealed.len());
         out.push(FORMAT_V1);
@@ -49,7 +57,13 @@ impl SecretCipher {
         let (nonce, body) = sealed[1..].split_at(NONCE_LEN);
         let nonce: [u8; NONCE_LEN] = nonce.try_into().map_err(|_| DecryptError)?;
         self.cipher
-            .decrypt(&Nonce::from(nonce), Payload { msg: body, aad: record.as_bytes() })
+            .decrypt(
+                &Nonce::from(nonce),
+                Payload {
+                    msg: body,
+                    aad: record.as_bytes(),
+                },
+            )
             .map_err(|_| DecryptError)
     }
 }

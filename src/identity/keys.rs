@@ -78,8 +78,7 @@ pub fn load_or_create(given: Option<&Secret>, data_dir: &Path, file: &str) -> an
 }
 
 fn read_key_file(path: &Path) -> anyhow::Result<Key> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read key file {}", path.display()))?;
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read key file {}", path.display()))?;
     Key::parse(&Secret::new(text)).with_context(|| format!("key file {}", path.display()))
 }
 
@@ -104,7 +103,10 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(dir.path().join("k.key")).unwrap().permissions().mode();
+            let mode = std::fs::metadata(dir.path().join("k.key"))
+                .unwrap()
+                .permissions()
+                .mode();
             assert_eq!(mode & 0o777, 0o600);
         }
     }

@@ -24,7 +24,11 @@ impl Tenant {
 
 /// The id of the org's sandbox `name`.
 pub fn sandbox_id(org: &str, name: &str) -> String {
-    uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, format!("inlet-sandbox/{org}/{name}").as_bytes()).to_string()
+    uuid::Uuid::new_v5(
+        &uuid::Uuid::NAMESPACE_OID,
+        format!("inlet-sandbox/{org}/{name}").as_bytes(),
+    )
+    .to_string()
 }
 
 /// An authenticated caller of the API, scoped to one tenant.

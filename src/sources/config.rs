@@ -49,11 +49,7 @@ impl SourceConfig {
     /// PostgreSQL, port 5439 and `Verify-Full` for Redshift. Whatever cannot be
     /// interpreted is reported as violations at `/auth/params/...` paths, so params
     /// that skipped [`crate::specs::AuthSpec::validate`] still fail cleanly.
-    pub fn from_auth(
-        kind: SourceKind,
-        spec_name: &str,
-        params: &Value,
-    ) -> Result<SourceConfig, Vec<Violation>> {
+    pub fn from_auth(kind: SourceKind, spec_name: &str, params: &Value) -> Result<SourceConfig, Vec<Violation>> {
         let Some(map) = params.as_object() else {
             return Err(vec![Violation::new(PARAMS, "must be an object")]);
         };
@@ -62,10 +58,7 @@ impl SourceConfig {
             (_, BASIC_AUTH) => from_basic(kind, map),
             _ => Err(vec![Violation::new(
                 "/auth/specName",
-                format!(
-                    "auth spec `{spec_name}` does not exist for {}",
-                    kind_allowed(kind)
-                ),
+                format!("auth spec `{spec_name}` does not exist for {}", kind_allowed(kind)),
             )]),
         }
     }
@@ -87,8 +80,7 @@ fn from_connection_string(map: &Map<String, Value>) -> Result<SourceConfig, Vec<
         Some(_) => return Err(vec![Violation::new(path, "must be a string")]),
         None => return Err(vec![Violation::new(path, "is required")]),
     };
-    let parsed =
-        ConnectionString::parse(text).map_err(|e| vec![Violation::new(path, e.to_string())])?;
+    let parsed = ConnectionString::parse(text).map_err(|e| vec![Violation::new(path, e.to_string())])?;
     let ssl_mode = parsed.ssl_mode();
     Ok(SourceConfig {
         kind: SourceKind::Postgres,
@@ -158,8 +150,7 @@ struct Reader<'a> {
 
 impl Reader<'_> {
     fn fail(&mut self, name: &str, message: &str) {
-        self.violations
-            .push(Violation::new(pointer("", name), message));
+        self.violations.push(Violation::new(pointer("", name), message));
     }
 
     fn required(&mut self, name: &str) -> Option<String> {
@@ -170,9 +161,7 @@ impl Reader<'_> {
         match self.map.get(name) {
             None if required => self.fail(name, "is required"),
             None => {}
-            Some(Value::String(text)) if non_empty && text.is_empty() => {
-                self.fail(name, "must not be empty")
-            }
+            Some(Value::String(text)) if non_empty && text.is_empty() => self.fail(name, "must not be empty"),
             Some(Value::String(text)) => return Some(text.clone()),
             Some(_) => self.fail(name, "must be a string"),
         }
@@ -239,10 +228,7 @@ mod tests {
     #[test]
     fn connection_string_maps_every_field() {
         let c = conn_string("Server=[::1]:6000;Database=shop;UID=u;Password={p;w}");
-        assert_eq!(
-            (c.kind, c.host.as_str(), c.port),
-            (SourceKind::Postgres, "::1", 6000)
-        );
+        assert_eq!((c.kind, c.host.as_str(), c.port), (SourceKind::Postgres, "::1", 6000));
         assert_eq!((c.database.as_str(), c.user.as_str()), ("shop", "u"));
         assert_eq!(c.password.expose(), "p;w");
         assert_eq!(
@@ -255,19 +241,13 @@ mod tests {
     fn connection_string_tls_modes() {
         let base = "Server=db;Database=shop;Port=5432;UID=u;Password=p";
         let mode = |extra: &str| conn_string(&format!("{base};{extra}")).ssl_mode;
-        assert_eq!(
-            mode("EncryptionMethod=0;ValidateServerCertificate=1"),
-            SslMode::Disable
-        );
+        assert_eq!(mode("EncryptionMethod=0;ValidateServerCertificate=1"), SslMode::Disable);
         assert_eq!(
             mode("EncryptionMethod=1;ValidateServerCertificate=1"),
             SslMode::VerifyFull
         );
         assert_eq!(mode("EncryptionMethod=1"), SslMode::VerifyFull);
-        assert_eq!(
-            mode("EncryptionMethod=1;ValidateServerCertificate=0"),
-            SslMode::Require
-        );
+        assert_eq!(mode("EncryptionMethod=1;ValidateServerCertificate=0"), SslMode::Require);
         assert_eq!(mode("EncryptionMethod=6"), SslMode::Prefer);
     }
 
@@ -280,22 +260,16 @@ mod tests {
         assert_eq!(c.root_cert, Some(RootCert::Pem(PEM.to_string())));
         assert_eq!(c.tls_server_name.as_deref(), Some("db.internal"));
         let c = conn_string(&format!("{base};TrustStore=/etc/inlet/ca.pem"));
-        assert_eq!(
-            c.root_cert,
-            Some(RootCert::Path("/etc/inlet/ca.pem".into()))
-        );
+        assert_eq!(c.root_cert, Some(RootCert::Path("/etc/inlet/ca.pem".into())));
     }
 
     #[test]
     fn connection_string_errors_are_violations() {
         let bad = json!({"connectionString": "Server=db;Prot=5432;Password=hunter2"});
-        let found = SourceConfig::from_auth(SourceKind::Postgres, CONNECTION_STRING_AUTH, &bad)
-            .unwrap_err();
+        let found = SourceConfig::from_auth(SourceKind::Postgres, CONNECTION_STRING_AUTH, &bad).unwrap_err();
         assert_eq!(paths(&found), ["/auth/params/connectionString"]);
         assert!(found[0].message.contains("`Prot`") && !found[0].message.contains("hunter2"));
-        let found =
-            SourceConfig::from_auth(SourceKind::Postgres, CONNECTION_STRING_AUTH, &json!({}))
-                .unwrap_err();
+        let found = SourceConfig::from_auth(SourceKind::Postgres, CONNECTION_STRING_AUTH, &json!({})).unwrap_err();
         assert_eq!(found[0].message, "is required");
     }
 
@@ -306,18 +280,12 @@ mod tests {
             json!({"server": "db", "database": "shop", "username": "reader", "password": "s3cret"}),
         )
         .unwrap();
-        assert_eq!(
-            (c.host.as_str(), c.port, c.ssl_mode),
-            ("db", 5432, SslMode::Prefer)
-        );
+        assert_eq!((c.host.as_str(), c.port, c.ssl_mode), ("db", 5432, SslMode::Prefer));
         assert_eq!(
             (c.database.as_str(), c.user.as_str(), c.password.expose()),
             ("shop", "reader", "s3cret")
         );
-        assert_eq!(
-            (c.root_cert, c.tls_server_name, c.schema),
-            (None, None, None)
-        );
+        assert_eq!((c.root_cert, c.tls_server_name, c.schema), (None, None, None));
     }
 
     #[test]
@@ -328,8 +296,12 @@ mod tests {
         let c = basic(SourceKind::Postgres, params).unwrap();
         assert_eq!((c.port, c.ssl_mode), (5432, SslMode::VerifyFull));
         assert_eq!(c.root_cert, Some(RootCert::Pem(PEM.to_string())));
-        let c = basic(SourceKind::Postgres, json!({"server": "db", "port": 6432, "database": "d",
-                                                   "username": "u", "password": "p", "sslMode": true})).unwrap();
+        let c = basic(
+            SourceKind::Postgres,
+            json!({"server": "db", "port": 6432, "database": "d",
+                                                   "username": "u", "password": "p", "sslMode": true}),
+        )
+        .unwrap();
         assert_eq!((c.port, c.ssl_mode), (6432, SslMode::Require));
         // A draft-07 integer has no fraction, so 6433.0 is refused, as by validate.
         let params = json!({"server": "db", "port": 6433.0, "database": "d", "username": "u", "password": "p"});
@@ -338,7 +310,8 @@ mod tests {
 
     #[test]
     fn basic_redshift_defaults_and_schema() {
-        let params = json!({"server": "r.example", "database": "dev", "username": "u", "password": "p", "schema": "sales"});
+        let params =
+            json!({"server": "r.example", "database": "dev", "username": "u", "password": "p", "schema": "sales"});
         let c = basic(SourceKind::Redshift, params).unwrap();
         assert_eq!(
             (c.kind, c.port, c.ssl_mode),
@@ -347,10 +320,7 @@ mod tests {
         assert_eq!(c.schema.as_deref(), Some("sales"));
         let params = json!({"server": "r", "database": "d", "username": "u", "password": "p", "sslMode": "verify ca", "port": "5440"});
         let c = basic(SourceKind::Redshift, params).unwrap();
-        assert_eq!(
-            (c.port, c.ssl_mode, c.schema),
-            (5440, SslMode::VerifyCa, None)
-        );
+        assert_eq!((c.port, c.ssl_mode, c.schema), (5440, SslMode::VerifyCa, None));
     }
 
     #[test]
@@ -381,15 +351,12 @@ mod tests {
 
     #[test]
     fn wrong_spec_or_shape() {
-        let found =
-            SourceConfig::from_auth(SourceKind::Redshift, CONNECTION_STRING_AUTH, &json!({}))
-                .unwrap_err();
+        let found = SourceConfig::from_auth(SourceKind::Redshift, CONNECTION_STRING_AUTH, &json!({})).unwrap_err();
         assert_eq!(paths(&found), ["/auth/specName"]);
         assert!(found[0].message.contains("`Basic Authentication`"));
         let found = SourceConfig::from_auth(SourceKind::Postgres, "OAuth", &json!({})).unwrap_err();
         assert!(found[0].message.contains(CONNECTION_STRING_AUTH));
-        let found =
-            SourceConfig::from_auth(SourceKind::Postgres, BASIC_AUTH, &json!([])).unwrap_err();
+        let found = SourceConfig::from_auth(SourceKind::Postgres, BASIC_AUTH, &json!([])).unwrap_err();
         assert_eq!(found, [Violation::new("/auth/params", "must be an object")]);
     }
 
@@ -397,9 +364,6 @@ mod tests {
     fn debug_masks_the_password() {
         let c = conn_string("Server=db;Database=d;UID=u;Password=hunter2");
         let debug = format!("{c:?}");
-        assert!(
-            !debug.contains("hunter2") && debug.contains("<secret>"),
-            "{debug}"
-        );
+        assert!(!debug.contains("hunter2") && debug.contains("<secret>"), "{debug}");
     }
 }

@@ -68,9 +68,7 @@ pub enum EncryptionMethod {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum ConnStringError {
     /// Nothing but blanks and `;`.
-    #[error(
-        "the connection string is empty; expected `Key=Value;...` with Server, Database, UID and Password"
-    )]
+    #[error("the connection string is empty; expected `Key=Value;...` with Server, Database, UID and Password")]
     Empty,
     /// A part without `=`.
     #[error(
@@ -94,14 +92,9 @@ pub enum ConnStringError {
     EmptyValue { key: &'static str },
     /// A value outside what the key allows.
     #[error("`{key}` must be {expected}")]
-    InvalidValue {
-        key: &'static str,
-        expected: &'static str,
-    },
+    InvalidValue { key: &'static str, expected: &'static str },
     /// A `{` with no closing `}`.
-    #[error(
-        "the value of `{key}` opens `{{` but never closes it; write a `}}` inside braces as `}}}}`"
-    )]
+    #[error("the value of `{key}` opens `{{` but never closes it; write a `}}` inside braces as `}}}}`")]
     UnclosedBrace { key: &'static str },
     /// Text between a closing `}` and the next `;`.
     #[error("unexpected text after the closing `}}` of `{key}`; end the braced value with `;`")]
@@ -237,10 +230,7 @@ fn split(input: &str) -> Result<Vec<(usize, String)>, ConnStringError> {
     let mut after_bare_password = false;
     while !rest.is_empty() {
         part += 1;
-        let Some(eq) = rest
-            .find(['=', ';'])
-            .filter(|&i| rest.as_bytes()[i] == b'=')
-        else {
+        let Some(eq) = rest.find(['=', ';']).filter(|&i| rest.as_bytes()[i] == b'=') else {
             let end = rest.find(';').map_or(rest.len(), |i| i + 1);
             if !rest[..end].trim_end_matches(';').trim().is_empty() {
                 return Err(ConnStringError::MissingEquals { part });
@@ -393,10 +383,7 @@ mod tests {
     #[test]
     fn platform_example() {
         let c = parse("Server=db;Database=shop;Port=5432;UID=u;Password=p");
-        assert_eq!(
-            (c.server.as_str(), c.port, c.database.as_str()),
-            ("db", 5432, "shop")
-        );
+        assert_eq!((c.server.as_str(), c.port, c.database.as_str()), ("db", 5432, "shop"));
         assert_eq!((c.user.as_str(), c.password.expose()), ("u", "p"));
         assert_eq!(c.encryption, EncryptionMethod::None);
         assert!(c.validate_server_certificate);
@@ -456,10 +443,7 @@ mod tests {
             (c.server, c.port)
         };
         assert_eq!(server("10.0.0.5"), ("10.0.0.5".into(), 5432));
-        assert_eq!(
-            server("db.example.com:5433"),
-            ("db.example.com".into(), 5433)
-        );
+        assert_eq!(server("db.example.com:5433"), ("db.example.com".into(), 5433));
         assert_eq!(server("[::1]"), ("::1".into(), 5432));
         assert_eq!(server("[fe80::1]:6000"), ("fe80::1".into(), 6000));
         assert_eq!(server("2001:db8::7"), ("2001:db8::7".into(), 5432));
@@ -471,11 +455,7 @@ mod tests {
         );
         for bad in ["[::1", "[db]", "db:", "a b", "db:1:2x", "[::1]x", "db/x"] {
             let e = error(&format!("Server={bad}{base}"));
-            assert_eq!(
-                e.key(),
-                Some(if bad == "db:" { "Port" } else { "Server" }),
-                "{bad}"
-            );
+            assert_eq!(e.key(), Some(if bad == "db:" { "Port" } else { "Server" }), "{bad}");
         }
     }
 
@@ -484,10 +464,7 @@ mod tests {
         let e = error("Server=db;Database=d;Prot=5432;UID=u;Password=p");
         assert_eq!(e.key(), Some("Prot"));
         let text = e.to_string();
-        assert!(
-            text.contains("`Prot`") && text.contains(ALLOWED_KEYS),
-            "{text}"
-        );
+        assert!(text.contains("`Prot`") && text.contains(ALLOWED_KEYS), "{text}");
         assert!(!text.contains("5432"), "{text}");
     }
 
@@ -506,10 +483,7 @@ mod tests {
         ];
         for text in cases {
             let message = error(text).to_string();
-            assert!(
-                !message.contains("hunter2") && !message.contains("ter2"),
-                "{message}"
-            );
+            assert!(!message.contains("hunter2") && !message.contains("ter2"), "{message}");
         }
     }
 
@@ -518,10 +492,7 @@ mod tests {
         let full = "Server=db;Database=d;UID=u;Password=p";
         assert_eq!(error(""), ConnStringError::Empty);
         assert_eq!(error(" ; ;"), ConnStringError::Empty);
-        assert_eq!(
-            error("Server=db;oops"),
-            ConnStringError::MissingEquals { part: 2 }
-        );
+        assert_eq!(error("Server=db;oops"), ConnStringError::MissingEquals { part: 2 });
         assert_eq!(error("=x"), ConnStringError::EmptyKey { part: 1 });
         assert_eq!(
             error(&format!("{full};User=v")),
@@ -539,33 +510,22 @@ mod tests {
 
     #[test]
     fn missing_or_bad_values() {
-        let missing =
-            |key: &str| match error(&format!("Server=db;Database=d;UID=u;Password=p;{key}=")) {
-                ConnStringError::EmptyValue { key } | ConnStringError::InvalidValue { key, .. } => {
-                    key
-                }
-                other => panic!("{other:?}"),
-            };
+        let missing = |key: &str| match error(&format!("Server=db;Database=d;UID=u;Password=p;{key}=")) {
+            ConnStringError::EmptyValue { key } | ConnStringError::InvalidValue { key, .. } => key,
+            other => panic!("{other:?}"),
+        };
         assert_eq!(error("Database=d;UID=u;Password=p").key(), Some("Server"));
         assert_eq!(error("Server=db;UID=u;Password=p").key(), Some("Database"));
         assert_eq!(error("Server=db;Database=d;Password=p").key(), Some("UID"));
         assert_eq!(error("Server=db;Database=d;UID=u").key(), Some("Password"));
-        assert_eq!(
-            error("Server=;Database=d;UID=u;Password=p").key(),
-            Some("Server")
-        );
+        assert_eq!(error("Server=;Database=d;UID=u;Password=p").key(), Some("Server"));
         for port in ["0", "65536", "-1", "+5", "54 32"] {
-            let e = error(&format!(
-                "Server=db;Database=d;UID=u;Password=p;Port={port}"
-            ));
+            let e = error(&format!("Server=db;Database=d;UID=u;Password=p;Port={port}"));
             assert_eq!(e.key(), Some("Port"), "{port}");
         }
         assert_eq!(missing("Port"), "Port");
         assert_eq!(missing("EncryptionMethod"), "EncryptionMethod");
-        assert_eq!(
-            missing("ValidateServerCertificate"),
-            "ValidateServerCertificate"
-        );
+        assert_eq!(missing("ValidateServerCertificate"), "ValidateServerCertificate");
         let c = parse("Server=db;Database=d;UID=u;Password=p;TrustStore=;Port=65535");
         assert_eq!((c.trust_store, c.port), (None, 65535));
     }
@@ -574,10 +534,7 @@ mod tests {
     fn debug_masks_the_password() {
         let c = parse("Server=db;Database=d;UID=u;Password=hunter2");
         let debug = format!("{c:?}");
-        assert!(
-            !debug.contains("hunter2") && debug.contains("<secret>"),
-            "{debug}"
-        );
+        assert!(!debug.contains("hunter2") && debug.contains("<secret>"), "{debug}");
         assert_eq!(EncryptionMethod::TlsOptional as u8, 6);
     }
 }

@@ -100,10 +100,7 @@ impl SslMode {
 
     /// True when a connection must fail rather than continue without TLS.
     pub fn requires_tls(&self) -> bool {
-        matches!(
-            self,
-            SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull
-        )
+        matches!(self, SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull)
     }
 
     /// True when the certificate chain must lead to a trusted CA.

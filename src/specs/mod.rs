@@ -138,10 +138,7 @@ impl ConnectionSpec {
 
     /// The names of the auth specs, in document order.
     pub fn auth_spec_names(&self) -> Vec<&str> {
-        self.auth_specs
-            .iter()
-            .map(|spec| spec.name.as_str())
-            .collect()
+        self.auth_specs.iter().map(|spec| spec.name.as_str()).collect()
     }
 }
 
@@ -201,11 +198,7 @@ impl AuthSpec {
         violations.extend(validate::semantic_violations(&self.schema, params));
         violations.sort_by(|a, b| a.path.cmp(&b.path));
         violations.dedup();
-        if violations.is_empty() {
-            Ok(())
-        } else {
-            Err(violations)
-        }
+        if violations.is_empty() { Ok(()) } else { Err(violations) }
     }
 
     /// The properties marked `"format": "password"`: never returned, stored encrypted.

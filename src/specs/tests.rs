@@ -38,11 +38,7 @@ fn catalog_lists_the_three_specs() {
         specs,
         [
             (POSTGRES_SPEC_ID, "postgre-sql", Some(SourceKind::Postgres)),
-            (
-                REDSHIFT_SPEC_ID,
-                "amazon-redshift",
-                Some(SourceKind::Redshift)
-            ),
+            (REDSHIFT_SPEC_ID, "amazon-redshift", Some(SourceKind::Redshift)),
             (DATALAKE_SPEC_ID, "datalake", None),
         ]
     );
@@ -55,10 +51,7 @@ fn catalog_lists_the_three_specs() {
     assert!(redshift.auth_spec(CONNECTION_STRING_AUTH).is_none());
     let lake = catalog.connection_spec(DATALAKE_SPEC_ID).unwrap();
     assert!(lake.auth_spec_names().is_empty());
-    assert_eq!(
-        lake.document()["targetSpec"]["spec"]["required"],
-        json!(["dataSetId"])
-    );
+    assert_eq!(lake.document()["targetSpec"]["spec"]["required"], json!(["dataSetId"]));
 }
 
 #[test]
@@ -71,16 +64,10 @@ fn documents_have_the_platform_shape() {
         );
         assert_eq!(doc["version"], "1.0");
         assert!(doc["providerId"].is_string());
-        assert_eq!(
-            doc["attributes"]["isSource"],
-            json!(spec.source_kind().is_some())
-        );
+        assert_eq!(doc["attributes"]["isSource"], json!(spec.source_kind().is_some()));
         if spec.source_kind().is_some() {
             assert_eq!(doc["attributes"]["category"], "database");
-            assert_eq!(
-                doc["exploreSpec"],
-                json!({"name": "Tabular", "type": "Tabular"})
-            );
+            assert_eq!(doc["exploreSpec"], json!({"name": "Tabular", "type": "Tabular"}));
             assert_eq!(doc["sourceSpec"]["spec"]["required"], json!(["tableName"]));
         }
         for entry in doc["authSpec"].as_array().unwrap() {
@@ -89,10 +76,7 @@ fn documents_have_the_platform_shape() {
             assert_eq!(schema["$schema"], "http://json-schema.org/draft-07/schema#");
             assert_eq!(schema["additionalProperties"], false);
             for (name, property) in schema["properties"].as_object().unwrap() {
-                assert!(
-                    property["description"].is_string(),
-                    "{name} has no description"
-                );
+                assert!(property["description"].is_string(), "{name} has no description");
             }
         }
     }
@@ -196,10 +180,7 @@ fn wrong_types_say_what_is_allowed() {
     let params = json!({"server": 5, "database": "", "username": null, "password": ["hunter2"],
                         "port": true, "sslMode": 3});
     let found = violations(&pg_basic(), params);
-    let messages: Vec<(&str, &str)> = found
-        .iter()
-        .map(|v| (v.path.as_str(), v.message.as_str()))
-        .collect();
+    let messages: Vec<(&str, &str)> = found.iter().map(|v| (v.path.as_str(), v.message.as_str())).collect();
     assert_eq!(
         messages,
         [
@@ -246,15 +227,8 @@ fn ssl_mode_and_root_cert_are_checked() {
     let params = json!({"server": "db", "database": "d", "username": "u", "password": "p",
                         "sslMode": "verify-everything", "sslRootCert": "/etc/ssl/ca.pem"});
     let found = violations(&pg_basic(), params);
-    assert_eq!(
-        paths(&found),
-        ["/auth/params/sslMode", "/auth/params/sslRootCert"]
-    );
-    assert!(
-        found[0]
-            .message
-            .contains(crate::sources::ssl_mode::SslMode::ALLOWED)
-    );
+    assert_eq!(paths(&found), ["/auth/params/sslMode", "/auth/params/sslRootCert"]);
+    assert!(found[0].message.contains(crate::sources::ssl_mode::SslMode::ALLOWED));
     assert!(!found[0].message.contains("everything"));
     assert!(found[1].message.contains("PEM"));
 }
@@ -269,19 +243,10 @@ fn connection_strings_are_parsed() {
     assert_eq!(paths(&found), ["/auth/params/connectionString"]);
     assert!(found[0].message.contains("`Prot`") && !found[0].message.contains("hunter2"));
     let found = violations(&cs, json!({"connectionString": 42, "extra": 1}));
-    assert_eq!(
-        paths(&found),
-        ["/auth/params/connectionString", "/auth/params/extra"]
-    );
+    assert_eq!(paths(&found), ["/auth/params/connectionString", "/auth/params/extra"]);
     assert_eq!(found[0].message, "must be a string");
     let found = violations(&cs, json!({}));
-    assert_eq!(
-        found,
-        [Violation::new(
-            "/auth/params/connectionString",
-            "is required"
-        )]
-    );
+    assert_eq!(found, [Violation::new("/auth/params/connectionString", "is required")]);
 }
 
 #[test]
@@ -293,11 +258,7 @@ fn messages_never_contain_given_values() {
         assert!(!violation.message.contains("hunter2"), "{violation}");
     }
     let cs = auth(&catalog(), POSTGRES_SPEC_ID, CONNECTION_STRING_AUTH);
-    for text in [
-        secret,
-        "Server=db;Password=hunter2;Port=hunter2",
-        "Server={hunter2",
-    ] {
+    for text in [secret, "Server=db;Password=hunter2;Port=hunter2", "Server={hunter2"] {
         for violation in violations(&cs, json!({"connectionString": text})) {
             assert!(!violation.message.contains("hunter2"), "{violation}");
         }
@@ -309,10 +270,7 @@ fn defaults_fill_only_absent_properties() {
     let catalog = catalog();
     let redshift = auth(&catalog, REDSHIFT_SPEC_ID, BASIC_AUTH);
     let filled = redshift.with_defaults(&json!({"server": "r", "sslMode": "Require"}));
-    assert_eq!(
-        filled,
-        json!({"server": "r", "port": 5439, "sslMode": "Require"})
-    );
+    assert_eq!(filled, json!({"server": "r", "port": 5439, "sslMode": "Require"}));
     let filled = pg_basic().with_defaults(&json!({"port": "6432"}));
     assert_eq!(filled, json!({"port": "6432", "sslMode": "Prefer"}));
     let filled = redshift.with_defaults(&json!({}));

@@ -18,8 +18,7 @@ pub(crate) const PARAMS: &str = "/auth/params";
 pub(crate) const PORT_MESSAGE: &str = "must be a port number from 1 to 65535";
 
 /// The message for an `sslRootCert` that is not PEM.
-pub(crate) const PEM_MESSAGE: &str =
-    "must be PEM text of CA certificates, starting with `-----BEGIN CERTIFICATE-----`";
+pub(crate) const PEM_MESSAGE: &str = "must be PEM text of CA certificates, starting with `-----BEGIN CERTIFICATE-----`";
 
 /// A JSON pointer to `name` under `/auth/params` + `parent`.
 pub(crate) fn pointer(parent: &str, name: &str) -> String {
@@ -28,11 +27,7 @@ pub(crate) fn pointer(parent: &str, name: &str) -> String {
 }
 
 /// One violation per schema error (one per name for missing and unknown properties).
-pub(super) fn schema_violations(
-    validator: &Validator,
-    schema: &Value,
-    params: &Value,
-) -> Vec<Violation> {
+pub(super) fn schema_violations(validator: &Validator, schema: &Value, params: &Value) -> Vec<Violation> {
     let mut violations = Vec::new();
     for error in validator.iter_errors(params) {
         let at = error.instance_path.as_str();
@@ -42,16 +37,15 @@ pub(super) fn schema_violations(
                 violations.push(Violation::new(pointer(at, name), "is required"));
             }
             ValidationErrorKind::AdditionalProperties { unexpected } => {
-                violations.extend(unexpected.iter().map(|name| {
-                    Violation::new(pointer(at, name), unknown_parameter(schema, name))
-                }));
+                violations.extend(
+                    unexpected
+                        .iter()
+                        .map(|name| Violation::new(pointer(at, name), unknown_parameter(schema, name))),
+                );
             }
             kind => {
                 let property = at.rsplit('/').next().unwrap_or_default();
-                violations.push(Violation::new(
-                    format!("{PARAMS}{at}"),
-                    describe(kind, property),
-                ));
+                violations.push(Violation::new(format!("{PARAMS}{at}"), describe(kind, property)));
             }
         }
     }
@@ -61,10 +55,7 @@ pub(super) fn schema_violations(
 /// "unknown parameter `sslmode`; allowed parameters: ... (did you mean `sslMode`?)"
 fn unknown_parameter(schema: &Value, name: &str) -> String {
     let allowed = allowed_parameters(schema);
-    let mut message = format!(
-        "unknown parameter `{name}`; allowed parameters: {}",
-        allowed.join(", ")
-    );
+    let mut message = format!("unknown parameter `{name}`; allowed parameters: {}", allowed.join(", "));
     if let Some(guess) = suggestion(&allowed, name) {
         message.push_str(&format!(" (did you mean `{guess}`?)"));
     }
@@ -120,9 +111,7 @@ fn suggestion<'a>(allowed: &[&'a str], name: &str) -> Option<&'a str> {
 fn describe(kind: &ValidationErrorKind, property: &str) -> String {
     use ValidationErrorKind as K;
     match kind {
-        K::Pattern { .. } | K::Minimum { .. } | K::Maximum { .. } if property == "port" => {
-            PORT_MESSAGE.to_string()
-        }
+        K::Pattern { .. } | K::Minimum { .. } | K::Maximum { .. } if property == "port" => PORT_MESSAGE.to_string(),
         K::Type { kind } => format!("must be {}", type_names(kind)),
         K::MinLength { limit: 1 } => "must not be empty".to_string(),
         K::MinLength { limit } => format!("must be at least {limit} characters long"),
@@ -168,8 +157,7 @@ fn list_values(options: &Value) -> String {
 /// The checks beyond the schema, on the properties the schema declares. Each runs
 /// only on a value of the type the schema allows, so a wrong type is reported once.
 pub(super) fn semantic_violations(schema: &Value, params: &Value) -> Vec<Violation> {
-    let (Some(declared), Some(given)) = (schema["properties"].as_object(), params.as_object())
-    else {
+    let (Some(declared), Some(given)) = (schema["properties"].as_object(), params.as_object()) else {
         return Vec::new();
     };
     let mut violations = Vec::new();
@@ -188,9 +176,7 @@ fn semantic_problem(name: &str, value: &Value) -> Option<String> {
             let in_range = text.parse::<u32>().is_ok_and(|p| (1..=65535).contains(&p));
             (!in_range).then(|| PORT_MESSAGE.to_string())
         }
-        ("connectionString", Value::String(text)) => {
-            ConnectionString::parse(text).err().map(|e| e.to_string())
-        }
+        ("connectionString", Value::String(text)) => ConnectionString::parse(text).err().map(|e| e.to_string()),
         ("sslRootCert", Value::String(text)) if !is_pem(text) => Some(PEM_MESSAGE.to_string()),
         _ => None,
     }

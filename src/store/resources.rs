@@ -49,20 +49,19 @@ impl Store {
             .bind(row.secret.clone())
             .execute(&self.pool)
             .await
-            .map_err(|e| if is_unique_violation(&e) { StoreError::Conflict } else { e.into() })?;
+            .map_err(|e| {
+                if is_unique_violation(&e) {
+                    StoreError::Conflict
+                } else {
+                    e.into()
+                }
+            })?;
         Ok(())
     }
 
     /// The resource `id` of `kind` in `tenant`, if there is one.
-    pub async fn get_resource(
-        &self,
-        kind: &str,
-        tenant: &Tenant,
-        id: &str,
-    ) -> Result<Option<ResourceRow>, StoreError> {
-        let sql = format!(
-            "SELECT {COLUMNS} FROM resources WHERE kind = $1 AND id = $2 AND org = $3 AND sandbox = $4"
-        );
+    pub async fn get_resource(&self, kind: &str, tenant: &Tenant, id: &str) -> Result<Option<ResourceRow>, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM resources WHERE kind = $1 AND id = $2 AND org = $3 AND sandbox = $4");
         let row = sqlx::query(&sql)
             .bind(kind)
             .bind(id)
@@ -75,11 +74,7 @@ impl Store {
 
     /// Every resource of `kind` in `tenant`, oldest first. Filters, order and paging are
     /// applied by the API layer, because filters address arbitrary paths in the document.
-    pub async fn list_resources(
-        &self,
-        kind: &str,
-        tenant: &Tenant,
-    ) -> Result<Vec<ResourceRow>, StoreError> {
+    pub async fn list_resources(&self, kind: &str, tenant: &Tenant) -> Result<Vec<ResourceRow>, StoreError> {
         let sql = format!(
             "SELECT {COLUMNS} FROM resources WHERE kind = $1 AND org = $2 AND sandbox = $3 ORDER BY created_at, id"
         );
@@ -93,11 +88,7 @@ impl Store {
     }
 
     /// Replaces a resource's etag, document and secret if its etag is still `expected_etag`.
-    pub async fn update_resource(
-        &self,
-        row: &ResourceRow,
-        expected_etag: &str,
-    ) -> Result<Update, StoreError> {
+    pub async fn update_resource(&self, row: &ResourceRow, expected_etag: &str) -> Result<Update, StoreError> {
         let done = sqlx::query(
             "UPDATE resources SET etag = $1, updated_at = $2, doc = $3, secret = $4 \
              WHERE kind = $5 AND id = $6 AND org = $7 AND sandbox = $8 AND etag = $9",
@@ -123,21 +114,14 @@ impl Store {
     }
 
     /// Deletes a resource; false if there was none.
-    pub async fn delete_resource(
-        &self,
-        kind: &str,
-        tenant: &Tenant,
-        id: &str,
-    ) -> Result<bool, StoreError> {
-        let done = sqlx::query(
-            "DELETE FROM resources WHERE kind = $1 AND id = $2 AND org = $3 AND sandbox = $4",
-        )
-        .bind(kind)
-        .bind(id)
-        .bind(&tenant.org)
-        .bind(&tenant.sandbox)
-        .execute(&self.pool)
-        .await?;
+    pub async fn delete_resource(&self, kind: &str, tenant: &Tenant, id: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM resources WHERE kind = $1 AND id = $2 AND org = $3 AND sandbox = $4")
+            .bind(kind)
+            .bind(id)
+            .bind(&tenant.org)
+            .bind(&tenant.sandbox)
+            .execute(&self.pool)
+            .await?;
         Ok(done.rows_affected() == 1)
     }
 

@@ -42,7 +42,13 @@ impl Store {
         .bind(sandbox.created_at)
         .execute(&self.pool)
         .await
-        .map_err(|e| if is_unique_violation(&e) { StoreError::Conflict } else { e.into() })?;
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                StoreError::Conflict
+            } else {
+                e.into()
+            }
+        })?;
         Ok(())
     }
 
@@ -104,18 +110,23 @@ impl Store {
         .bind(client.created_at)
         .execute(&self.pool)
         .await
-        .map_err(|e| if is_unique_violation(&e) { StoreError::Conflict } else { e.into() })?;
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                StoreError::Conflict
+            } else {
+                e.into()
+            }
+        })?;
         Ok(())
     }
 
     /// The client with this id, if registered.
     pub async fn get_client(&self, client_id: &str) -> Result<Option<ApiClient>, StoreError> {
-        let row = sqlx::query(
-            "SELECT client_id, org, name, secret_hash, created_at FROM api_clients WHERE client_id = $1",
-        )
-        .bind(client_id)
-        .fetch_optional(&self.pool)
-        .await?;
+        let row =
+            sqlx::query("SELECT client_id, org, name, secret_hash, created_at FROM api_clients WHERE client_id = $1")
+                .bind(client_id)
+                .fetch_optional(&self.pool)
+                .await?;
         row.map(|r| {
             Ok(ApiClient {
                 client_id: r.try_get("client_id")?,

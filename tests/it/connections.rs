@@ -64,12 +64,21 @@ async fn bad_bodies_are_refused_with_what_was_wrong() {
     let api = inlet.identity("ORG1@AdobeOrg");
 
     let not_json = "{\"name\": \"x\",\n \"description\": \"never closed}";
-    let reply = api.send(api.request(reqwest::Method::POST, "/data/foundation/flowservice/connections").header("content-type", "application/json").body(not_json)).await;
+    let reply = api
+        .send(
+            api.request(reqwest::Method::POST, "/data/foundation/flowservice/connections")
+                .header("content-type", "application/json")
+                .body(not_json),
+        )
+        .await;
     assert_eq!(reply.status, StatusCode::BAD_REQUEST);
     assert!(reply.message().contains("line 2 column"), "{}", reply.message());
 
     let mut missing_server = pg_basic("x", "p");
-    missing_server["auth"]["params"].as_object_mut().unwrap().remove("server");
+    missing_server["auth"]["params"]
+        .as_object_mut()
+        .unwrap()
+        .remove("server");
     let reply = api.post("/connections", &missing_server).await;
     assert_eq!(reply.status, StatusCode::BAD_REQUEST);
     assert!(reply.message().contains("/auth/params/server"), "{}", reply.message());
@@ -90,10 +99,19 @@ async fn bad_bodies_are_refused_with_what_was_wrong() {
     let reply = api.post("/connections", &bad_mode).await;
     assert_eq!(reply.status, StatusCode::BAD_REQUEST);
     for mode in ["Disable", "Allow", "Prefer", "Require", "Verify-Ca", "Verify-Full"] {
-        assert!(reply.message().contains(mode), "{mode} missing from: {}", reply.message());
+        assert!(
+            reply.message().contains(mode),
+            "{mode} missing from: {}",
+            reply.message()
+        );
     }
 
-    let reply = api.post("/connections", &pg_string("Server=db;Database=shop;Prot=5432;UID=u;Password=p")).await;
+    let reply = api
+        .post(
+            "/connections",
+            &pg_string("Server=db;Database=shop;Prot=5432;UID=u;Password=p"),
+        )
+        .await;
     assert_eq!(reply.status, StatusCode::BAD_REQUEST);
     assert!(reply.message().contains("Prot"), "{}", reply.message());
     assert!(!reply.message().contains("Password=p"), "{}", reply.message());
@@ -101,9 +119,19 @@ async fn bad_bodies_are_refused_with_what_was_wrong() {
     let mut misspelt = pg_basic("x", "p");
     misspelt["auth"]["params"]["sslmode"] = json!("Require");
     let reply = api.post("/connections", &misspelt).await;
-    assert!(reply.message().contains("sslmode") && reply.message().contains("sslMode"), "{}", reply.message());
+    assert!(
+        reply.message().contains("sslmode") && reply.message().contains("sslMode"),
+        "{}",
+        reply.message()
+    );
 
-    let reply = api.send(api.request(reqwest::Method::POST, "/data/foundation/flowservice/connections").header("content-type", "text/plain").body("{}")).await;
+    let reply = api
+        .send(
+            api.request(reqwest::Method::POST, "/data/foundation/flowservice/connections")
+                .header("content-type", "text/plain")
+                .body("{}"),
+        )
+        .await;
     assert_eq!(reply.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
 }
 
@@ -118,7 +146,10 @@ async fn patch_needs_a_current_etag_and_keeps_masked_secrets() {
     let rename = json!([{"op": "REPLACE", "path": "/name", "value": "after"}]);
 
     assert_eq!(api.patch(&path, None, &rename).await.code(), "1403-400");
-    assert_eq!(api.patch(&path, Some("\"not-the-etag\""), &rename).await.code(), "1404-412");
+    assert_eq!(
+        api.patch(&path, Some("\"not-the-etag\""), &rename).await.code(),
+        "1404-412"
+    );
 
     let patched = api.patch(&path, Some(&etag), &rename).await;
     assert_eq!(patched.status, StatusCode::OK, "{}", patched.body);
@@ -131,12 +162,24 @@ async fn patch_needs_a_current_etag_and_keeps_masked_secrets() {
     assert_eq!(shown["name"], "after");
     let mut params = shown["auth"]["params"].clone();
     params["database"] = json!("warehouse");
-    let echoed = api.patch(&path, Some(&new_etag), &json!([{"op": "Replace", "path": "/auth/params", "value": params}])).await;
+    let echoed = api
+        .patch(
+            &path,
+            Some(&new_etag),
+            &json!([{"op": "Replace", "path": "/auth/params", "value": params}]),
+        )
+        .await;
     assert_eq!(echoed.status, StatusCode::OK, "{}", echoed.body);
     inlet_stored_password_is(&inlet, &api.org, &id, "original-pw").await;
 
     let etag = echoed.body["etag"].as_str().unwrap();
-    let changed = api.patch(&path, Some(etag), &json!([{"op": "replace", "path": "/auth/params/password", "value": "new-pw"}])).await;
+    let changed = api
+        .patch(
+            &path,
+            Some(etag),
+            &json!([{"op": "replace", "path": "/auth/params/password", "value": "new-pw"}]),
+        )
+        .await;
     assert_eq!(changed.status, StatusCode::OK, "{}", changed.body);
     inlet_stored_password_is(&inlet, &api.org, &id, "new-pw").await;
 
@@ -154,12 +197,16 @@ async fn patch_needs_a_current_etag_and_keeps_masked_secrets() {
 async fn inlet_stored_password_is(inlet: &Inlet, org: &str, id: &str, expected: &str) {
     use inlet::identity::{Tenant, keys};
     let store = inlet::store::Store::open_sqlite(&inlet.data_dir()).await.unwrap();
-    let tenant = Tenant { org: org.to_string(), sandbox: "prod".to_string() };
+    let tenant = Tenant {
+        org: org.to_string(),
+        sandbox: "prod".to_string(),
+    };
     let row = store.get_resource("connection", &tenant, id).await.unwrap().unwrap();
     let key = keys::load_or_create(None, &inlet.data_dir(), keys::MASTER_KEY_FILE).unwrap();
     let cipher = inlet::connections::secrets::SecretCipher::new(&key);
     let binding = inlet::connections::record_binding(&tenant, id);
-    let params = inlet::connections::open_params(&cipher, &row.doc["auth"]["params"], row.secret.as_deref(), &binding).unwrap();
+    let params =
+        inlet::connections::open_params(&cipher, &row.doc["auth"]["params"], row.secret.as_deref(), &binding).unwrap();
     assert_eq!(params["password"], expected);
 }
 
@@ -183,7 +230,13 @@ async fn lists_page_filter_and_count() {
         let page = api.get(&path).await;
         assert_eq!(page.status, StatusCode::OK, "{}", page.body);
         pages += 1;
-        seen.extend(page.body["items"].as_array().unwrap().iter().map(|i| i["id"].as_str().unwrap().to_string()));
+        seen.extend(
+            page.body["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|i| i["id"].as_str().unwrap().to_string()),
+        );
         next = page.body["_links"]["next"]["href"].as_str().map(str::to_string);
         if next.is_none() {
             assert_eq!(page.body["_links"], json!({}));
@@ -198,15 +251,35 @@ async fn lists_page_filter_and_count() {
     sorted_created.sort();
     assert_eq!(sorted_seen, sorted_created);
 
-    let pg_only = api.get(&format!("/connections?property=connectionSpec.id=={PG_SPEC}&limit=100")).await;
+    let pg_only = api
+        .get(&format!("/connections?property=connectionSpec.id=={PG_SPEC}&limit=100"))
+        .await;
     assert_eq!(pg_only.body["items"].as_array().unwrap().len(), 40);
-    assert!(pg_only.body["items"].as_array().unwrap().iter().all(|i| i["connectionSpec"]["id"] == PG_SPEC));
+    assert!(
+        pg_only.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|i| i["connectionSpec"]["id"] == PG_SPEC)
+    );
     assert_eq!(api.get("/connections?count=true").await.body, json!({"count": 45}));
-    assert_eq!(api.get(&format!("/connections?count=true&property=connectionSpec.id=={REDSHIFT_SPEC}")).await.body, json!({"count": 5}));
+    assert_eq!(
+        api.get(&format!(
+            "/connections?count=true&property=connectionSpec.id=={REDSHIFT_SPEC}"
+        ))
+        .await
+        .body,
+        json!({"count": 5})
+    );
     assert_eq!(api.get("/connections?count=true&limit=5").await.code(), "1401-400");
 
     let by_name = api.get("/connections?orderby=name&limit=3").await;
-    let names: Vec<&str> = by_name.body["items"].as_array().unwrap().iter().map(|i| i["name"].as_str().unwrap()).collect();
+    let names: Vec<&str> = by_name.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["name"].as_str().unwrap())
+        .collect();
     assert_eq!(names, ["pg 0", "pg 1", "pg 10"]);
 }
 
@@ -215,7 +288,10 @@ async fn delete_removes_a_connection() {
     let inlet = Inlet::start();
     let api = inlet.identity("ORG1@AdobeOrg");
     let id = api.create_connection(&pg_basic("gone", "p")).await;
-    assert_eq!(api.delete(&format!("/connections/{id}")).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        api.delete(&format!("/connections/{id}")).await.status,
+        StatusCode::NO_CONTENT
+    );
     assert_eq!(api.get(&format!("/connections/{id}")).await.code(), "1101-404");
     assert_eq!(api.delete(&format!("/connections/{id}")).await.code(), "1101-404");
 }

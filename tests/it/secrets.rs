@@ -28,10 +28,21 @@ async fn use_the_secret(api: &Identity) -> String {
             let etag = reply.body["etag"].as_str().unwrap();
             let shown = api.get(&format!("/connections/{id}")).await;
             seen.push_str(&shown.body.to_string());
-            let ops = json!([{"op": "replace", "path": "/auth/params", "value": shown.body["items"][0]["auth"]["params"]}]);
-            seen.push_str(&api.patch(&format!("/connections/{id}"), Some(etag), &ops).await.body.to_string());
+            let ops =
+                json!([{"op": "replace", "path": "/auth/params", "value": shown.body["items"][0]["auth"]["params"]}]);
+            seen.push_str(
+                &api.patch(&format!("/connections/{id}"), Some(etag), &ops)
+                    .await
+                    .body
+                    .to_string(),
+            );
             let wrong = json!([{"op": "replace", "path": "/auth/params/port", "value": SENTINEL}]);
-            seen.push_str(&api.patch(&format!("/connections/{id}"), Some(etag), &wrong).await.body.to_string());
+            seen.push_str(
+                &api.patch(&format!("/connections/{id}"), Some(etag), &wrong)
+                    .await
+                    .body
+                    .to_string(),
+            );
         }
     }
     seen.push_str(&api.get("/connections").await.body.to_string());
@@ -40,10 +51,16 @@ async fn use_the_secret(api: &Identity) -> String {
 
 #[tokio::test]
 async fn a_sentinel_password_never_leaves_sqlite_inlet() {
-    let mut inlet = Inlet::start_with(Options { log_level: Some("debug".into()), ..Options::default() });
+    let mut inlet = Inlet::start_with(Options {
+        log_level: Some("debug".into()),
+        ..Options::default()
+    });
     let api = inlet.identity("ORG1@AdobeOrg");
     let responses = use_the_secret(&api).await;
-    assert!(responses.contains("<secret>"), "the test did not exercise a stored secret");
+    assert!(
+        responses.contains("<secret>"),
+        "the test did not exercise a stored secret"
+    );
     assert!(!responses.contains(SENTINEL), "a response carried the secret");
     inlet.stop();
     let logs = inlet.logs();
@@ -51,7 +68,10 @@ async fn a_sentinel_password_never_leaves_sqlite_inlet() {
     assert!(!logs.contains(SENTINEL), "the log carried the secret");
     let files = bytes_under(&inlet.data_dir());
     assert!(!files.is_empty());
-    assert!(!files.windows(SENTINEL.len()).any(|w| w == SENTINEL.as_bytes()), "the data directory holds the secret in clear");
+    assert!(
+        !files.windows(SENTINEL.len()).any(|w| w == SENTINEL.as_bytes()),
+        "the data directory holds the secret in clear"
+    );
 }
 
 #[tokio::test]
@@ -59,7 +79,10 @@ async fn a_sentinel_password_never_reaches_postgres_metadata() {
     let pg = PgServer::start(PgOptions::default());
     pg.create_database("inlet_meta");
     let url = pg.admin_url("inlet_meta");
-    let mut inlet = Inlet::start_with(Options { metadata_url: Some(url), log_level: Some("debug".into()) });
+    let mut inlet = Inlet::start_with(Options {
+        metadata_url: Some(url),
+        log_level: Some("debug".into()),
+    });
     let api = inlet.identity("ORG1@AdobeOrg");
     let responses = use_the_secret(&api).await;
     assert!(!responses.contains(SENTINEL));
@@ -69,6 +92,12 @@ async fn a_sentinel_password_never_reaches_postgres_metadata() {
     for table in ["resources", "api_clients", "sandboxes", "schema_migrations"] {
         dumped.push_str(&pg.psql("inlet_meta", &format!("COPY {table} TO STDOUT")));
     }
-    assert!(dumped.contains("<secret>"), "the connections were not stored in PostgreSQL");
-    assert!(!dumped.contains(SENTINEL), "the metadata tables hold the secret in clear");
+    assert!(
+        dumped.contains("<secret>"),
+        "the connections were not stored in PostgreSQL"
+    );
+    assert!(
+        !dumped.contains(SENTINEL),
+        "the metadata tables hold the secret in clear"
+    );
 }

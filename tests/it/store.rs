@@ -10,7 +10,10 @@ use inlet::store::{ApiClient, ResourceRow, SandboxRow, Store, StoreError, Update
 use crate::common::pg::{PgOptions, PgServer};
 
 fn tenant(sandbox: &str) -> Tenant {
-    Tenant { org: "ORG@AdobeOrg".into(), sandbox: sandbox.into() }
+    Tenant {
+        org: "ORG@AdobeOrg".into(),
+        sandbox: sandbox.into(),
+    }
 }
 
 fn row(id: &str, sandbox: &str, created_at: i64) -> ResourceRow {
@@ -31,13 +34,32 @@ async fn exercise(store: Store) {
     store.insert_resource(&row("a", "prod", 1)).await.unwrap();
     store.insert_resource(&row("b", "prod", 2)).await.unwrap();
     store.insert_resource(&row("c", "dev", 3)).await.unwrap();
-    assert!(matches!(store.insert_resource(&row("a", "prod", 9)).await, Err(StoreError::Conflict)));
+    assert!(matches!(
+        store.insert_resource(&row("a", "prod", 9)).await,
+        Err(StoreError::Conflict)
+    ));
 
-    let got = store.get_resource("connection", &tenant("prod"), "a").await.unwrap().unwrap();
+    let got = store
+        .get_resource("connection", &tenant("prod"), "a")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(got.doc, json!({"id": "a", "name": "a"}));
     assert_eq!(got.secret, Some(vec![0, 1, 2, 255]));
-    assert!(store.get_resource("connection", &tenant("dev"), "a").await.unwrap().is_none());
-    let listed: Vec<String> = store.list_resources("connection", &tenant("prod")).await.unwrap().into_iter().map(|r| r.id).collect();
+    assert!(
+        store
+            .get_resource("connection", &tenant("dev"), "a")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let listed: Vec<String> = store
+        .list_resources("connection", &tenant("prod"))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
     assert_eq!(listed, ["a", "b"]);
 
     let mut changed = got.clone();
@@ -47,21 +69,55 @@ async fn exercise(store: Store) {
     assert_eq!(store.update_resource(&changed, "\"a-1\"").await.unwrap(), Update::Stale);
     let mut missing = changed.clone();
     missing.id = "zz".into();
-    assert_eq!(store.update_resource(&missing, "\"a-2\"").await.unwrap(), Update::NotFound);
-    assert_eq!(store.get_resource("connection", &tenant("prod"), "a").await.unwrap().unwrap().doc["name"], "renamed");
+    assert_eq!(
+        store.update_resource(&missing, "\"a-2\"").await.unwrap(),
+        Update::NotFound
+    );
+    assert_eq!(
+        store
+            .get_resource("connection", &tenant("prod"), "a")
+            .await
+            .unwrap()
+            .unwrap()
+            .doc["name"],
+        "renamed"
+    );
 
-    let sandbox = SandboxRow { org: "ORG@AdobeOrg".into(), name: "dev".into(), id: "s1".into(), title: "Dev".into(), sandbox_type: "development".into(), created_by: "me".into(), created_at: 5 };
+    let sandbox = SandboxRow {
+        org: "ORG@AdobeOrg".into(),
+        name: "dev".into(),
+        id: "s1".into(),
+        title: "Dev".into(),
+        sandbox_type: "development".into(),
+        created_by: "me".into(),
+        created_at: 5,
+    };
     store.insert_sandbox(&sandbox).await.unwrap();
-    assert!(matches!(store.insert_sandbox(&sandbox).await, Err(StoreError::Conflict)));
-    assert_eq!(store.list_sandboxes("ORG@AdobeOrg").await.unwrap(), vec![sandbox.clone()]);
-    assert!(matches!(store.delete_empty_sandbox("ORG@AdobeOrg", "dev").await, Err(StoreError::Conflict)));
+    assert!(matches!(
+        store.insert_sandbox(&sandbox).await,
+        Err(StoreError::Conflict)
+    ));
+    assert_eq!(
+        store.list_sandboxes("ORG@AdobeOrg").await.unwrap(),
+        vec![sandbox.clone()]
+    );
+    assert!(matches!(
+        store.delete_empty_sandbox("ORG@AdobeOrg", "dev").await,
+        Err(StoreError::Conflict)
+    ));
     assert_eq!(store.count_resources(&tenant("dev")).await.unwrap(), 1);
     assert!(store.delete_resource("connection", &tenant("dev"), "c").await.unwrap());
     assert!(!store.delete_resource("connection", &tenant("dev"), "c").await.unwrap());
     assert!(store.delete_empty_sandbox("ORG@AdobeOrg", "dev").await.unwrap());
     assert!(!store.delete_empty_sandbox("ORG@AdobeOrg", "dev").await.unwrap());
 
-    let client = ApiClient { client_id: "c1".into(), org: "ORG@AdobeOrg".into(), name: "n".into(), secret_hash: "h".into(), created_at: 7 };
+    let client = ApiClient {
+        client_id: "c1".into(),
+        org: "ORG@AdobeOrg".into(),
+        name: "n".into(),
+        secret_hash: "h".into(),
+        created_at: 7,
+    };
     store.insert_client(&client).await.unwrap();
     assert_eq!(store.get_client("c1").await.unwrap(), Some(client));
     assert_eq!(store.get_client("c2").await.unwrap(), None);
@@ -73,7 +129,10 @@ async fn the_sqlite_store_keeps_its_contract_and_migrates_once() {
     exercise(Store::open_sqlite(dir.path()).await.unwrap()).await;
     // Reopening runs no migration twice and keeps the data.
     let again = Store::open_sqlite(dir.path()).await.unwrap();
-    assert_eq!(again.list_resources("connection", &tenant("prod")).await.unwrap().len(), 2);
+    assert_eq!(
+        again.list_resources("connection", &tenant("prod")).await.unwrap().len(),
+        2
+    );
 }
 
 #[tokio::test]
@@ -86,15 +145,24 @@ async fn the_postgres_store_keeps_its_contract_and_migrates_once() {
     first.unwrap();
     exercise(second.unwrap()).await;
     let again = Store::connect(&url).await.unwrap();
-    assert_eq!(again.list_resources("connection", &tenant("prod")).await.unwrap().len(), 2);
+    assert_eq!(
+        again.list_resources("connection", &tenant("prod")).await.unwrap().len(),
+        2
+    );
     assert_eq!(pg.psql("meta", "SELECT count(*) FROM schema_migrations"), "1");
 }
 
 #[tokio::test]
 async fn a_bad_metadata_url_is_refused_without_echoing_it() {
-    let error = Store::connect(&Secret::new("mysql://u:hunter2@h/db")).await.err().unwrap();
+    let error = Store::connect(&Secret::new("mysql://u:hunter2@h/db"))
+        .await
+        .err()
+        .unwrap();
     assert!(!format!("{error:#}").contains("hunter2"));
-    let error = Store::connect(&Secret::new("postgres://u:hunter2@127.0.0.1:1/db")).await.err().unwrap();
+    let error = Store::connect(&Secret::new("postgres://u:hunter2@127.0.0.1:1/db"))
+        .await
+        .err()
+        .unwrap();
     let text = format!("{error:#}");
     assert!(!text.contains("hunter2"), "{text}");
 }

@@ -43,7 +43,13 @@ impl Inlet {
     /// A server on a fresh data directory.
     pub fn start_with(options: Options) -> Inlet {
         let dir = tempfile::tempdir().expect("temp dir");
-        let mut inlet = Inlet { child: None, base: String::new(), dir, options, restarts: 0 };
+        let mut inlet = Inlet {
+            child: None,
+            base: String::new(),
+            dir,
+            options,
+            restarts: 0,
+        };
         inlet.spawn();
         inlet
     }
@@ -63,7 +69,9 @@ impl Inlet {
         command.env("INLET_LOG", self.options.log_level.as_deref().unwrap_or("info"));
         let mut child = command.stdout(Stdio::piped()).stderr(log).spawn().expect("start inlet");
         let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).expect("read inlet stdout");
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .expect("read inlet stdout");
         let Some(address) = line.trim().strip_prefix("inlet listening on ") else {
             let _ = child.kill();
             panic!("inlet did not start: {line:?}\n{}", self.logs());
@@ -76,7 +84,10 @@ impl Inlet {
     pub fn command(&self, args: &[&str]) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_inlet"));
         command.args(args).arg("--data-dir").arg(self.data_dir());
-        command.env_remove("INLET_MASTER_KEY").env_remove("INLET_TOKEN_KEY").env_remove("INLET_METADATA_URL");
+        command
+            .env_remove("INLET_MASTER_KEY")
+            .env_remove("INLET_TOKEN_KEY")
+            .env_remove("INLET_METADATA_URL");
         if let Some(url) = &self.options.metadata_url {
             command.arg("--metadata-url").arg(url);
         }
@@ -99,7 +110,11 @@ impl Inlet {
     /// Stops the server gracefully and waits for it; panics if it does not exit cleanly.
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
-            Command::new("kill").arg("-TERM").arg(child.id().to_string()).status().expect("kill");
+            Command::new("kill")
+                .arg("-TERM")
+                .arg(child.id().to_string())
+                .status()
+                .expect("kill");
             let status = child.wait().expect("wait for inlet");
             assert!(status.success(), "inlet exited with {status} on SIGTERM");
         }
@@ -115,7 +130,11 @@ impl Inlet {
     /// Registers a client of `org` and returns a sandbox-`prod` API identity with a token.
     pub fn identity(&self, org: &str) -> Identity {
         let created = self.cli(&["clients", "create", "--org", org, "--name", "tests"]);
-        assert!(created.status.success(), "clients create: {}", String::from_utf8_lossy(&created.stderr));
+        assert!(
+            created.status.success(),
+            "clients create: {}",
+            String::from_utf8_lossy(&created.stderr)
+        );
         let client: Value = serde_json::from_slice(&created.stdout).expect("clients create prints JSON");
         let client_id = client["client_id"].as_str().unwrap().to_string();
         let token = self.token(org, &client_id, "1h");
@@ -133,7 +152,11 @@ impl Inlet {
     /// Mints a token with `inlet token`.
     pub fn token(&self, org: &str, client_id: &str, ttl: &str) -> String {
         let out = self.cli(&["token", "--org", org, "--client-id", client_id, "--ttl", ttl]);
-        assert!(out.status.success(), "inlet token: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "inlet token: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8(out.stdout).unwrap().trim().to_string()
     }
 }
@@ -170,19 +193,28 @@ impl Reply {
     /// The Flow Service error code, e.g. `1101-404`, from the error's `type`.
     pub fn code(&self) -> String {
         let kind = self.body["type"].as_str().unwrap_or_default();
-        kind.rsplit_once("FLOW-").map(|(_, code)| code.to_string()).unwrap_or_default()
+        kind.rsplit_once("FLOW-")
+            .map(|(_, code)| code.to_string())
+            .unwrap_or_default()
     }
 
     /// The error's message.
     pub fn message(&self) -> String {
-        self.body["errorMessage"].as_str().or(self.body["message"].as_str()).unwrap_or_default().to_string()
+        self.body["errorMessage"]
+            .as_str()
+            .or(self.body["message"].as_str())
+            .unwrap_or_default()
+            .to_string()
     }
 }
 
 impl Identity {
     /// The same client addressing another sandbox.
     pub fn in_sandbox(&self, sandbox: &str) -> Identity {
-        Identity { sandbox: sandbox.to_string(), ..self.clone() }
+        Identity {
+            sandbox: sandbox.to_string(),
+            ..self.clone()
+        }
     }
 
     /// A request with all the platform's headers; `path` is absolute (starts with `/`).
@@ -201,7 +233,11 @@ impl Identity {
         let status = response.status();
         let headers = response.headers().clone();
         let bytes = response.bytes().await.expect("response body");
-        Reply { status, headers, body: serde_json::from_slice(&bytes).unwrap_or(Value::Null) }
+        Reply {
+            status,
+            headers,
+            body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        }
     }
 
     /// GET a Flow Service path.
@@ -211,7 +247,8 @@ impl Identity {
 
     /// POST JSON to a Flow Service path.
     pub async fn post(&self, path: &str, body: &Value) -> Reply {
-        self.send(self.request(Method::POST, &format!("{FLOW}{path}")).json(body)).await
+        self.send(self.request(Method::POST, &format!("{FLOW}{path}")).json(body))
+            .await
     }
 
     /// PATCH a Flow Service path with `If-Match: etag` (none when `None`).

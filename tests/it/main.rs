@@ -1,0 +1,9 @@
+//! Inlet's integration tests: one binary, real servers (PostgreSQL and `inlet serve`).
+
+mod auth;
+mod common;
+mod connections;
+mod harness;
+mod secrets;
+mod service;
+mod store;
