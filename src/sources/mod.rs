@@ -1,6 +1,12 @@
-//! Source databases: the parsed configuration of a source connection, the
-//! connection-string grammar of the PostgreSQL spec, and TLS modes.
+//! Source databases: one [`Source`] trait with a PostgreSQL and an Amazon Redshift
+//! implementation. A source connects (with the connection's TLS mode), tests, explores
+//! (tables, columns with their Inlet and XDM types, previews of rows), and reads.
 
 pub mod config;
 pub mod conn_string;
+pub mod error;
 pub mod ssl_mode;
+pub mod table_ref;
+
+pub use error::{SourceError, SourceErrorKind};
+pub use table_ref::TableRef;
