@@ -22,6 +22,8 @@ pub enum SourceErrorKind {
     CertificateNotTrusted,
     /// The certificate is valid but not for the host name connected to.
     HostNameMismatch,
+    /// The configured CA certificates (sslRootCert, TrustStore) cannot be read or used.
+    RootCertInvalid,
     /// Wrong user name or password.
     AuthenticationFailed,
     /// The server's access rules (pg_hba.conf) reject this client, user, database or
@@ -52,6 +54,7 @@ impl SourceErrorKind {
             SourceErrorKind::TlsHandshakeFailed => "TLS_HANDSHAKE_FAILED",
             SourceErrorKind::CertificateNotTrusted => "CERTIFICATE_NOT_TRUSTED",
             SourceErrorKind::HostNameMismatch => "HOST_NAME_MISMATCH",
+            SourceErrorKind::RootCertInvalid => "ROOT_CERT_INVALID",
             SourceErrorKind::AuthenticationFailed => "AUTHENTICATION_FAILED",
             SourceErrorKind::ConnectionRejected => "CONNECTION_REJECTED",
             SourceErrorKind::DatabaseNotFound => "DATABASE_NOT_FOUND",

@@ -4,9 +4,11 @@
 
 pub mod config;
 pub mod conn_string;
+pub mod connect;
 pub mod error;
 pub mod ssl_mode;
 pub mod table_ref;
+pub mod tls;
 
 pub use error::{SourceError, SourceErrorKind};
 pub use table_ref::TableRef;

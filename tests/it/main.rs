@@ -6,4 +6,5 @@ mod connections;
 mod harness;
 mod secrets;
 mod service;
+mod source_connect;
 mod store;
