@@ -5,8 +5,13 @@
 pub mod config;
 pub mod conn_string;
 pub mod error;
+pub mod postgres;
+pub mod redshift;
+pub mod schema;
 pub mod ssl_mode;
 pub mod table_ref;
+pub mod types;
+pub mod values;
 
 pub use error::{SourceError, SourceErrorKind};
 pub use table_ref::TableRef;
