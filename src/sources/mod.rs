@@ -1,4 +1,4 @@
-//! Source databases: one [`Source`] trait with a PostgreSQL and an Amazon Redshift
+//! Source databases: one [`source::Source`] trait with a PostgreSQL and an Amazon Redshift
 //! implementation. A source connects (with the connection's TLS mode), tests, explores
 //! (tables, columns with their Inlet and XDM types, previews of rows), and reads.
 
@@ -6,9 +6,15 @@ pub mod config;
 pub mod conn_string;
 pub mod connect;
 pub mod error;
+pub mod postgres;
+pub mod redshift;
+pub mod schema;
+pub mod source;
 pub mod ssl_mode;
 pub mod table_ref;
 pub mod tls;
+pub mod types;
+pub mod values;
 
 pub use error::{SourceError, SourceErrorKind};
 pub use table_ref::TableRef;

@@ -3,6 +3,7 @@
 mod auth;
 mod common;
 mod connections;
+mod explore;
 mod harness;
 mod secrets;
 mod service;

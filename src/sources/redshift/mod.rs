@@ -1,0 +1,5 @@
+//! The Amazon Redshift source. Redshift speaks PostgreSQL's wire protocol but is not
+//! PostgreSQL: only SQL that Redshift has is sent (see `explore::FORBIDDEN_IN_REDSHIFT`),
+//! and the catalog is read through `information_schema`.
+
+pub mod explore;
