@@ -60,7 +60,12 @@ struct ApiDoc;
 /// The whole HTTP interface.
 pub fn router(state: AppState) -> Router {
     let (api, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
-        .nest(FLOW_SERVICE, api::specs::routes().merge(api::connections::routes()))
+        .nest(
+            FLOW_SERVICE,
+            api::specs::routes()
+                .merge(api::connections::routes())
+                .merge(api::explore::routes()),
+        )
         .nest(SANDBOX_MANAGEMENT, api::sandboxes::routes())
         .merge(api::ims::routes())
         .split_for_parts();

@@ -9,6 +9,7 @@ use anyhow::Context;
 use serde::Deserialize;
 
 use crate::secret::Secret;
+use crate::sources::connect::ConnectOptions;
 
 /// How log lines are written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Deserialize)]
@@ -53,6 +54,8 @@ struct FileConfig {
     log_level: Option<String>,
     token_ttl: Option<String>,
     max_body_bytes: Option<usize>,
+    source_connect_timeout: Option<String>,
+    source_statement_timeout: Option<String>,
 }
 
 /// The resolved configuration.
@@ -67,6 +70,10 @@ pub struct Config {
     pub token_ttl: Duration,
     /// Largest accepted request body; larger ones get 413.
     pub max_body_bytes: usize,
+    /// Bound on connecting to a source database (DNS, TCP, TLS and authentication).
+    pub source_connect_timeout: Duration,
+    /// Bound on each explore statement run on a source database.
+    pub source_statement_timeout: Duration,
     /// Secrets-encryption key from `INLET_MASTER_KEY`, else a key file in the data directory.
     pub master_key: Option<Secret>,
     /// Token-signing key from `INLET_TOKEN_KEY`, else a key file in the data directory.
@@ -80,11 +87,7 @@ impl Config {
             Some(path) => read_file(path)?,
             None => FileConfig::default(),
         };
-        let token_ttl = match &file.token_ttl {
-            Some(text) => humantime::parse_duration(text)
-                .with_context(|| format!("token_ttl `{text}` is not a duration like 24h or 90m"))?,
-            None => Duration::from_secs(24 * 3600),
-        };
+        let token_ttl = duration(file.token_ttl.as_deref(), "token_ttl", Duration::from_secs(24 * 3600))?;
         Ok(Config {
             data_dir: args
                 .data_dir
@@ -101,9 +104,28 @@ impl Config {
                 .unwrap_or_else(|| "info".into()),
             token_ttl,
             max_body_bytes: file.max_body_bytes.unwrap_or(1024 * 1024),
+            source_connect_timeout: duration(
+                file.source_connect_timeout.as_deref(),
+                "source_connect_timeout",
+                Duration::from_secs(10),
+            )?,
+            source_statement_timeout: duration(
+                file.source_statement_timeout.as_deref(),
+                "source_statement_timeout",
+                Duration::from_secs(30),
+            )?,
             master_key: env_secret("INLET_MASTER_KEY"),
             token_key: env_secret("INLET_TOKEN_KEY"),
         })
+    }
+
+    /// How explore and tests connect to sources.
+    pub fn source_options(&self) -> ConnectOptions {
+        ConnectOptions {
+            connect_timeout: self.source_connect_timeout,
+            statement_timeout: Some(self.source_statement_timeout),
+            ..ConnectOptions::default()
+        }
     }
 
     /// Creates the data directory (owner-only) if it does not exist.
@@ -116,6 +138,14 @@ impl Config {
             std::fs::set_permissions(&self.data_dir, std::fs::Permissions::from_mode(0o700))?;
         }
         Ok(())
+    }
+}
+
+fn duration(text: Option<&str>, name: &str, default: Duration) -> anyhow::Result<Duration> {
+    match text {
+        Some(text) => humantime::parse_duration(text)
+            .with_context(|| format!("{name} `{text}` is not a duration like 10s, 90m or 24h")),
+        None => Ok(default),
     }
 }
 

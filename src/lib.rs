@@ -6,6 +6,7 @@ pub mod app;
 pub mod cli;
 pub mod config;
 pub mod connections;
+pub mod flows;
 pub mod identity;
 pub mod metrics;
 pub mod secret;

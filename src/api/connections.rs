@@ -184,7 +184,8 @@ async fn delete_connection(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-async fn find(state: &AppState, caller: &Caller, id: &str) -> Result<ResourceRow, ApiError> {
+/// The caller's connection `id`, or `1101-404`.
+pub async fn find(state: &AppState, caller: &Caller, id: &str) -> Result<ResourceRow, ApiError> {
     state
         .store
         .get_resource(KIND, &caller.tenant, id)

@@ -4,6 +4,7 @@ pub mod auth;
 pub mod body;
 pub mod connections;
 pub mod error;
+pub mod explore;
 pub mod ims;
 pub mod ops;
 pub mod paging;

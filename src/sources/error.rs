@@ -68,7 +68,10 @@ impl SourceErrorKind {
 
     /// True for failures worth retrying unchanged (the network, not the configuration).
     pub fn is_transient(self) -> bool {
-        matches!(self, SourceErrorKind::TimedOut | SourceErrorKind::ConnectionLost | SourceErrorKind::ConnectionRefused)
+        matches!(
+            self,
+            SourceErrorKind::TimedOut | SourceErrorKind::ConnectionLost | SourceErrorKind::ConnectionRefused
+        )
     }
 }
 
@@ -82,7 +85,10 @@ pub struct SourceError {
 impl SourceError {
     /// A failure of `kind` explained by `message`.
     pub fn new(kind: SourceErrorKind, message: impl Into<String>) -> SourceError {
-        SourceError { kind, message: message.into() }
+        SourceError {
+            kind,
+            message: message.into(),
+        }
     }
 }
 
@@ -100,9 +106,17 @@ impl SourceError {
     pub fn from_query(error: &tokio_postgres::Error, what: &str) -> SourceError {
         let Some(db) = error.as_db_error() else {
             if error.is_closed() {
-                return SourceError::new(SourceErrorKind::ConnectionLost, format!("the connection closed while {what}"));
+                return SourceError::new(
+                    SourceErrorKind::ConnectionLost,
+                    format!("the connection closed while {what}"),
+                );
             }
-            return SourceError::new(SourceErrorKind::QueryFailed, format!("{what} failed: {error}"));
+            // A driver error's own text is not passed on: it is not built for users and
+            // could carry details of the connection.
+            return SourceError::new(
+                SourceErrorKind::QueryFailed,
+                format!("{what} failed: the exchange with the database failed"),
+            );
         };
         let code = db.code().code();
         let kind = match code {

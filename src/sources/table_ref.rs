@@ -12,7 +12,9 @@ pub struct TableRef {
 
 /// Why a table name could not be parsed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("`{input}` is not a table name: {reason}; write schema.table, with \"double quotes\" around names that need them")]
+#[error(
+    "`{input}` is not a table name: {reason}; write schema.table, with \"double quotes\" around names that need them"
+)]
 pub struct TableRefError {
     input: String,
     reason: &'static str,
@@ -23,7 +25,10 @@ impl TableRef {
     /// folded to lower case, as PostgreSQL does; quoted names are kept exactly, with `""`
     /// standing for one `"`.
     pub fn parse(input: &str, default_schema: &str) -> Result<TableRef, TableRefError> {
-        let error = |reason| TableRefError { input: input.chars().take(200).collect(), reason };
+        let error = |reason| TableRefError {
+            input: input.chars().take(200).collect(),
+            reason,
+        };
         let mut parts = Vec::new();
         let mut rest = input.trim();
         loop {
@@ -36,10 +41,16 @@ impl TableRef {
             }
         }
         match parts.len() {
-            1 => Ok(TableRef { schema: default_schema.to_string(), table: parts.remove(0) }),
+            1 => Ok(TableRef {
+                schema: default_schema.to_string(),
+                table: parts.remove(0),
+            }),
             2 => {
                 let table = parts.remove(1);
-                Ok(TableRef { schema: parts.remove(0), table })
+                Ok(TableRef {
+                    schema: parts.remove(0),
+                    table,
+                })
             }
             _ => Err(error("too many dots")),
         }
@@ -107,10 +118,25 @@ mod tests {
 
     #[test]
     fn plain_and_quoted_names() {
-        assert_eq!(parse("public.orders").unwrap(), TableRef { schema: "public".into(), table: "orders".into() });
-        assert_eq!(parse("Orders").unwrap(), TableRef { schema: "public".into(), table: "orders".into() });
+        assert_eq!(
+            parse("public.orders").unwrap(),
+            TableRef {
+                schema: "public".into(),
+                table: "orders".into()
+            }
+        );
+        assert_eq!(
+            parse("Orders").unwrap(),
+            TableRef {
+                schema: "public".into(),
+                table: "orders".into()
+            }
+        );
         let quoted = parse(r#""My Schema"."Order Lines""#).unwrap();
-        assert_eq!((quoted.schema.as_str(), quoted.table.as_str()), ("My Schema", "Order Lines"));
+        assert_eq!(
+            (quoted.schema.as_str(), quoted.table.as_str()),
+            ("My Schema", "Order Lines")
+        );
         assert_eq!(quoted.quoted(), r#""My Schema"."Order Lines""#);
         let dotted = parse(r#"s."a.b""c""#).unwrap();
         assert_eq!(dotted.table, r#"a.b"c"#);
@@ -119,7 +145,16 @@ mod tests {
 
     #[test]
     fn names_carrying_sql_are_refused() {
-        for bad in ["public.t; DROP TABLE x", "a.b.c", "", "\"unclosed", "1abc", "s.", "\"\".t", "t--"] {
+        for bad in [
+            "public.t; DROP TABLE x",
+            "a.b.c",
+            "",
+            "\"unclosed",
+            "1abc",
+            "s.",
+            "\"\".t",
+            "t--",
+        ] {
             assert!(parse(bad).is_err(), "{bad} was accepted");
         }
         let error = parse("public.t; DROP TABLE x").unwrap_err().to_string();

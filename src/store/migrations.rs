@@ -4,7 +4,8 @@
 use super::Backend;
 
 /// The migrations, oldest first. Never edit one that has shipped: append a new one.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE sandboxes (
     org TEXT NOT NULL,
     name TEXT NOT NULL,
@@ -35,7 +36,31 @@ CREATE TABLE resources (
     PRIMARY KEY (kind, id)
 );
 CREATE INDEX resources_by_tenant ON resources (org, sandbox, kind);
-"#];
+"#,
+    r#"
+CREATE TABLE runs (
+    id TEXT PRIMARY KEY,
+    org TEXT NOT NULL,
+    sandbox TEXT NOT NULL,
+    flow_id TEXT NOT NULL,
+    window_number BIGINT NOT NULL,
+    window_start BIGINT,
+    window_end BIGINT,
+    status TEXT NOT NULL,
+    due_at BIGINT NOT NULL,
+    attempts BIGINT NOT NULL,
+    lease_owner TEXT,
+    lease_expires_at BIGINT,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    etag TEXT NOT NULL,
+    doc TEXT NOT NULL,
+    UNIQUE (flow_id, window_number)
+);
+CREATE INDEX runs_by_status ON runs (status, due_at);
+CREATE INDEX runs_by_tenant ON runs (org, sandbox, created_at)
+"#,
+];
 
 /// The statements of every migration, rendered for `backend`, numbered from 1.
 pub(super) fn rendered(backend: Backend) -> impl Iterator<Item = (i64, String)> {

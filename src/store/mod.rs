@@ -5,9 +5,11 @@
 
 mod migrations;
 mod resources;
+mod runs;
 mod tenants;
 
 pub use resources::{ResourceRow, Update};
+pub use runs::RunRow;
 pub use tenants::{ApiClient, SandboxRow};
 
 use std::path::Path;

@@ -87,6 +87,13 @@ impl Store {
         rows.iter().map(read_row).collect()
     }
 
+    /// Every resource of `kind` in every tenant (for the scheduler, which serves them all).
+    pub async fn list_all_resources(&self, kind: &str) -> Result<Vec<ResourceRow>, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM resources WHERE kind = $1 ORDER BY created_at, id");
+        let rows = sqlx::query(&sql).bind(kind).fetch_all(&self.pool).await?;
+        rows.iter().map(read_row).collect()
+    }
+
     /// Replaces a resource's etag, document and secret if its etag is still `expected_etag`.
     pub async fn update_resource(&self, row: &ResourceRow, expected_etag: &str) -> Result<Update, StoreError> {
         let done = sqlx::query(

@@ -7,5 +7,6 @@ mod explore;
 mod harness;
 mod secrets;
 mod service;
+mod source_api;
 mod source_connect;
 mod store;

@@ -1,0 +1,153 @@
+//! `/connections/{id}/test` and `/connections/{id}/explore` (§6, §7): talking to the
+//! database a base connection describes.
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::connections::{find, stored_input};
+use super::error::{ApiError, json_response};
+use crate::app::AppState;
+use crate::connections::record_binding;
+use crate::identity::Caller;
+use crate::sources::config::SourceConfig;
+use crate::sources::source::{Source, open};
+use crate::sources::{SourceError, SourceErrorKind, TableRef, schema, types};
+
+const DEFAULT_PREVIEW_ROWS: usize = 10;
+const MAX_PREVIEW_ROWS: usize = 100;
+
+/// The test and explore routes.
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(test_connection))
+        .routes(routes!(explore_connection))
+}
+
+impl From<SourceError> for ApiError {
+    fn from(error: SourceError) -> ApiError {
+        use SourceErrorKind::*;
+        match error.kind {
+            TableNotFound => ApiError::flow(StatusCode::NOT_FOUND, "1101", error.message),
+            HostNotFound | ConnectionRefused | TimedOut | ConnectionLost | QueryFailed => {
+                ApiError::flow(StatusCode::BAD_GATEWAY, "1352", error.to_string())
+            }
+            _ => ApiError::bad_request("1351", error.to_string()),
+        }
+    }
+}
+
+/// The source a stored connection describes.
+async fn source_of(state: &AppState, caller: &Caller, id: &str) -> Result<(Box<dyn Source>, SourceConfig), ApiError> {
+    let row = find(state, caller, id).await?;
+    let input = stored_input(state, &row, &record_binding(&caller.tenant, id))?;
+    let kind = state
+        .specs
+        .connection_spec(&input.spec_id)
+        .and_then(|spec| spec.source_kind())
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "1336",
+                format!("Connection {id} is not a source connection; explore is not supported"),
+            )
+        })?;
+    let config = SourceConfig::from_auth(kind, &input.auth_spec, &input.params)
+        .map_err(|violations| ApiError::invalid("The stored connection parameters are not valid", violations))?;
+    Ok((open(config.clone(), state.config.source_options()), config))
+}
+
+#[utoipa::path(get, path = "/connections/{id}/test", tag = "Connections", params(("id" = String, Path)),
+    responses((status = 200, description = "`{result: true}` or `{result: false, error: {code, message}}`")))]
+async fn test_connection(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let (source, _) = source_of(&state, &caller, &id).await?;
+    let answer = match source.test().await {
+        Ok(()) => json!({"result": true}),
+        Err(error) => {
+            tracing::info!(connection = %id, code = error.kind.code(), "connection test failed");
+            json!({"result": false, "error": {"code": error.kind.code(), "message": error.message}})
+        }
+    };
+    Ok(json_response(StatusCode::OK, &answer))
+}
+
+/// Explore's query parameters.
+#[derive(Deserialize)]
+struct ExploreQuery {
+    #[serde(rename = "objectType")]
+    object_type: Option<String>,
+    object: Option<String>,
+    preview: Option<String>,
+    limit: Option<String>,
+}
+
+#[utoipa::path(get, path = "/connections/{id}/explore", tag = "Connections", params(("id" = String, Path)),
+    responses((status = 200, description = "Tables (objectType=root) or a table's columns and preview rows (objectType=table)")))]
+async fn explore_connection(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Query(query): Query<ExploreQuery>,
+) -> Result<Response, ApiError> {
+    let object_type = query.object_type.as_deref().unwrap_or_default().to_ascii_lowercase();
+    if object_type != "root" && object_type != "table" {
+        return Err(ApiError::bad_request(
+            "1358",
+            "objectType must be `root` (list tables) or `table` (describe one)",
+        ));
+    }
+    let object = query.object.as_deref().map(str::trim).filter(|o| !o.is_empty());
+    if object_type == "table" && object.is_none() {
+        return Err(ApiError::bad_request(
+            "1337",
+            "objectType=table needs `object`, the table as schema.table",
+        ));
+    }
+    let limit = preview_limit(&query)?;
+    let (source, config) = source_of(&state, &caller, &id).await?;
+    let Some(object) = object.filter(|_| object_type == "table") else {
+        let tables = source.list_tables().await?;
+        return Ok(json_response(
+            StatusCode::OK,
+            &tables.iter().map(schema::entry_json).collect::<Vec<_>>(),
+        ));
+    };
+    let default_schema = config.schema.as_deref().unwrap_or("public");
+    let table = TableRef::parse(object, default_schema)
+        .map_err(|e| ApiError::flow(StatusCode::NOT_FOUND, "1101", format!("Table {e}")))?;
+    let (described, rows) = match limit {
+        Some(limit) => {
+            let (described, rows) = source.preview(&table, limit).await?;
+            (described, Some(rows))
+        }
+        None => (source.describe(&table).await?, None),
+    };
+    let columns: Vec<Value> = described.columns.iter().map(types::column_json).collect();
+    let mut answer = json!({"format": "flat", "schema": {"columns": columns}});
+    if let Some(rows) = rows {
+        answer["data"] = json!(rows);
+    }
+    Ok(json_response(StatusCode::OK, &answer))
+}
+
+/// `Some(rows)` when a preview was asked for.
+fn preview_limit(query: &ExploreQuery) -> Result<Option<usize>, ApiError> {
+    if !query.preview.as_deref().is_some_and(|p| p.eq_ignore_ascii_case("true")) {
+        return Ok(None);
+    }
+    match query.limit.as_deref().map(str::parse::<usize>) {
+        None => Ok(Some(DEFAULT_PREVIEW_ROWS)),
+        Some(Ok(limit)) if (1..=MAX_PREVIEW_ROWS).contains(&limit) => Ok(Some(limit)),
+        Some(_) => Err(ApiError::bad_request(
+            "1402",
+            format!("`limit` must be a whole number from 1 to {MAX_PREVIEW_ROWS}"),
+        )),
+    }
+}
