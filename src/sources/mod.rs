@@ -7,6 +7,7 @@ pub mod conn_string;
 pub mod connect;
 pub mod error;
 pub mod postgres;
+pub mod read;
 pub mod redshift;
 pub mod schema;
 pub mod source;

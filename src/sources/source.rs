@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 use super::config::SourceConfig;
 use super::connect::{ConnectOptions, SourceSession, connect};
 use super::schema::{TableEntry, TableSchema};
-use super::{SourceError, TableRef, postgres, redshift};
+use super::{SourceError, SourceErrorKind, TableRef, postgres, redshift};
 use crate::specs::SourceKind;
 
 /// One row of a preview: column name to exact JSON value.
@@ -25,6 +25,9 @@ pub trait Source: Send + Sync {
     async fn describe(&self, table: &TableRef) -> Result<TableSchema, SourceError>;
     /// The columns of `table` and up to `limit` of its rows.
     async fn preview(&self, table: &TableRef, limit: usize) -> Result<(TableSchema, Vec<PreviewRow>), SourceError>;
+    /// The source's current time (`statement_timestamp()`), in microseconds since the
+    /// epoch: window bounds are taken from the source's clock, not Inlet's.
+    async fn clock(&self) -> Result<i64, SourceError>;
 }
 
 /// The source for `config`, by its kind.
@@ -45,6 +48,35 @@ pub struct PostgresSource {
 pub struct RedshiftSource {
     config: SourceConfig,
     options: ConnectOptions,
+}
+
+/// Runs `sql`, which answers one timestamp in UTC, and reads it as epoch microseconds.
+async fn read_clock(session: &SourceSession, sql: &str) -> Result<i64, SourceError> {
+    let messages = session
+        .client()
+        .simple_query(sql)
+        .await
+        .map_err(|e| SourceError::from_query(&e, "reading the source's clock"))?;
+    let text = messages
+        .iter()
+        .find_map(|m| match m {
+            tokio_postgres::SimpleQueryMessage::Row(row) => row.get(0).map(str::to_string),
+            _ => None,
+        })
+        .unwrap_or_default();
+    parse_utc_timestamp(&text).ok_or_else(|| {
+        SourceError::new(
+            SourceErrorKind::QueryFailed,
+            format!("the source's clock answered `{text}`, not a timestamp"),
+        )
+    })
+}
+
+/// `2024-05-01 10:00:00.123456` with an optional `+00` suffix, as epoch microseconds.
+fn parse_utc_timestamp(text: &str) -> Option<i64> {
+    let naive = text.trim().trim_end_matches("+00");
+    let parsed = chrono::NaiveDateTime::parse_from_str(naive, "%Y-%m-%d %H:%M:%S%.f").ok()?;
+    Some(parsed.and_utc().timestamp_micros())
 }
 
 async fn ping(session: &SourceSession) -> Result<(), SourceError> {
@@ -78,6 +110,11 @@ impl Source for PostgresSource {
         let rows = postgres::explore::preview(session.client(), &schema, limit).await?;
         Ok((schema, rows))
     }
+
+    async fn clock(&self) -> Result<i64, SourceError> {
+        let session = connect(&self.config, &self.options).await?;
+        read_clock(&session, "SET TimeZone TO 'UTC'; SELECT statement_timestamp()").await
+    }
 }
 
 #[async_trait]
@@ -101,5 +138,24 @@ impl Source for RedshiftSource {
         let schema = redshift::explore::describe(session.client(), table).await?;
         let rows = redshift::explore::preview(session.client(), &schema, limit).await?;
         Ok((schema, rows))
+    }
+
+    async fn clock(&self) -> Result<i64, SourceError> {
+        // Redshift has no statement_timestamp(); the 'now' literal is the start of the
+        // statement's own transaction, in microseconds, on Redshift and PostgreSQL alike.
+        let session = connect(&self.config, &self.options).await?;
+        read_clock(&session, "SET timezone TO 'UTC'; SELECT CAST('now' AS TIMESTAMP)").await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_utc_timestamp;
+
+    #[test]
+    fn clock_answers_parse_as_utc_microseconds() {
+        assert_eq!(parse_utc_timestamp("1970-01-01 00:00:01.5+00"), Some(1_500_000));
+        assert_eq!(parse_utc_timestamp("1970-01-01 00:00:02"), Some(2_000_000));
+        assert_eq!(parse_utc_timestamp("soon"), None);
     }
 }

@@ -1,0 +1,191 @@
+//! The read side of a source: what to read ([`ReadRequest`]), what comes back (a stream of
+//! Arrow record batches with a fixed schema, [`ReadStream`]), and the one mapping from
+//! Inlet's types to Arrow's ([`arrow_field`]), shared by every source.
+//!
+//! Arrow is the only format between a source and the lake. Memory is bounded by the
+//! number of partitions × the channel depth × the batch size, never by the table.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use arrow_array::RecordBatch;
+use arrow_schema::{DataType, Field, SchemaRef, TimeUnit};
+use futures::stream::BoxStream;
+
+use super::schema::{ColumnInfo, TableSchema};
+use super::types::InletType;
+use super::{SourceError, SourceErrorKind, TableRef};
+
+/// Arrow's widest decimal: values that need more digits fail loudly.
+pub const MAX_DECIMAL_PRECISION: u32 = 38;
+/// The scale given to a numeric column declared without one.
+pub const UNCONSTRAINED_NUMERIC_SCALE: i8 = 18;
+
+/// Rows whose `column` falls in `[start, end)`; a `None` bound is open. Bounds are
+/// microseconds since the Unix epoch (UTC instants); a `timestamp without time zone`
+/// column is compared in `timezone` (an IANA name, `UTC` by default), a `date` column by
+/// the date of the bound.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WindowFilter {
+    pub column: String,
+    pub start: Option<i64>,
+    pub end: Option<i64>,
+    pub timezone: String,
+}
+
+/// What a run reads from a source.
+#[derive(Clone, Debug)]
+pub struct ReadRequest {
+    pub table: TableRef,
+    /// Columns to read, in this order; all columns when `None`.
+    pub columns: Option<Vec<String>>,
+    /// Only the rows of this window; the whole table when `None`.
+    pub window: Option<WindowFilter>,
+    /// Parallel partitions to read the table in (1 = one stream). A source may read in
+    /// fewer when the table is small or cannot be split.
+    pub partitions: usize,
+    /// Rows per record batch.
+    pub batch_rows: usize,
+    /// Batches buffered per partition before reading pauses (backpressure).
+    pub channel_depth: usize,
+}
+
+/// Counters that grow while a read is in progress, for run metrics and progress bars.
+#[derive(Debug, Default)]
+pub struct ReadProgress {
+    rows: AtomicU64,
+    bytes: AtomicU64,
+}
+
+impl ReadProgress {
+    /// Adds rows and wire bytes read.
+    pub fn add(&self, rows: u64, bytes: u64) {
+        self.rows.fetch_add(rows, Ordering::Relaxed);
+        self.bytes.fetch_add(bytes, Ordering::Relaxed);
+    }
+
+    /// Rows read so far.
+    pub fn rows(&self) -> u64 {
+        self.rows.load(Ordering::Relaxed)
+    }
+
+    /// Bytes received from the source so far.
+    pub fn bytes(&self) -> u64 {
+        self.bytes.load(Ordering::Relaxed)
+    }
+}
+
+/// A read in progress.
+pub struct ReadStream {
+    /// The columns being read, as the source describes them.
+    pub table: TableSchema,
+    /// The Arrow schema of every batch.
+    pub schema: SchemaRef,
+    /// The batches, from all partitions interleaved. The stream ends after the last
+    /// batch, or with the first error (a value that cannot be represented exactly, a
+    /// broken connection), after which nothing more is produced.
+    pub batches: BoxStream<'static, Result<RecordBatch, SourceError>>,
+    /// Rows and bytes read so far.
+    pub progress: Arc<ReadProgress>,
+    /// The source's estimate of the rows to read (from its statistics), if any.
+    pub estimated_rows: Option<u64>,
+}
+
+/// The Arrow field of a source column: Inlet's type decides it.
+///
+/// | Inlet type | Arrow type |
+/// |---|---|
+/// | integer | Int32 (smallint widened, exactly) |
+/// | long | Int64 |
+/// | double | Float64 (real widened, exactly) |
+/// | decimal(p, s) | Decimal128(p, s); unconstrained numeric: Decimal128(38, 18); p > 38: error |
+/// | boolean | Boolean |
+/// | date | Date32 |
+/// | date-time | Timestamp(µs) without zone, or with zone `UTC` for `timestamptz` |
+/// | string | Utf8 |
+/// | binary | Binary |
+/// | array of T | List of T (elements nullable) |
+pub fn arrow_field(column: &ColumnInfo) -> Result<Field, SourceError> {
+    let data_type = arrow_type(&column.inlet_type).map_err(|reason| {
+        SourceError::new(
+            SourceErrorKind::Unsupported,
+            format!("column `{}` ({}): {reason}", column.name, column.original_type),
+        )
+    })?;
+    Ok(Field::new(&column.name, data_type, column.nullable))
+}
+
+fn arrow_type(inlet: &InletType) -> Result<DataType, String> {
+    Ok(match inlet {
+        InletType::Integer => DataType::Int32,
+        InletType::Long => DataType::Int64,
+        InletType::Double => DataType::Float64,
+        InletType::Decimal { precision: None, .. } => {
+            DataType::Decimal128(MAX_DECIMAL_PRECISION as u8, UNCONSTRAINED_NUMERIC_SCALE)
+        }
+        InletType::Decimal {
+            precision: Some(p),
+            scale,
+        } => {
+            if *p > MAX_DECIMAL_PRECISION {
+                return Err(format!(
+                    "precision {p} is more than the {MAX_DECIMAL_PRECISION} digits a lake decimal holds"
+                ));
+            }
+            let scale = scale.unwrap_or(0);
+            if scale < 0 || scale > *p as i32 {
+                return Err(format!("scale {scale} is outside 0..={p}"));
+            }
+            DataType::Decimal128(*p as u8, scale as i8)
+        }
+        InletType::Boolean => DataType::Boolean,
+        InletType::Date => DataType::Date32,
+        InletType::Timestamp { with_zone: false } => DataType::Timestamp(TimeUnit::Microsecond, None),
+        InletType::Timestamp { with_zone: true } => DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+        InletType::String => DataType::Utf8,
+        InletType::Binary => DataType::Binary,
+        InletType::Array(inner) => DataType::List(Arc::new(Field::new("element", arrow_type(inner)?, true))),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn column(inlet: InletType) -> ColumnInfo {
+        ColumnInfo {
+            name: "c".into(),
+            inlet_type: inlet,
+            original_type: "t".into(),
+            nullable: true,
+        }
+    }
+
+    #[test]
+    fn every_inlet_type_has_one_arrow_type() {
+        let decimal = |precision, scale| column(InletType::Decimal { precision, scale });
+        assert_eq!(
+            arrow_field(&decimal(Some(38), Some(10))).unwrap().data_type(),
+            &DataType::Decimal128(38, 10)
+        );
+        assert_eq!(
+            arrow_field(&decimal(None, None)).unwrap().data_type(),
+            &DataType::Decimal128(38, 18)
+        );
+        assert_eq!(
+            arrow_field(&decimal(Some(50), Some(2))).unwrap_err().kind,
+            SourceErrorKind::Unsupported
+        );
+        assert_eq!(
+            arrow_field(&decimal(Some(5), Some(-2))).unwrap_err().kind,
+            SourceErrorKind::Unsupported
+        );
+        let tz = arrow_field(&column(InletType::Timestamp { with_zone: true })).unwrap();
+        assert_eq!(
+            tz.data_type(),
+            &DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
+        );
+        let list = arrow_field(&column(InletType::Array(Box::new(InletType::Integer)))).unwrap();
+        assert!(matches!(list.data_type(), DataType::List(f) if f.data_type() == &DataType::Int32 && f.is_nullable()));
+    }
+}
