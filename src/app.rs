@@ -13,11 +13,12 @@ use tower_http::trace::TraceLayer;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
-use crate::api::{self, FLOW_SERVICE, SANDBOX_MANAGEMENT, error::ApiError};
+use crate::api::{self, CATALOG, FLOW_SERVICE, SANDBOX_MANAGEMENT, error::ApiError};
 use crate::config::{Config, LogFormat};
 use crate::connections::secrets::SecretCipher;
 use crate::identity::keys;
 use crate::identity::tokens::TokenSigner;
+use crate::lake::{Lake, LakeConfig};
 use crate::metrics::Metrics;
 use crate::specs::SpecCatalog;
 use crate::store::Store;
@@ -31,14 +32,16 @@ pub struct AppState {
     pub cipher: SecretCipher,
     pub tokens: TokenSigner,
     pub metrics: Arc<Metrics>,
+    pub lake: Lake,
 }
 
 impl AppState {
-    /// Opens the data directory, the keys and the metadata store.
+    /// Opens the data directory, the keys, the metadata store and the lake.
     pub async fn open(config: Config) -> anyhow::Result<AppState> {
         let store = crate::cli::open_store(&config).await?;
         let master = keys::load_or_create(config.master_key.as_ref(), &config.data_dir, keys::MASTER_KEY_FILE)?;
         let token_key = keys::load_or_create(config.token_key.as_ref(), &config.data_dir, keys::TOKEN_KEY_FILE)?;
+        let lake = Lake::new(&LakeConfig::from_env(config.lake_root.clone()))?;
         Ok(AppState {
             config: Arc::new(config),
             store,
@@ -46,6 +49,7 @@ impl AppState {
             cipher: SecretCipher::new(&master),
             tokens: TokenSigner::new(&token_key),
             metrics: Arc::new(Metrics::new()),
+            lake,
         })
     }
 }
@@ -67,6 +71,7 @@ pub fn router(state: AppState) -> Router {
                 .merge(api::explore::routes()),
         )
         .nest(SANDBOX_MANAGEMENT, api::sandboxes::routes())
+        .nest(CATALOG, api::catalog::routes())
         .merge(api::ims::routes())
         .split_for_parts();
     let openapi = Arc::new(openapi);

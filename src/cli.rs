@@ -61,6 +61,7 @@ enum ClientsCommand {
 
 /// Runs the command line and turns failures into a message and a non-zero exit.
 pub fn main() -> ExitCode {
+    crate::install_crypto_provider();
     let cli = Cli::parse();
     let runtime = tokio::runtime::Runtime::new().expect("cannot start the async runtime");
     match runtime.block_on(run(cli)) {

@@ -41,6 +41,9 @@ pub struct ConfigArgs {
     /// Log filter, e.g. `info` or `inlet=debug` [default: info].
     #[arg(long, env = "INLET_LOG", global = true)]
     pub log_level: Option<String>,
+    /// Where datasets' Delta tables live: a directory or s3://bucket/prefix [default: <data-dir>/lake].
+    #[arg(long, env = "INLET_LAKE_ROOT", global = true)]
+    pub lake_root: Option<String>,
 }
 
 /// The optional TOML file: the same settings, all optional.
@@ -52,6 +55,7 @@ struct FileConfig {
     listen: Option<SocketAddr>,
     log_format: Option<LogFormat>,
     log_level: Option<String>,
+    lake_root: Option<String>,
     token_ttl: Option<String>,
     max_body_bytes: Option<usize>,
     source_connect_timeout: Option<String>,
@@ -66,6 +70,8 @@ pub struct Config {
     pub listen: SocketAddr,
     pub log_format: LogFormat,
     pub log_level: String,
+    /// The lake's root: a local directory or an `s3://bucket/prefix` URL.
+    pub lake_root: String,
     /// Lifetime of tokens issued by `POST /ims/token/v3`.
     pub token_ttl: Duration,
     /// Largest accepted request body; larger ones get 413.
@@ -88,12 +94,19 @@ impl Config {
             None => FileConfig::default(),
         };
         let token_ttl = duration(file.token_ttl.as_deref(), "token_ttl", Duration::from_secs(24 * 3600))?;
+        let data_dir: PathBuf = args
+            .data_dir
+            .clone()
+            .or(file.data_dir)
+            .unwrap_or_else(|| "inlet-data".into());
+        let lake_root = args
+            .lake_root
+            .clone()
+            .or(file.lake_root)
+            .unwrap_or_else(|| data_dir.join("lake").display().to_string());
         Ok(Config {
-            data_dir: args
-                .data_dir
-                .clone()
-                .or(file.data_dir)
-                .unwrap_or_else(|| "inlet-data".into()),
+            data_dir,
+            lake_root,
             metadata_url: args.metadata_url.clone().or(file.metadata_url).map(Secret::new),
             listen: args.listen.or(file.listen).unwrap_or(([127, 0, 0, 1], 8080).into()),
             log_format: args.log_format.or(file.log_format).unwrap_or(LogFormat::Text),
@@ -181,6 +194,21 @@ mod tests {
         assert_eq!(config.log_level, "warn");
         assert_eq!(config.token_ttl, Duration::from_secs(7200));
         assert_eq!(config.data_dir, PathBuf::from("inlet-data"));
+        assert_eq!(config.lake_root, "inlet-data/lake");
+    }
+
+    #[test]
+    fn the_lake_root_comes_from_the_flag_or_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("inlet.toml");
+        std::fs::write(&file, "lake_root = \"s3://bucket/lake\"\n").unwrap();
+        let mut args = ConfigArgs {
+            config: Some(file),
+            ..ConfigArgs::default()
+        };
+        assert_eq!(Config::load(&args).unwrap().lake_root, "s3://bucket/lake");
+        args.lake_root = Some("/srv/lake".into());
+        assert_eq!(Config::load(&args).unwrap().lake_root, "/srv/lake");
     }
 
     #[test]

@@ -2,6 +2,8 @@
 
 pub mod auth;
 pub mod body;
+pub mod catalog;
+pub mod catalog_query;
 pub mod connections;
 pub mod error;
 pub mod explore;
@@ -13,5 +15,7 @@ pub mod specs;
 
 /// Where the Flow Service resources live.
 pub const FLOW_SERVICE: &str = "/data/foundation/flowservice";
+/// Where Catalog (datasets and batches) lives.
+pub const CATALOG: &str = "/data/foundation/catalog";
 /// Where sandbox management lives.
 pub const SANDBOX_MANAGEMENT: &str = "/data/foundation/sandbox-management";

@@ -35,8 +35,11 @@ struct Order {
     descending: bool,
 }
 
+/// One `property` filter: `path==v1,v2`, `path!=v`, `path>n`, `path<n`, `path>=n`,
+/// `path<=n`, `path~text`, `path` (exists) or `!path` (missing). The path is dotted and
+/// walks through arrays: `relatedObjects.id==x` matches when any element's `id` is `x`.
 #[derive(Debug, Clone, PartialEq)]
-struct Filter {
+pub struct Filter {
     path: Vec<String>,
     op: Op,
     values: Vec<String>,
@@ -45,6 +48,7 @@ struct Filter {
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Op {
     Exists,
+    Missing,
     AnyOf,
     NotEqual,
     Greater,
@@ -171,15 +175,27 @@ impl ListQuery {
 }
 
 impl Filter {
-    fn matches(&self, item: &Value) -> bool {
-        let found = self.path.iter().try_fold(item, |value, key| value.get(key));
-        let candidates: Vec<&Value> = match found {
-            None | Some(Value::Null) => return self.op == Op::NotEqual,
-            Some(Value::Array(values)) => values.iter().collect(),
-            Some(value) => vec![value],
-        };
+    /// Parses one `property` value.
+    pub fn parse(text: &str) -> Result<Filter, ApiError> {
+        parse_filter(text)
+    }
+
+    /// Whether `item` passes the filter.
+    pub fn matches(&self, item: &Value) -> bool {
+        let candidates: Vec<&Value> = found_at(item, &self.path)
+            .into_iter()
+            .flat_map(|value| match value {
+                Value::Array(values) => values.iter().collect(),
+                Value::Null => Vec::new(),
+                value => vec![value],
+            })
+            .collect();
+        if candidates.is_empty() {
+            return matches!(self.op, Op::NotEqual | Op::Missing);
+        }
         match self.op {
             Op::Exists => true,
+            Op::Missing => false,
             Op::NotEqual => candidates.iter().all(|c| !self.values.iter().any(|v| equals(c, v))),
             Op::AnyOf => candidates.iter().any(|c| self.values.iter().any(|v| equals(c, v))),
             Op::Contains => candidates.iter().any(|c| text_of(c).contains(&self.values[0])),
@@ -193,6 +209,17 @@ impl Filter {
                 }
             }),
         }
+    }
+}
+
+/// Every value at `path` under `value`, walking into each element of an array on the way.
+fn found_at<'a>(value: &'a Value, path: &[String]) -> Vec<&'a Value> {
+    let Some((key, rest)) = path.split_first() else {
+        return vec![value];
+    };
+    match value {
+        Value::Array(values) => values.iter().flat_map(|v| found_at(v, path)).collect(),
+        value => value.get(key).map(|v| found_at(v, rest)).unwrap_or_default(),
     }
 }
 
@@ -220,7 +247,10 @@ fn parse_filter(text: &str) -> Result<Filter, ApiError> {
             };
             (&text[..at], op, values)
         }
-        None => (text, Op::Exists, Vec::new()),
+        None => match text.trim().strip_prefix('!') {
+            Some(path) => (path, Op::Missing, Vec::new()),
+            None => (text, Op::Exists, Vec::new()),
+        },
     };
     let path: Vec<String> = path.trim().split('.').map(str::to_string).collect();
     if path.iter().any(String::is_empty) {
@@ -309,7 +339,8 @@ fn text_of(value: &Value) -> String {
     }
 }
 
-fn compare_values(a: &Value, b: &Value) -> Ordering {
+/// Orders JSON values as lists sort them: numbers numerically, nulls first, the rest as text.
+pub fn compare_values(a: &Value, b: &Value) -> Ordering {
     match (a, b) {
         (Value::Number(x), Value::Number(y)) => x.as_f64().partial_cmp(&y.as_f64()).unwrap_or(Ordering::Equal),
         (Value::Null, Value::Null) => Ordering::Equal,
@@ -369,6 +400,18 @@ mod tests {
         assert_eq!(count("count=true&property=name==n1,n2"), 14);
         assert_eq!(count("count=true&property=name~1&property=state==disabled"), 4);
         assert_eq!(count("count=true&property=missing"), 0);
+        assert_eq!(count("count=true&property=!missing"), 45);
+        assert_eq!(count("count=true&property=!name"), 0);
+    }
+
+    #[test]
+    fn paths_walk_through_arrays() {
+        let item = json!({"relatedObjects": [{"type": "dataSet", "id": "d1"}, {"type": "flow", "id": "f1"}]});
+        let matches = |text: &str| Filter::parse(text).unwrap().matches(&item);
+        assert!(matches("relatedObjects.id==d1"));
+        assert!(matches("relatedObjects.type==flow"));
+        assert!(!matches("relatedObjects.id==d2"));
+        assert!(matches("!relatedObjects.name"));
     }
 
     #[test]

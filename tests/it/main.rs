@@ -1,10 +1,13 @@
 //! Inlet's integration tests: one binary, real servers (PostgreSQL and `inlet serve`).
 
 mod auth;
+mod catalog_api;
 mod common;
 mod connections;
 mod explore;
 mod harness;
+mod lake;
+mod lake_types;
 mod secrets;
 mod service;
 mod source_api;

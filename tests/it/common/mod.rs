@@ -1,4 +1,5 @@
 #![allow(dead_code)]
 
+pub mod delta;
 pub mod pg;
 pub mod server;

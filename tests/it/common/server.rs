@@ -87,7 +87,8 @@ impl Inlet {
         command
             .env_remove("INLET_MASTER_KEY")
             .env_remove("INLET_TOKEN_KEY")
-            .env_remove("INLET_METADATA_URL");
+            .env_remove("INLET_METADATA_URL")
+            .env_remove("INLET_LAKE_ROOT");
         if let Some(url) = &self.options.metadata_url {
             command.arg("--metadata-url").arg(url);
         }

@@ -1,0 +1,123 @@
+//! `/data/foundation/catalog`: datasets and batches (§10), in Catalog's shapes: answers
+//! are objects keyed by id, creation answers `["@/dataSets/<id>"]`.
+
+use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde_json::{Value, json};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::body::JsonBody;
+use super::catalog_query::{CatalogQuery, keyed};
+use super::error::{ApiError, json_response};
+use crate::app::AppState;
+use crate::catalog::{self, CatalogError, DatasetInput};
+use crate::identity::Caller;
+
+/// The Catalog routes.
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_dataset, list_datasets))
+        .routes(routes!(get_dataset, delete_dataset))
+        .routes(routes!(list_batches))
+        .routes(routes!(get_batch))
+}
+
+impl From<CatalogError> for ApiError {
+    fn from(error: CatalogError) -> ApiError {
+        match error {
+            CatalogError::Invalid(violations) => ApiError::invalid("The dataset is not valid", violations),
+            CatalogError::DatasetNotFound(id) => ApiError::not_found("Dataset", &id),
+            CatalogError::BatchNotFound(id) => ApiError::not_found("Batch", &id),
+            error @ (CatalogError::BatchFinished(_) | CatalogError::Store(_)) => ApiError::internal(error),
+        }
+    }
+}
+
+/// The dataset as shown: the stored document with the table's current location.
+fn shown(state: &AppState, mut dataset: Value) -> Value {
+    let id = dataset["id"].as_str().unwrap_or_default().to_string();
+    dataset["location"] = json!(state.lake.table_location(&id));
+    dataset
+}
+
+#[utoipa::path(post, path = "/dataSets", tag = "Catalog", responses((status = 201, description = "Created: `[\"@/dataSets/<id>\"]`")))]
+async fn create_dataset(
+    State(state): State<AppState>,
+    caller: Caller,
+    JsonBody(body): JsonBody,
+) -> Result<Response, ApiError> {
+    let input = DatasetInput::from_body(&body)?;
+    let id = catalog::create_dataset(&state.store, &caller, &input).await?;
+    Ok(json_response(StatusCode::CREATED, &json!([format!("@/dataSets/{id}")])))
+}
+
+#[utoipa::path(get, path = "/dataSets", tag = "Catalog", responses((status = 200, description = "Datasets keyed by id")))]
+async fn list_datasets(
+    State(state): State<AppState>,
+    caller: Caller,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    let query = CatalogQuery::parse(
+        query.as_deref(),
+        &[("name", "name"), ("createdClient", "createdClient")],
+    )?;
+    let datasets = catalog::list_datasets(&state.store, &caller.tenant).await?;
+    let shown: Vec<Value> = datasets.into_iter().map(|d| shown(&state, d)).collect();
+    Ok(keyed(&query.page(shown)))
+}
+
+#[utoipa::path(get, path = "/dataSets/{id}", tag = "Catalog", params(("id" = String, Path)), responses((status = 200, description = "`{<id>: dataset}`")))]
+async fn get_dataset(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let dataset = catalog::get_dataset(&state.store, &caller.tenant, &id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("Dataset", &id))?;
+    Ok(keyed(&[shown(&state, dataset)]))
+}
+
+#[utoipa::path(delete, path = "/dataSets/{id}", tag = "Catalog", params(("id" = String, Path)), responses((status = 200, description = "Deleted: `[\"@/dataSets/<id>\"]`; the Delta table stays")))]
+async fn delete_dataset(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    if !catalog::delete_dataset(&state.store, &caller.tenant, &id).await? {
+        return Err(ApiError::not_found("Dataset", &id));
+    }
+    Ok(json_response(StatusCode::OK, &json!([format!("@/dataSets/{id}")])))
+}
+
+#[utoipa::path(get, path = "/batches", tag = "Catalog", responses((status = 200, description = "Batches keyed by id; `dataSet=<id>` and `status=<s>` filter")))]
+async fn list_batches(
+    State(state): State<AppState>,
+    caller: Caller,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    let query = CatalogQuery::parse(
+        query.as_deref(),
+        &[
+            ("dataSet", "relatedObjects.id"),
+            ("status", "status"),
+            ("flowId", "flowId"),
+        ],
+    )?;
+    let batches = catalog::list_batches(&state.store, &caller.tenant).await?;
+    Ok(keyed(&query.page(batches)))
+}
+
+#[utoipa::path(get, path = "/batches/{id}", tag = "Catalog", params(("id" = String, Path)), responses((status = 200, description = "`{<id>: batch}`")))]
+async fn get_batch(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let batch = catalog::get_batch(&state.store, &caller.tenant, &id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("Batch", &id))?;
+    Ok(keyed(&[batch]))
+}

@@ -1,0 +1,154 @@
+//! Batches: one per run that writes to a dataset, with its status, row count and the
+//! Delta table version it committed.
+
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use super::{CatalogError, DATASET, modify, new_id, new_row};
+use crate::identity::Tenant;
+use crate::store::{Store, now_millis};
+
+/// The resource kind of batches.
+pub const BATCH: &str = "batch";
+
+/// How a batch ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BatchStatus {
+    Success,
+    Failed,
+}
+
+impl BatchStatus {
+    fn as_str(self) -> &'static str {
+        match self {
+            BatchStatus::Success => "success",
+            BatchStatus::Failed => "failed",
+        }
+    }
+}
+
+/// One reason a batch failed, as the platform lists them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct BatchIssue {
+    pub code: String,
+    pub description: String,
+}
+
+/// The end of a batch.
+#[derive(Clone, Debug)]
+pub struct BatchResult {
+    pub status: BatchStatus,
+    /// Rows written (0 when nothing was committed).
+    pub record_count: u64,
+    /// The Delta table version the batch's commit created, when it made one.
+    pub table_version: Option<i64>,
+    pub errors: Vec<BatchIssue>,
+}
+
+/// Starts a batch (status `processing`) for a run of `flow_id` writing to `dataset_id`;
+/// returns its id.
+pub async fn create_batch(
+    store: &Store,
+    tenant: &Tenant,
+    dataset_id: &str,
+    run_id: &str,
+    flow_id: &str,
+) -> Result<String, CatalogError> {
+    if store.get_resource(DATASET, tenant, dataset_id).await?.is_none() {
+        return Err(CatalogError::DatasetNotFound(dataset_id.to_string()));
+    }
+    let id = new_id();
+    let now = now_millis();
+    let doc = json!({
+        "id": id,
+        "imsOrg": tenant.org,
+        "sandboxName": tenant.sandbox,
+        "status": "processing",
+        "created": now,
+        "updated": now,
+        "started": now,
+        "completed": null,
+        "relatedObjects": [{"type": "dataSet", "id": dataset_id}],
+        "metrics": {"recordCount": 0},
+        "errors": [],
+        "deltaVersion": null,
+        "flowId": flow_id,
+        "runId": run_id,
+        "version": "1.0.0",
+    });
+    store.insert_resource(&new_row(BATCH, &id, tenant, now, doc)).await?;
+    Ok(id)
+}
+
+/// Gives the batch its final status, row count, table version and errors, and records it
+/// on its dataset as `lastBatchId`/`lastBatchStatus` (and `lastSuccessfulBatch`).
+pub async fn finish_batch(
+    store: &Store,
+    tenant: &Tenant,
+    batch_id: &str,
+    result: &BatchResult,
+) -> Result<(), CatalogError> {
+    let status = result.status.as_str();
+    let doc = modify(store, BATCH, tenant, batch_id, |doc| {
+        if doc["status"] != "processing" {
+            return Err(CatalogError::BatchFinished(batch_id.to_string()));
+        }
+        doc["status"] = json!(status);
+        doc["completed"] = json!(now_millis());
+        doc["metrics"]["recordCount"] = json!(result.record_count);
+        doc["deltaVersion"] = json!(result.table_version);
+        doc["errors"] = json!(result.errors);
+        Ok(())
+    })
+    .await?
+    .ok_or_else(|| CatalogError::BatchNotFound(batch_id.to_string()))?;
+    let Some(dataset) = dataset_of(&doc) else {
+        return Ok(());
+    };
+    // The dataset may have been deleted while the batch ran; the batch still records it.
+    modify(store, DATASET, tenant, &dataset, |doc| {
+        doc["lastBatchId"] = json!(batch_id);
+        doc["lastBatchStatus"] = json!(status);
+        if result.status == BatchStatus::Success {
+            doc["lastSuccessfulBatch"] = json!(batch_id);
+        }
+        Ok(())
+    })
+    .await?;
+    Ok(())
+}
+
+/// The batch's document, if it exists in `tenant`.
+pub async fn get_batch(store: &Store, tenant: &Tenant, id: &str) -> Result<Option<Value>, CatalogError> {
+    Ok(store.get_resource(BATCH, tenant, id).await?.map(|row| row.doc))
+}
+
+/// Every batch of `tenant`, oldest first.
+pub async fn list_batches(store: &Store, tenant: &Tenant) -> Result<Vec<Value>, CatalogError> {
+    Ok(store
+        .list_resources(BATCH, tenant)
+        .await?
+        .into_iter()
+        .map(|row| row.doc)
+        .collect())
+}
+
+/// The ids of the batches that wrote to `dataset_id`.
+pub(super) async fn of_dataset(store: &Store, tenant: &Tenant, dataset_id: &str) -> Result<Vec<String>, CatalogError> {
+    Ok(store
+        .list_resources(BATCH, tenant)
+        .await?
+        .into_iter()
+        .filter(|row| dataset_of(&row.doc).as_deref() == Some(dataset_id))
+        .map(|row| row.id)
+        .collect())
+}
+
+fn dataset_of(doc: &Value) -> Option<String> {
+    doc["relatedObjects"]
+        .as_array()?
+        .iter()
+        .find(|o| o["type"] == "dataSet")
+        .and_then(|o| o["id"].as_str())
+        .map(str::to_string)
+}

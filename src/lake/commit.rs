@@ -1,0 +1,149 @@
+//! The one Delta commit of a write, retried when another writer commits first.
+//!
+//! delta-rs's own retries are turned off (`max_retries = 0`): after any failed attempt the
+//! table is read again and the txn version re-checked, so a window that another worker
+//! (or this very attempt, before its error) committed is never committed twice, and a
+//! replace always removes the files of the version it commits on top of.
+
+use std::time::Duration;
+
+use deltalake::arrow::datatypes::SchemaRef;
+use deltalake::kernel::engine::arrow_conversion::TryIntoKernel;
+use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
+use deltalake::kernel::{Action, Add, StructType, Transaction};
+use deltalake::protocol::{DeltaOperation, SaveMode};
+use deltalake::{DeltaTable, DeltaTableError};
+use futures::TryStreamExt;
+use serde_json::json;
+use url::Url;
+
+use super::{CommitOutcome, CommitSpec, Lake, LakeError, WriteMode, schema, txn_version};
+
+/// How many times a commit is attempted before giving up on a busy table.
+const MAX_ATTEMPTS: usize = 10;
+
+/// Commits `adds` (already written) to the table at `url`; `table` is the table as the
+/// write found it (`None`: not created yet).
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn commit(
+    lake: &Lake,
+    url: &Url,
+    dataset: &str,
+    mut table: Option<DeltaTable>,
+    target: &SchemaRef,
+    adds: Vec<Add>,
+    rows: u64,
+    spec: &CommitSpec,
+) -> Result<CommitOutcome, LakeError> {
+    let files = adds.len();
+    let bytes = adds.iter().map(|add| add.size.max(0) as u64).sum();
+    for attempt in 1..=MAX_ATTEMPTS {
+        let base = table.as_ref().and_then(DeltaTable::version);
+        let attempted = match &table {
+            None => create(lake, url, dataset, target, &adds, spec).await,
+            Some(current) => commit_on(current, &adds, spec).await,
+        };
+        let error = match attempted {
+            Ok(version) => {
+                return Ok(CommitOutcome::Committed {
+                    table_version: version,
+                    files,
+                    rows,
+                    bytes,
+                });
+            }
+            Err(error) => error,
+        };
+        table = lake.open(url).await?;
+        let Some(current) = &table else {
+            return Err(error.into());
+        };
+        if let Some(done) = txn_version(current, &spec.app_id).await?
+            && done >= spec.txn_version
+        {
+            return Ok(CommitOutcome::AlreadyCommitted { txn_version: done });
+        }
+        if current.version() == base {
+            // Nobody else committed: the failure was not a conflict.
+            return Err(error.into());
+        }
+        schema::check_compatible(dataset, &*super::arrow_schema(current)?, target)?;
+        tracing::warn!(dataset, attempt, error = %error, "another writer committed first; committing again");
+        tokio::time::sleep(Duration::from_millis(20 * attempt as u64)).await;
+    }
+    Err(LakeError::Conflict {
+        dataset: dataset.to_string(),
+        attempts: MAX_ATTEMPTS,
+    })
+}
+
+/// Version 0: protocol, metadata, the data files and the txn in one commit, so a new
+/// table is never seen empty. The protocol is derived from the schema by delta-rs
+/// (`timestampNtz` columns enable that table feature, reader 3 / writer 7).
+async fn create(
+    lake: &Lake,
+    url: &Url,
+    dataset: &str,
+    target: &SchemaRef,
+    adds: &[Add],
+    spec: &CommitSpec,
+) -> Result<i64, DeltaTableError> {
+    let schema: StructType = target.as_ref().try_into_kernel()?;
+    let table = lake
+        .builder(url)
+        .map_err(|e| DeltaTableError::Generic(e.to_string()))?
+        .build()?
+        .create()
+        .with_table_name(dataset)
+        .with_columns(schema.fields().cloned())
+        .with_actions(adds.iter().cloned().map(Action::Add))
+        .with_save_mode(SaveMode::ErrorIfExists)
+        .with_commit_properties(properties(spec))
+        .await?;
+    Ok(table.version().map_or(0, |v| v as i64))
+}
+
+/// A commit on top of the table's current version; a replace removes every file the
+/// version has.
+async fn commit_on(table: &DeltaTable, adds: &[Add], spec: &CommitSpec) -> Result<i64, DeltaTableError> {
+    let snapshot = table.snapshot()?;
+    let mut actions: Vec<Action> = adds.iter().cloned().map(Action::Add).collect();
+    let mode = match spec.mode {
+        WriteMode::Append => SaveMode::Append,
+        WriteMode::Replace => {
+            let log_store = table.log_store();
+            let removes: Vec<Action> = snapshot
+                .snapshot()
+                .file_views(log_store.as_ref(), None)
+                .map_ok(|file| Action::Remove(file.remove_action(true)))
+                .try_collect()
+                .await?;
+            actions.extend(removes);
+            SaveMode::Overwrite
+        }
+    };
+    let operation = DeltaOperation::Write {
+        mode,
+        partition_by: None,
+        predicate: None,
+    };
+    let committed = CommitBuilder::from(properties(spec))
+        .with_actions(actions)
+        .build(Some(snapshot), table.log_store(), operation)
+        .await?;
+    Ok(committed.version() as i64)
+}
+
+/// The txn action (with `lastUpdated`, so txn retention can expire it correctly) and the
+/// run id for `commitInfo`.
+fn properties(spec: &CommitSpec) -> CommitProperties {
+    let now = chrono::Utc::now().timestamp_millis();
+    CommitProperties::default()
+        .with_application_transaction(Transaction::new_with_last_update(
+            &spec.app_id,
+            spec.txn_version,
+            Some(now),
+        ))
+        .with_metadata([("runId".to_string(), json!(spec.run_id))])
+        .with_max_retries(0)
+}

@@ -1,0 +1,44 @@
+//! Why a lake operation failed.
+
+use deltalake::DeltaTableError;
+use deltalake::arrow::error::ArrowError;
+
+/// A failure of the lake. Messages name the dataset and the columns involved; they never
+/// carry storage credentials (those live in storage options, not in locations).
+#[derive(Debug, thiserror::Error)]
+pub enum LakeError {
+    /// A dataset id that cannot be one path segment of a table location.
+    #[error("`{0}` is not a valid dataset id for a table location")]
+    InvalidDatasetId(String),
+    /// The data's columns differ from the table's.
+    #[error("the data does not fit the table of dataset {dataset}: {}", .differences.join("; "))]
+    SchemaMismatch {
+        dataset: String,
+        /// One entry per differing column, naming it.
+        differences: Vec<String>,
+    },
+    /// A column type that a Delta table cannot hold without changing values.
+    #[error("column `{column}` has type {data_type}, which a Delta table cannot hold exactly: {hint}")]
+    UnsupportedType {
+        column: String,
+        data_type: String,
+        hint: String,
+    },
+    /// A batch's values do not fit the table (e.g. nulls in a non-nullable column).
+    #[error("a batch does not fit the table: {0}")]
+    BadBatch(String),
+    /// The stream of batches failed; nothing was committed.
+    #[error("the data stream failed: {0}")]
+    Input(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// Other writers kept committing first; nothing was committed.
+    #[error(
+        "the commit to the table of dataset {dataset} conflicted with other writers {attempts} times; nothing was committed"
+    )]
+    Conflict { dataset: String, attempts: usize },
+    /// Storage or the Delta log failed.
+    #[error("Delta Lake: {0}")]
+    Delta(#[from] DeltaTableError),
+    /// Arrow failed.
+    #[error("Arrow: {0}")]
+    Arrow(#[from] ArrowError),
+}

@@ -1,0 +1,313 @@
+//! The lake: one Delta Lake table per dataset, written through delta-rs over
+//! `object_store`, on a local directory or an `s3://` prefix. Every delta-rs call in Inlet
+//! lives in this module (see docs/lake.md).
+//!
+//! A write streams Arrow batches into Parquet files and then makes exactly one Delta
+//! commit carrying a `txn` action (app id, version). The txn version is checked before
+//! anything is written, which is what lets a window land exactly once across crashes,
+//! retries and several workers.
+
+mod commit;
+mod config;
+mod error;
+mod schema;
+
+pub use config::LakeConfig;
+pub use deltalake::arrow;
+pub use error::LakeError;
+
+use std::path::PathBuf;
+use std::pin::pin;
+use std::sync::Arc;
+
+use arrow::datatypes::SchemaRef;
+use arrow::record_batch::RecordBatch;
+use deltalake::kernel::engine::arrow_conversion::TryIntoArrow;
+use deltalake::parquet::basic::{Compression, ZstdLevel};
+use deltalake::parquet::file::properties::WriterProperties;
+use deltalake::writer::{DeltaWriter, RecordBatchWriter};
+use deltalake::{DeltaTable, DeltaTableBuilder, DeltaTableError};
+use futures::{Stream, StreamExt};
+use url::Url;
+
+/// How a write treats the rows already in the table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WriteMode {
+    /// Add the new rows to the table.
+    Append,
+    /// Make the new rows the whole table: the commit removes every current file, so a
+    /// reader sees the old table or the new one, never a mix.
+    Replace,
+}
+
+/// What the one Delta commit of a write carries.
+#[derive(Clone, Debug)]
+pub struct CommitSpec {
+    pub mode: WriteMode,
+    /// The Delta `txn` app id (a flow id): versions are counted per app id.
+    pub app_id: String,
+    /// The Delta `txn` version (a window sequence); a write is skipped when the table's
+    /// txn version for `app_id` is already at or above it.
+    pub txn_version: i64,
+    /// Recorded in the commit's `commitInfo` as `runId`.
+    pub run_id: String,
+}
+
+/// How a write ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CommitOutcome {
+    /// The rows are in the table as of `table_version`.
+    Committed {
+        table_version: i64,
+        files: usize,
+        rows: u64,
+        bytes: u64,
+    },
+    /// The table already holds `txn_version` (at or above the requested one) for this
+    /// app id; nothing was written. This is also the answer when this very write's commit
+    /// landed although storage reported a failure.
+    AlreadyCommitted { txn_version: i64 },
+}
+
+/// The lake: where tables live and how they are written. Cheap to clone.
+#[derive(Clone)]
+pub struct Lake {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    /// The root as a URL ending in `/`.
+    root: Url,
+    /// The root directory, when the lake is on the local file system.
+    local: Option<PathBuf>,
+    config: LakeConfig,
+}
+
+impl Lake {
+    /// Opens the lake at `config.root`; a local root directory is created if missing.
+    pub fn new(config: &LakeConfig) -> anyhow::Result<Lake> {
+        crate::install_crypto_provider();
+        let (root, local) = config::root_url(&config.root)?;
+        Ok(Lake {
+            inner: Arc::new(Inner {
+                root,
+                local,
+                config: config.clone(),
+            }),
+        })
+    }
+
+    /// Where the dataset's Delta table lives: a directory path for a local lake, an
+    /// `s3://` URL otherwise. Spark, DuckDB, Polars and delta-rs read it as it is.
+    pub fn table_location(&self, dataset_id: &str) -> String {
+        match &self.inner.local {
+            Some(dir) => dir.join(dataset_id).display().to_string(),
+            None => format!("{}{dataset_id}", self.inner.root),
+        }
+    }
+
+    /// The table's txn version for `app_id`; `None` when the table or the txn is absent.
+    pub async fn committed_version(&self, dataset_id: &str, app_id: &str) -> Result<Option<i64>, LakeError> {
+        match self.open(&self.table_url(dataset_id)?).await? {
+            Some(table) => txn_version(&table, app_id).await,
+            None => Ok(None),
+        }
+    }
+
+    /// The table's schema as Arrow types; `None` when no table exists yet.
+    pub async fn table_schema(&self, dataset_id: &str) -> Result<Option<SchemaRef>, LakeError> {
+        match self.open(&self.table_url(dataset_id)?).await? {
+            Some(table) => Ok(Some(arrow_schema(&table)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Streams `batches` into Parquet files and makes exactly one Delta commit (see the
+    /// module docs). The table is created with `schema` on the first write; a later write
+    /// must have the table's columns and types. Memory stays bounded by the row group and
+    /// upload buffers, whatever the stream's length.
+    pub async fn write<E>(
+        &self,
+        dataset_id: &str,
+        schema: SchemaRef,
+        batches: impl Stream<Item = Result<RecordBatch, E>> + Send,
+        commit: CommitSpec,
+    ) -> Result<CommitOutcome, LakeError>
+    where
+        E: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let url = self.table_url(dataset_id)?;
+        let table = self.open(&url).await?;
+        let data = schema::canonical(&schema)?;
+        let target = match &table {
+            Some(table) => {
+                if let Some(done) = txn_version(table, &commit.app_id).await?
+                    && done >= commit.txn_version
+                {
+                    return Ok(CommitOutcome::AlreadyCommitted { txn_version: done });
+                }
+                let target = arrow_schema(table)?;
+                schema::check_compatible(dataset_id, &target, &data)?;
+                target
+            }
+            None => data,
+        };
+        let mut writer = self.writer(table.as_ref(), &url, &target)?;
+        let rows = match stream_into(&mut writer, dataset_id, &target, batches).await {
+            Ok(rows) => rows,
+            Err(error) => {
+                // Aborts open uploads; files already rolled stay behind, outside the log.
+                writer.reset();
+                return Err(error);
+            }
+        };
+        let adds = writer.flush().await?;
+        commit::commit(self, &url, dataset_id, table, &target, adds, rows, &commit).await
+    }
+
+    /// Deletes files under the dataset's table that no table version needs any more and
+    /// that are older than `older_than`: files of writes that never committed, and files
+    /// removed by a replace. Returns how many were deleted. Never call it with an age
+    /// shorter than the longest write, or a write in progress loses its files.
+    pub async fn remove_orphans(&self, dataset_id: &str, older_than: std::time::Duration) -> Result<usize, LakeError> {
+        let Some(table) = self.open(&self.table_url(dataset_id)?).await? else {
+            return Ok(0);
+        };
+        let retention = chrono::Duration::from_std(older_than).unwrap_or(chrono::Duration::MAX);
+        let (_, metrics) = table
+            .vacuum()
+            .with_mode(deltalake::operations::vacuum::VacuumMode::Full)
+            .with_retention_period(retention)
+            .with_enforce_retention_duration(false)
+            .await?;
+        Ok(metrics.files_deleted.len())
+    }
+
+    /// The table's URL, ending in `/`. Dataset ids become one path segment, so they are
+    /// limited to characters that cannot climb out of the root.
+    fn table_url(&self, dataset_id: &str) -> Result<Url, LakeError> {
+        let valid = !dataset_id.is_empty()
+            && dataset_id.len() <= 128
+            && dataset_id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if !valid {
+            return Err(LakeError::InvalidDatasetId(dataset_id.to_string()));
+        }
+        Ok(self
+            .inner
+            .root
+            .join(&format!("{dataset_id}/"))
+            .expect("a plain segment joins"))
+    }
+
+    /// The table at `url`, or `None` when there is no Delta table there yet.
+    async fn open(&self, url: &Url) -> Result<Option<DeltaTable>, LakeError> {
+        // A local directory without a log is no table; delta-rs would fail on a missing one.
+        if self.inner.local.is_some()
+            && let Ok(dir) = url.to_file_path()
+            && !dir.join("_delta_log").is_dir()
+        {
+            return Ok(None);
+        }
+        let mut table = self.builder(url)?.build()?;
+        match table.load().await {
+            Ok(()) => Ok(Some(table)),
+            Err(DeltaTableError::NotATable(_)) => Ok(None),
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    fn builder(&self, url: &Url) -> Result<DeltaTableBuilder, LakeError> {
+        Ok(DeltaTableBuilder::from_url(url.clone())?.with_storage_options(self.inner.config.storage_options.clone()))
+    }
+
+    fn writer(
+        &self,
+        table: Option<&DeltaTable>,
+        url: &Url,
+        schema: &SchemaRef,
+    ) -> Result<RecordBatchWriter, LakeError> {
+        let writer = match table {
+            Some(table) => RecordBatchWriter::for_table(table)?,
+            None => RecordBatchWriter::try_new(
+                url.as_str(),
+                schema.clone(),
+                None,
+                Some(self.inner.config.storage_options.clone()),
+            )?,
+        };
+        Ok(writer
+            .with_writer_properties(writer_properties(self.inner.config.row_group_bytes))
+            .with_target_file_size(self.inner.config.target_file_bytes))
+    }
+}
+
+/// Parquet settings (docs/lake.md says why): zstd level 1, dictionaries on, row groups of
+/// at most 1 Mi rows and `row_group_bytes` encoded bytes.
+fn writer_properties(row_group_bytes: usize) -> WriterProperties {
+    WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::try_new(1).expect("level 1 is valid")))
+        .set_dictionary_enabled(true)
+        .set_max_row_group_row_count(Some(1024 * 1024))
+        .set_max_row_group_bytes(Some(row_group_bytes.max(1)))
+        .set_created_by(format!(
+            "inlet {} (delta-rs {})",
+            env!("CARGO_PKG_VERSION"),
+            deltalake::crate_version()
+        ))
+        .build()
+}
+
+/// Writes every batch of the stream, fitted to `target`; returns the row count.
+async fn stream_into<E>(
+    writer: &mut RecordBatchWriter,
+    dataset_id: &str,
+    target: &SchemaRef,
+    batches: impl Stream<Item = Result<RecordBatch, E>> + Send,
+) -> Result<u64, LakeError>
+where
+    E: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let mut batches = pin!(batches);
+    let mut checked: Option<SchemaRef> = None;
+    let mut rows = 0u64;
+    while let Some(batch) = batches.next().await {
+        let batch = batch.map_err(|e| LakeError::Input(e.into()))?;
+        if checked.as_ref() != Some(&batch.schema()) {
+            // Each distinct batch schema is checked once, so a lossy cast can never slip in.
+            schema::check_compatible(dataset_id, target, &*schema::canonical(&batch.schema())?)?;
+            checked = Some(batch.schema());
+        }
+        if batch.num_rows() == 0 {
+            continue;
+        }
+        rows += batch.num_rows() as u64;
+        writer.write(schema::conform(&batch, target)?).await?;
+    }
+    Ok(rows)
+}
+
+async fn txn_version(table: &DeltaTable, app_id: &str) -> Result<Option<i64>, LakeError> {
+    Ok(table
+        .snapshot()?
+        .transaction_version(table.log_store().as_ref(), app_id)
+        .await?)
+}
+
+fn arrow_schema(table: &DeltaTable) -> Result<SchemaRef, LakeError> {
+    let schema: arrow::datatypes::Schema = table.snapshot()?.schema().as_ref().try_into_arrow()?;
+    Ok(Arc::new(schema))
+}
+
+/// Compile-time check: a write can run on another task (workers `tokio::spawn` them).
+#[allow(dead_code)]
+fn writes_are_send(lake: &Lake, schema: SchemaRef, commit: CommitSpec) {
+    fn send<T: Send>(_: T) {}
+    send(lake.write(
+        "d",
+        schema,
+        futures::stream::empty::<Result<RecordBatch, std::io::Error>>(),
+        commit,
+    ));
+}
