@@ -3,11 +3,13 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use serde::Deserialize;
 
+use crate::flows::clock::{Clock, FileClock, SystemClock};
 use crate::secret::Secret;
 use crate::sources::connect::ConnectOptions;
 
@@ -41,6 +43,10 @@ pub struct ConfigArgs {
     /// Log filter, e.g. `info` or `inlet=debug` [default: info].
     #[arg(long, env = "INLET_LOG", global = true)]
     pub log_level: Option<String>,
+    /// Test facility: read the flow clock (epoch seconds) from this file instead of the
+    /// system clock, so tests move time instead of waiting.
+    #[arg(long, env = "INLET_CLOCK_FILE", global = true)]
+    pub clock_file: Option<PathBuf>,
 }
 
 /// The optional TOML file: the same settings, all optional.
@@ -56,6 +62,7 @@ struct FileConfig {
     max_body_bytes: Option<usize>,
     source_connect_timeout: Option<String>,
     source_statement_timeout: Option<String>,
+    clock_file: Option<PathBuf>,
 }
 
 /// The resolved configuration.
@@ -78,6 +85,8 @@ pub struct Config {
     pub master_key: Option<Secret>,
     /// Token-signing key from `INLET_TOKEN_KEY`, else a key file in the data directory.
     pub token_key: Option<Secret>,
+    /// Test facility: a file holding the flow clock's epoch seconds (see [`crate::flows::clock`]).
+    pub clock_file: Option<PathBuf>,
 }
 
 impl Config {
@@ -116,6 +125,7 @@ impl Config {
             )?,
             master_key: env_secret("INLET_MASTER_KEY"),
             token_key: env_secret("INLET_TOKEN_KEY"),
+            clock_file: args.clock_file.clone().or(file.clock_file),
         })
     }
 
@@ -125,6 +135,14 @@ impl Config {
             connect_timeout: self.source_connect_timeout,
             statement_timeout: Some(self.source_statement_timeout),
             ..ConnectOptions::default()
+        }
+    }
+
+    /// The flow clock: the system clock unless `clock_file` is set.
+    pub fn clock(&self) -> Arc<dyn Clock> {
+        match &self.clock_file {
+            Some(path) => Arc::new(FileClock::new(path)),
+            None => Arc::new(SystemClock),
         }
     }
 

@@ -8,6 +8,7 @@ pub mod config;
 pub mod connections;
 pub mod flows;
 pub mod identity;
+pub mod mapping;
 pub mod metrics;
 pub mod secret;
 pub mod sources;

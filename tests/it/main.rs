@@ -4,6 +4,7 @@ mod auth;
 mod common;
 mod connections;
 mod explore;
+mod flows_api;
 mod harness;
 mod secrets;
 mod service;
