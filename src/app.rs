@@ -13,9 +13,10 @@ use tower_http::trace::TraceLayer;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
-use crate::api::{self, CATALOG, FLOW_SERVICE, SANDBOX_MANAGEMENT, error::ApiError};
+use crate::api::{self, CATALOG, CONVERSION, FLOW_SERVICE, SANDBOX_MANAGEMENT, error::ApiError};
 use crate::config::{Config, LogFormat};
 use crate::connections::secrets::SecretCipher;
+use crate::flows::clock::Clock;
 use crate::identity::keys;
 use crate::identity::tokens::TokenSigner;
 use crate::lake::{Lake, LakeConfig};
@@ -33,6 +34,8 @@ pub struct AppState {
     pub tokens: TokenSigner,
     pub metrics: Arc<Metrics>,
     pub lake: Lake,
+    /// The flow clock schedules and runs are judged by.
+    pub clock: Arc<dyn Clock>,
 }
 
 impl AppState {
@@ -43,6 +46,7 @@ impl AppState {
         let token_key = keys::load_or_create(config.token_key.as_ref(), &config.data_dir, keys::TOKEN_KEY_FILE)?;
         let lake = Lake::new(&LakeConfig::from_env(config.lake_root.clone()))?;
         Ok(AppState {
+            clock: config.clock(),
             config: Arc::new(config),
             store,
             specs: Arc::new(SpecCatalog::new()),
@@ -68,8 +72,13 @@ pub fn router(state: AppState) -> Router {
             FLOW_SERVICE,
             api::specs::routes()
                 .merge(api::connections::routes())
-                .merge(api::explore::routes()),
+                .merge(api::explore::routes())
+                .merge(api::source_connections::routes())
+                .merge(api::target_connections::routes())
+                .merge(api::flows::routes())
+                .merge(api::runs::routes()),
         )
+        .nest(CONVERSION, api::mapping_sets::routes())
         .nest(SANDBOX_MANAGEMENT, api::sandboxes::routes())
         .nest(CATALOG, api::catalog::routes())
         .merge(api::ims::routes())

@@ -3,11 +3,13 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use serde::Deserialize;
 
+use crate::flows::clock::{Clock, FileClock, SystemClock};
 use crate::secret::Secret;
 use crate::sources::connect::ConnectOptions;
 
@@ -44,6 +46,10 @@ pub struct ConfigArgs {
     /// Where datasets' Delta tables live: a directory or s3://bucket/prefix [default: <data-dir>/lake].
     #[arg(long, env = "INLET_LAKE_ROOT", global = true)]
     pub lake_root: Option<String>,
+    /// Test facility: read the flow clock (epoch seconds) from this file instead of the
+    /// system clock, so tests move time instead of waiting.
+    #[arg(long, env = "INLET_CLOCK_FILE", global = true)]
+    pub clock_file: Option<PathBuf>,
 }
 
 /// The optional TOML file: the same settings, all optional.
@@ -60,6 +66,7 @@ struct FileConfig {
     max_body_bytes: Option<usize>,
     source_connect_timeout: Option<String>,
     source_statement_timeout: Option<String>,
+    clock_file: Option<PathBuf>,
 }
 
 /// The resolved configuration.
@@ -84,6 +91,8 @@ pub struct Config {
     pub master_key: Option<Secret>,
     /// Token-signing key from `INLET_TOKEN_KEY`, else a key file in the data directory.
     pub token_key: Option<Secret>,
+    /// Test facility: a file holding the flow clock's epoch seconds (see [`crate::flows::clock`]).
+    pub clock_file: Option<PathBuf>,
 }
 
 impl Config {
@@ -129,6 +138,7 @@ impl Config {
             )?,
             master_key: env_secret("INLET_MASTER_KEY"),
             token_key: env_secret("INLET_TOKEN_KEY"),
+            clock_file: args.clock_file.clone().or(file.clock_file),
         })
     }
 
@@ -138,6 +148,14 @@ impl Config {
             connect_timeout: self.source_connect_timeout,
             statement_timeout: Some(self.source_statement_timeout),
             ..ConnectOptions::default()
+        }
+    }
+
+    /// The flow clock: the system clock unless `clock_file` is set.
+    pub fn clock(&self) -> Arc<dyn Clock> {
+        match &self.clock_file {
+            Some(path) => Arc::new(FileClock::new(path)),
+            None => Arc::new(SystemClock),
         }
     }
 

@@ -10,6 +10,7 @@ pub mod connections;
 pub mod flows;
 pub mod identity;
 pub mod lake;
+pub mod mapping;
 pub mod metrics;
 pub mod secret;
 pub mod sources;

@@ -9,11 +9,13 @@ use utoipa_axum::routes;
 
 use super::body::JsonBody;
 use super::error::{ApiError, json_response};
-use super::paging::ListQuery;
+use super::resource::{
+    CONNECTION, FLOW, SOURCE_CONNECTION, find, find_for_patch, first_user, in_use, list_answer, one, stale,
+};
 use crate::app::AppState;
 use crate::connections::{self, ConnectionError, ConnectionInput, KIND};
 use crate::identity::Caller;
-use crate::store::{ResourceRow, Update, now_millis};
+use crate::store::{ResourceRow, Update, new_etag, now_millis};
 
 /// The connection routes.
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -49,10 +51,6 @@ impl From<ConnectionError> for ApiError {
             ConnectionError::Sealed(e) => ApiError::internal(e),
         }
     }
-}
-
-fn new_etag() -> String {
-    format!("\"{}\"", uuid::Uuid::new_v4())
 }
 
 #[utoipa::path(post, path = "/connections", tag = "Connections", responses((status = 201, description = "Created: `{id, etag}`")))]
@@ -94,10 +92,9 @@ async fn list_connections(
     caller: Caller,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
-    let query = ListQuery::parse(query.as_deref())?;
     let rows = state.store.list_resources(KIND, &caller.tenant).await?;
     let items = rows.into_iter().map(|row| row.doc).collect();
-    Ok(json_response(StatusCode::OK, &query.answer(items, "/connections")))
+    list_answer(query.as_deref(), items, "/connections")
 }
 
 #[utoipa::path(get, path = "/connections/{id}", tag = "Connections", params(("id" = String, Path)), responses((status = 200, description = "`{items: [connection]}`")))]
@@ -106,8 +103,8 @@ async fn get_connection(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let row = find(&state, &caller, &id).await?;
-    Ok(json_response(StatusCode::OK, &json!({"items": [row.doc]})))
+    let row = find(&state, &caller, CONNECTION, &id).await?;
+    Ok(one(row.doc))
 }
 
 #[utoipa::path(patch, path = "/connections/{id}", tag = "Connections", params(("id" = String, Path)), responses((status = 200, description = "`{id, etag}`")))]
@@ -118,21 +115,7 @@ async fn patch_connection(
     headers: HeaderMap,
     JsonBody(ops): JsonBody,
 ) -> Result<Response, ApiError> {
-    let if_match = headers
-        .get("if-match")
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
-        .filter(|v| !v.is_empty());
-    let Some(if_match) = if_match else {
-        return Err(ApiError::bad_request(
-            "1403",
-            "PATCH needs an If-Match header carrying the connection's current etag",
-        ));
-    };
-    let row = find(&state, &caller, &id).await?;
-    if !same_etag(if_match, &row.etag) {
-        return Err(stale(&id));
-    }
+    let row = find_for_patch(&state, &caller, CONNECTION, &id, &headers).await?;
     let binding = connections::record_binding(&caller.tenant, &id);
     let current = stored_input(&state, &row, &binding)?;
     let masked_now = row.doc.pointer("/auth/params").cloned().unwrap_or(Value::Null);
@@ -153,8 +136,8 @@ async fn patch_connection(
     };
     match state.store.update_resource(&updated, &row.etag).await? {
         Update::Done => Ok(json_response(StatusCode::OK, &json!({"id": id, "etag": etag}))),
-        Update::Stale => Err(stale(&id)),
-        Update::NotFound => Err(ApiError::not_found("Connection", &id)),
+        Update::Stale => Err(stale(CONNECTION, &id)),
+        Update::NotFound => Err(ApiError::not_found(CONNECTION.noun, &id)),
     }
 }
 
@@ -164,33 +147,35 @@ async fn delete_connection(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    find(&state, &caller, &id).await?;
-    let users = state.store.list_resources("sourceConnection", &caller.tenant).await?;
-    if let Some(user) = users
-        .iter()
-        .find(|r| r.doc["baseConnectionId"].as_str() == Some(id.as_str()))
-    {
-        return Err(ApiError::bad_request(
-            "1418",
-            format!(
-                "Connection {id} is used by source connection {}; delete that first",
-                user.id
-            ),
-        ));
+    find(&state, &caller, CONNECTION, &id).await?;
+    if let Some(user) = user_of(&state, &caller, &id).await? {
+        return Err(in_use(CONNECTION, &id, &user));
     }
     if !state.store.delete_resource(KIND, &caller.tenant, &id).await? {
-        return Err(ApiError::not_found("Connection", &id));
+        return Err(ApiError::not_found(CONNECTION.noun, &id));
     }
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-/// The caller's connection `id`, or `1101-404`.
-pub async fn find(state: &AppState, caller: &Caller, id: &str) -> Result<ResourceRow, ApiError> {
-    state
-        .store
-        .get_resource(KIND, &caller.tenant, id)
+/// What keeps base connection `id` from being deleted: a flow reading through one of its
+/// source connections, else a source connection of it.
+async fn user_of(state: &AppState, caller: &Caller, id: &str) -> Result<Option<String>, ApiError> {
+    let through_flow = |doc: &Value| {
+        doc.pointer("/inheritedAttributes/sourceConnections")
+            .and_then(Value::as_array)
+            .is_some_and(|sources| {
+                sources
+                    .iter()
+                    .any(|s| s.pointer("/baseConnection/id") == Some(&json!(id)))
+            })
+    };
+    if let Some(flow) = first_user(state, caller, FLOW, through_flow).await? {
+        return Ok(Some(format!("flow {flow} (through its source connection)")));
+    }
+    let by_source = |doc: &Value| doc["baseConnectionId"].as_str() == Some(id);
+    Ok(first_user(state, caller, SOURCE_CONNECTION, by_source)
         .await?
-        .ok_or_else(|| ApiError::not_found("Connection", id))
+        .map(|source| format!("source connection {source}")))
 }
 
 /// The connection as it was created or last patched, secrets included.
@@ -211,18 +196,4 @@ pub fn stored_input(state: &AppState, row: &ResourceRow, binding: &str) -> Resul
         auth_spec: text("/auth/specName"),
         params: connections::open_params(&state.cipher, &masked, row.secret.as_deref(), binding)?,
     })
-}
-
-fn stale(id: &str) -> ApiError {
-    ApiError::flow(
-        StatusCode::PRECONDITION_FAILED,
-        "1404",
-        format!("Connection {id} has changed since that etag was read; GET it again and retry"),
-    )
-}
-
-/// Etags compare with or without their quotes and a weak `W/` prefix.
-fn same_etag(given: &str, stored: &str) -> bool {
-    let bare = |s: &str| s.trim().trim_start_matches("W/").trim_matches('"').to_string();
-    bare(given) == bare(stored)
 }

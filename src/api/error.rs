@@ -12,6 +12,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use crate::flows::schedule::ScheduleError;
 use crate::specs::Violation;
 use crate::store::StoreError;
 
@@ -141,6 +142,12 @@ fn title_of(status: StatusCode) -> &'static str {
         413 => "Request body too large",
         415 => "Unsupported media type",
         _ => "Internal server error",
+    }
+}
+
+impl From<ScheduleError> for ApiError {
+    fn from(error: ScheduleError) -> ApiError {
+        ApiError::bad_request(error.code, error.message)
     }
 }
 

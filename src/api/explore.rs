@@ -9,14 +9,16 @@ use serde_json::{Value, json};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::connections::{find, stored_input};
+use super::connections::stored_input;
 use super::error::{ApiError, json_response};
+use super::resource::{CONNECTION, find};
 use crate::app::AppState;
 use crate::connections::record_binding;
 use crate::identity::Caller;
 use crate::sources::config::SourceConfig;
 use crate::sources::source::{Source, open};
 use crate::sources::{SourceError, SourceErrorKind, TableRef, schema, types};
+use crate::store::ResourceRow;
 
 const DEFAULT_PREVIEW_ROWS: usize = 10;
 const MAX_PREVIEW_ROWS: usize = 100;
@@ -41,10 +43,20 @@ impl From<SourceError> for ApiError {
     }
 }
 
-/// The source a stored connection describes.
-async fn source_of(state: &AppState, caller: &Caller, id: &str) -> Result<(Box<dyn Source>, SourceConfig), ApiError> {
-    let row = find(state, caller, id).await?;
-    let input = stored_input(state, &row, &record_binding(&caller.tenant, id))?;
+/// The source the caller's connection `id` describes (`1101-404` when there is none).
+pub async fn source_of(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+) -> Result<(Box<dyn Source>, SourceConfig), ApiError> {
+    let row = find(state, caller, CONNECTION, id).await?;
+    open_source(state, &row)
+}
+
+/// The source a stored base connection describes, with its parsed configuration.
+pub fn open_source(state: &AppState, row: &ResourceRow) -> Result<(Box<dyn Source>, SourceConfig), ApiError> {
+    let id = &row.id;
+    let input = stored_input(state, row, &record_binding(&row.tenant, id))?;
     let kind = state
         .specs
         .connection_spec(&input.spec_id)

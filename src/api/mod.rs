@@ -7,15 +7,25 @@ pub mod catalog_query;
 pub mod connections;
 pub mod error;
 pub mod explore;
+pub mod fields;
+pub mod flow_checks;
+pub mod flows;
 pub mod ims;
+pub mod mapping_sets;
 pub mod ops;
 pub mod paging;
+pub mod resource;
+pub mod runs;
 pub mod sandboxes;
+pub mod source_connections;
 pub mod specs;
+pub mod target_connections;
 
 /// Where the Flow Service resources live.
 pub const FLOW_SERVICE: &str = "/data/foundation/flowservice";
 /// Where Catalog (datasets and batches) lives.
 pub const CATALOG: &str = "/data/foundation/catalog";
+/// Where mapping sets (Data Prep) live.
+pub const CONVERSION: &str = "/data/foundation/conversion";
 /// Where sandbox management lives.
 pub const SANDBOX_MANAGEMENT: &str = "/data/foundation/sandbox-management";

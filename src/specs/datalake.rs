@@ -47,6 +47,7 @@ pub(super) fn flow_document() -> Value {
             {"name": "Copy", "spec": copy_schema()},
             {"name": "Mapping", "spec": mapping_schema()}
         ],
+        "optionSpec": {"name": "OptionSpec", "spec": option_schema()},
         "scheduleSpec": {
             "name": "PeriodicSchedule",
             "type": "Periodic",
@@ -85,6 +86,23 @@ fn mapping_schema() -> Value {
             "mappingVersion": {"type": ["string", "integer"], "description": "Version of the mapping set."}
         },
         "required": ["mappingId"]
+    })
+}
+
+fn option_schema() -> Value {
+    json!({
+        "$schema": DRAFT_07,
+        "type": "object",
+        "properties": {
+            "partialIngestionPercent": {
+                "type": ["number", "string"],
+                "exclusiveMinimum": 0,
+                "maximum": 100,
+                "description": "Rows that fail to convert are skipped and counted instead of failing the run, \
+                                until they exceed this share (percent) of the rows read."
+            },
+            "errorDiagnosticsEnabled": {"type": ["boolean", "string"], "default": false}
+        }
     })
 }
 

@@ -154,6 +154,11 @@ fn describe(error: &sqlx::Error) -> String {
     }
 }
 
+/// A fresh etag: a random UUID in double quotes, new on every change of a resource or run.
+pub fn new_etag() -> String {
+    format!("\"{}\"", uuid::Uuid::new_v4())
+}
+
 /// Milliseconds since the Unix epoch, the unit of every timestamp in the store.
 pub fn now_millis() -> i64 {
     chrono::Utc::now().timestamp_millis()

@@ -5,6 +5,7 @@ mod catalog_api;
 mod common;
 mod connections;
 mod explore;
+mod flows_api;
 mod harness;
 mod lake;
 mod lake_types;

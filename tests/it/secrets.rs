@@ -82,6 +82,7 @@ async fn a_sentinel_password_never_reaches_postgres_metadata() {
     let mut inlet = Inlet::start_with(Options {
         metadata_url: Some(url),
         log_level: Some("debug".into()),
+        ..Options::default()
     });
     let api = inlet.identity("ORG1@AdobeOrg");
     let responses = use_the_secret(&api).await;

@@ -22,6 +22,8 @@ pub struct Options {
     pub metadata_url: Option<String>,
     /// Log filter (default `info`).
     pub log_level: Option<String>,
+    /// A file of epoch seconds the flow clock reads instead of the system clock.
+    pub clock_file: Option<PathBuf>,
 }
 
 /// A running `inlet serve`. Killed when dropped.
@@ -88,9 +90,13 @@ impl Inlet {
             .env_remove("INLET_MASTER_KEY")
             .env_remove("INLET_TOKEN_KEY")
             .env_remove("INLET_METADATA_URL")
-            .env_remove("INLET_LAKE_ROOT");
+            .env_remove("INLET_LAKE_ROOT")
+            .env_remove("INLET_CLOCK_FILE");
         if let Some(url) = &self.options.metadata_url {
             command.arg("--metadata-url").arg(url);
+        }
+        if let Some(clock) = &self.options.clock_file {
+            command.env("INLET_CLOCK_FILE", clock);
         }
         command
     }

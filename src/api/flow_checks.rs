@@ -1,0 +1,241 @@
+//! The rules a flow must satisfy when it is created or patched: its spec, its two
+//! connections, its transformations and schedule, and the columns it names, which are
+//! checked against the source table for real.
+
+use serde_json::{Value, json};
+
+use super::error::ApiError;
+use super::explore::open_source;
+use super::fields::Fields;
+use super::resource::{CONNECTION, MAPPING_SET, SOURCE_CONNECTION, TARGET_CONNECTION, referenced};
+use super::source_connections::unreadable;
+use crate::app::AppState;
+use crate::flows::model::SourceConnection;
+use crate::flows::params::{Transformations, parse_options, parse_transformations};
+use crate::flows::schedule::{Schedule, integer};
+use crate::identity::Caller;
+use crate::mapping::{self, MappingSet};
+use crate::store::ResourceRow;
+
+/// Seconds a start time may lie in the past: a client computes "now" a moment before
+/// the server reads it.
+pub const START_GRACE: i64 = 60;
+
+/// The user-editable part of a flow's item, from a create body or a patched item, after
+/// every check. `kept_start` is the stored start time of a patched flow: keeping it is
+/// no error even once it has passed.
+pub async fn checked(
+    state: &AppState,
+    caller: &Caller,
+    body: &Value,
+    kept_start: Option<i64>,
+) -> Result<Value, ApiError> {
+    let mut fields = Fields::new(body);
+    let name = fields.required("/name");
+    let description = fields.optional("/description");
+    let spec_id = fields.required("/flowSpec/id");
+    let spec_version = fields.optional("/flowSpec/version");
+    let source_id = fields.single_id("/sourceConnectionIds", "source connection");
+    let target_id = fields.single_id("/targetConnectionIds", "target connection");
+    let transformations = parse_transformations(&body["transformations"]).map_err(|v| fields.extend(v));
+    if let Err(violations) = parse_options(&body["options"]) {
+        fields.extend(violations);
+    }
+    if !body["scheduleParams"].is_object() {
+        fields.push(
+            "/scheduleParams",
+            "is required: {startTime, frequency, interval, backfill}",
+        );
+    }
+    fields.finish("The flow is not valid")?;
+    let transformations = transformations.unwrap_or_default();
+    let spec = state
+        .specs
+        .flow_specs()
+        .iter()
+        .find(|s| s["id"] == spec_id.as_str())
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "1416",
+                format!("No flow spec has id `{spec_id}`; GET /flowSpecs lists them"),
+            )
+        })?;
+    let schedule = schedule_of(state, &body["scheduleParams"], &transformations, kept_start)?;
+    let source = referenced(state, caller, SOURCE_CONNECTION, &source_id, "/sourceConnectionIds/0").await?;
+    let target = referenced(state, caller, TARGET_CONNECTION, &target_id, "/targetConnectionIds/0").await?;
+    allowed_by(spec, "sourceConnectionSpecIds", &source)?;
+    allowed_by(spec, "targetConnectionSpecIds", &target)?;
+    let (stored_transformations, mapped) = pinned(state, caller, body, &transformations).await?;
+    let delta = transformations.delta_column.as_ref().map(|d| d.name.as_str());
+    check_columns(state, caller, &source, delta, &mapped).await?;
+    Ok(json!({
+        "name": name,
+        "description": description,
+        "flowSpec": {"id": spec_id, "version": if spec_version.is_empty() { "1.0" } else { &spec_version }},
+        "sourceConnectionIds": [source.id],
+        "targetConnectionIds": [target.id],
+        "inheritedAttributes": inherited(&source, &target),
+        "transformations": stored_transformations,
+        "scheduleParams": schedule.to_json(),
+        "options": if body["options"].is_object() { body["options"].clone() } else { json!({}) },
+    }))
+}
+
+fn schedule_of(
+    state: &AppState,
+    params: &Value,
+    transformations: &Transformations,
+    kept_start: Option<i64>,
+) -> Result<Schedule, ApiError> {
+    // A kept start time is judged as if it were now, so it is never "in the past".
+    let now = match kept_start {
+        Some(start) if integer(&params["startTime"]) == Some(start) => start,
+        _ => state.clock.now(),
+    };
+    Ok(Schedule::parse(
+        params,
+        transformations.delta_column.is_some(),
+        now,
+        START_GRACE,
+    )?)
+}
+
+/// `1417-400` unless the flow spec lists the connection's spec under `list`.
+fn allowed_by(spec: &Value, list: &str, connection: &ResourceRow) -> Result<(), ApiError> {
+    let connection_spec = &connection.doc["connectionSpec"]["id"];
+    let allowed = spec[list].as_array().is_some_and(|ids| ids.contains(connection_spec));
+    if allowed {
+        return Ok(());
+    }
+    Err(ApiError::bad_request(
+        "1417",
+        format!(
+            "connection {} uses connection spec {connection_spec}, which flow spec {} does not list in {list}",
+            connection.id, spec["name"]
+        ),
+    ))
+}
+
+fn inherited(source: &ResourceRow, target: &ResourceRow) -> Value {
+    json!({
+        "properties": {"isSourceFlow": true},
+        "sourceConnections": [{
+            "id": source.id,
+            "connectionSpec": source.doc["connectionSpec"],
+            "baseConnection": source.doc["inheritedAttributes"]["baseConnection"],
+        }],
+        "targetConnections": [{"id": target.id, "connectionSpec": target.doc["connectionSpec"]}],
+    })
+}
+
+/// The transformations to store (the mapping set's version pinned, the delta column's
+/// timezone filled in) and the source columns the mapping reads.
+async fn pinned(
+    state: &AppState,
+    caller: &Caller,
+    body: &Value,
+    transformations: &Transformations,
+) -> Result<(Value, Vec<String>), ApiError> {
+    let mut stored = match &body["transformations"] {
+        Value::Array(list) => list.clone(),
+        _ => Vec::new(),
+    };
+    let mut mapped = Vec::new();
+    for entry in stored.iter_mut() {
+        let name = entry["name"].as_str().unwrap_or_default().to_ascii_lowercase();
+        if name == "copy"
+            && let Some(delta) = &transformations.delta_column
+        {
+            entry["params"]["deltaColumn"]["timezone"] = json!(delta.timezone);
+        }
+        if name == "mapping"
+            && let Some((id, version)) = &transformations.mapping
+        {
+            let set = mapping_set(state, caller, id, *version).await?;
+            entry["params"]["mappingVersion"] = json!(set.version);
+            mapped = set.attribute_sources().map(str::to_string).collect();
+        }
+    }
+    Ok((Value::Array(stored), mapped))
+}
+
+/// Version `version` (the current one when `None`) of the caller's mapping set `id`.
+pub async fn mapping_set(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    version: Option<i64>,
+) -> Result<MappingSet, ApiError> {
+    let path = "transformations Mapping params.mappingId";
+    let current = referenced(state, caller, MAPPING_SET, id, path).await?;
+    let doc = match version {
+        None => current.doc,
+        Some(version) => {
+            state
+                .store
+                .get_resource(mapping::VERSION_KIND, &caller.tenant, &mapping::version_id(id, version))
+                .await?
+                .ok_or_else(|| {
+                    ApiError::bad_request(
+                        "1102",
+                        format!(
+                            "mapping set {id} has no version {version} (its latest is {})",
+                            current.doc["version"]
+                        ),
+                    )
+                })?
+                .doc
+        }
+    };
+    MappingSet::from_doc(&doc).map_err(|v| ApiError::internal(format!("stored mapping set {id}: {v:?}")))
+}
+
+/// `1331-400` unless the source table has column `delta` and reads every `mapped`
+/// column; the table is described through the base connection, for real.
+pub async fn check_columns(
+    state: &AppState,
+    caller: &Caller,
+    source: &ResourceRow,
+    delta: Option<&str>,
+    mapped: &[String],
+) -> Result<(), ApiError> {
+    if delta.is_none() && mapped.is_empty() {
+        return Ok(());
+    }
+    let model = SourceConnection::from_row(source).map_err(ApiError::internal)?;
+    let base = referenced(state, caller, CONNECTION, &model.base_connection_id, "baseConnectionId").await?;
+    let (reader, _) = open_source(state, &base)?;
+    let described = reader
+        .describe(&model.table)
+        .await
+        .map_err(|e| unreadable(e, &model.table))?;
+    let has = |name: &str| described.columns.iter().any(|c| c.name == name);
+    let read = |name: &str| {
+        model
+            .columns
+            .as_ref()
+            .map_or(has(name), |cols| cols.iter().any(|c| c == name))
+    };
+    let mut missing = Vec::new();
+    if let Some(delta) = delta.filter(|d| !has(d)) {
+        missing.push(format!("delta column `{delta}`"));
+    }
+    missing.extend(
+        mapped
+            .iter()
+            .filter(|m| !read(m))
+            .map(|m| format!("mapped column `{m}`")),
+    );
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(ApiError::bad_request(
+        "1331",
+        format!(
+            "source connection {} does not read {} from table {}",
+            source.id,
+            missing.join(", "),
+            model.table
+        ),
+    ))
+}

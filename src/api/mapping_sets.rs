@@ -1,0 +1,244 @@
+//! `/data/foundation/conversion/mappingSets` (§11): mapping sets, in Data Prep's shapes.
+//! Every version stays readable (`?version=n`): each is stored as its own row, and the
+//! insert of version n+1's row is what lets exactly one of two concurrent updates win it.
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::body::JsonBody;
+use super::error::{ApiError, json_response};
+use super::resource::{FLOW, MAPPING_SET, find, first_user, in_use};
+use crate::app::AppState;
+use crate::identity::Caller;
+use crate::mapping::{self, Mapping, parse_mappings};
+use crate::store::{ResourceRow, StoreError, Update, new_etag, now_millis};
+
+const DEFAULT_LIMIT: usize = 10;
+const MAX_LIMIT: usize = 100;
+/// Attempts of an update that lost its version number to a concurrent one.
+const UPDATE_ATTEMPTS: usize = 5;
+
+/// The mapping set routes.
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_mapping_set, list_mapping_sets))
+        .routes(routes!(get_mapping_set, put_mapping_set, delete_mapping_set))
+}
+
+/// The Data Prep query parameters this API reads.
+#[derive(Deserialize, Default)]
+struct SetQuery {
+    version: Option<String>,
+    limit: Option<String>,
+    start: Option<String>,
+}
+
+/// The mapping set document of version `version` made from a request `body`.
+fn document(
+    body: &Value,
+    id: &str,
+    version: i64,
+    created: (&str, i64),
+    caller: &Caller,
+    now: i64,
+) -> Result<Value, ApiError> {
+    let mappings =
+        parse_mappings(&body["mappings"]).map_err(|v| ApiError::invalid("The mapping set is not valid", v))?;
+    let mut doc = json!({
+        "id": id,
+        "version": version,
+        "createdDate": created.1,
+        "modifiedDate": now,
+        "createdBy": created.0,
+        "modifiedBy": caller.subject,
+        "mappings": mappings.iter().map(Mapping::to_json).collect::<Vec<_>>(),
+    });
+    for kept in ["name", "description", "outputSchema", "inputSchema"] {
+        if !body[kept].is_null() {
+            doc[kept] = body[kept].clone();
+        }
+    }
+    Ok(doc)
+}
+
+/// `{id, version, createdDate, modifiedDate, createdBy, modifiedBy}` of a document.
+fn summary(doc: &Value) -> Value {
+    let mut out = json!({});
+    for key in [
+        "id",
+        "version",
+        "createdDate",
+        "modifiedDate",
+        "createdBy",
+        "modifiedBy",
+    ] {
+        out[key] = doc[key].clone();
+    }
+    out
+}
+
+fn row(kind: &str, id: String, caller: &Caller, doc: &Value, now: i64) -> ResourceRow {
+    ResourceRow {
+        kind: kind.into(),
+        id,
+        tenant: caller.tenant.clone(),
+        etag: new_etag(),
+        created_at: now,
+        updated_at: now,
+        doc: doc.clone(),
+        secret: None,
+    }
+}
+
+#[utoipa::path(post, path = "/mappingSets", tag = "Mapping sets", responses((status = 200, description = "`{id, version, createdDate, modifiedDate, createdBy, modifiedBy}`")))]
+async fn create_mapping_set(
+    State(state): State<AppState>,
+    caller: Caller,
+    JsonBody(body): JsonBody,
+) -> Result<Response, ApiError> {
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    let now = now_millis();
+    let doc = document(&body, &id, 0, (&caller.subject, now), &caller, now)?;
+    let version = row(mapping::VERSION_KIND, mapping::version_id(&id, 0), &caller, &doc, now);
+    state.store.insert_resource(&version).await?;
+    state
+        .store
+        .insert_resource(&row(mapping::KIND, id.clone(), &caller, &doc, now))
+        .await?;
+    tracing::info!(mapping_set = %id, "mapping set created");
+    Ok(json_response(StatusCode::OK, &summary(&doc)))
+}
+
+#[utoipa::path(get, path = "/mappingSets", tag = "Mapping sets", responses((status = 200, description = "`{data: [mapping set], _page: {count, limit}, _links}`")))]
+async fn list_mapping_sets(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(query): Query<SetQuery>,
+) -> Result<Response, ApiError> {
+    let number = |text: Option<&str>, default: usize, max: usize| match text.map(|t| t.trim().parse::<usize>()) {
+        None => Ok(default),
+        Some(Ok(n)) if n <= max => Ok(n),
+        _ => Err(ApiError::bad_request(
+            "1402",
+            format!("`limit` must be a whole number from 1 to {MAX_LIMIT}, and `start` a whole number"),
+        )),
+    };
+    let limit = number(query.limit.as_deref(), DEFAULT_LIMIT, MAX_LIMIT)?.max(1);
+    let start = number(query.start.as_deref(), 0, usize::MAX)?;
+    let mut rows = state.store.list_resources(mapping::KIND, &caller.tenant).await?;
+    rows.reverse();
+    let total = rows.len();
+    let data: Vec<Value> = rows.into_iter().skip(start).take(limit).map(|r| r.doc).collect();
+    let links = if start + data.len() < total {
+        json!({"next": {"href": format!("/mappingSets?start={}&limit={limit}", start + data.len())}})
+    } else {
+        json!({})
+    };
+    let answer = json!({"data": data, "_page": {"count": total, "limit": limit}, "_links": links});
+    Ok(json_response(StatusCode::OK, &answer))
+}
+
+#[utoipa::path(get, path = "/mappingSets/{id}", tag = "Mapping sets", params(("id" = String, Path), ("version" = Option<i64>, Query)),
+    responses((status = 200, description = "The mapping set (its latest version unless `version` is given)")))]
+async fn get_mapping_set(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Query(query): Query<SetQuery>,
+) -> Result<Response, ApiError> {
+    let current = find(&state, &caller, MAPPING_SET, &id).await?;
+    let Some(version) = query.version.as_deref() else {
+        return Ok(json_response(StatusCode::OK, &current.doc));
+    };
+    let version: i64 = version
+        .trim()
+        .parse()
+        .map_err(|_| ApiError::bad_request("1402", "`version` must be a whole number"))?;
+    let stored = state
+        .store
+        .get_resource(
+            mapping::VERSION_KIND,
+            &caller.tenant,
+            &mapping::version_id(&id, version),
+        )
+        .await?
+        .ok_or_else(|| ApiError::not_found("Mapping set version", &format!("{id} version {version}")))?;
+    Ok(json_response(StatusCode::OK, &stored.doc))
+}
+
+#[utoipa::path(put, path = "/mappingSets/{id}", tag = "Mapping sets", params(("id" = String, Path)),
+    responses((status = 200, description = "The mapping set at its new version (one more than before)")))]
+async fn put_mapping_set(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody,
+) -> Result<Response, ApiError> {
+    for _ in 0..UPDATE_ATTEMPTS {
+        let current = find(&state, &caller, MAPPING_SET, &id).await?;
+        let now = now_millis();
+        let version = current.doc["version"].as_i64().unwrap_or(0) + 1;
+        let created_by = current.doc["createdBy"].as_str().unwrap_or_default();
+        let created = (created_by, current.doc["createdDate"].as_i64().unwrap_or(now));
+        let doc = document(&body, &id, version, created, &caller, now)?;
+        let version_row = row(
+            mapping::VERSION_KIND,
+            mapping::version_id(&id, version),
+            &caller,
+            &doc,
+            now,
+        );
+        match state.store.insert_resource(&version_row).await {
+            Err(StoreError::Conflict) => continue,
+            other => other?,
+        }
+        let updated = ResourceRow {
+            etag: new_etag(),
+            updated_at: now,
+            doc: doc.clone(),
+            ..current.clone()
+        };
+        return match state.store.update_resource(&updated, &current.etag).await? {
+            Update::Done => Ok(json_response(StatusCode::OK, &doc)),
+            Update::Stale => continue,
+            Update::NotFound => Err(ApiError::not_found(MAPPING_SET.noun, &id)),
+        };
+    }
+    Err(ApiError::flow(
+        StatusCode::CONFLICT,
+        "1409",
+        format!("mapping set {id} is being updated by others right now; retry"),
+    ))
+}
+
+#[utoipa::path(delete, path = "/mappingSets/{id}", tag = "Mapping sets", params(("id" = String, Path)), responses((status = 204, description = "Deleted, every version")))]
+async fn delete_mapping_set(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let current = find(&state, &caller, MAPPING_SET, &id).await?;
+    let uses = |doc: &Value| {
+        doc["transformations"].as_array().is_some_and(|list| {
+            list.iter()
+                .any(|t| t["params"]["mappingId"].as_str() == Some(id.as_str()))
+        })
+    };
+    if let Some(flow) = first_user(&state, &caller, FLOW, uses).await? {
+        return Err(in_use(MAPPING_SET, &id, &format!("flow {flow}")));
+    }
+    state.store.delete_resource(mapping::KIND, &caller.tenant, &id).await?;
+    for version in 0..=current.doc["version"].as_i64().unwrap_or(0) {
+        let version_id = mapping::version_id(&id, version);
+        state
+            .store
+            .delete_resource(mapping::VERSION_KIND, &caller.tenant, &version_id)
+            .await?;
+    }
+    Ok(StatusCode::NO_CONTENT.into_response())
+}

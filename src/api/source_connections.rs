@@ -1,0 +1,205 @@
+//! `/sourceConnections` (§8): a table of a base connection's database, checked for real
+//! (the table is described through the base connection) when created or patched.
+
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::body::JsonBody;
+use super::error::ApiError;
+use super::explore::open_source;
+use super::fields::Fields;
+use super::resource::{
+    CONNECTION, FLOW, SOURCE_CONNECTION, create, find, find_for_patch, first_user, in_use, list_answer, merge, one,
+    patch, referenced, replace,
+};
+use crate::app::AppState;
+use crate::flows::model::column_names;
+use crate::identity::Caller;
+use crate::sources::schema::{TableSchema, object_path};
+use crate::sources::{SourceError, SourceErrorKind, TableRef, types};
+
+/// The source connection routes.
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_source_connection, list_source_connections))
+        .routes(routes!(
+            get_source_connection,
+            patch_source_connection,
+            delete_source_connection
+        ))
+}
+
+#[utoipa::path(post, path = "/sourceConnections", tag = "Source connections", responses((status = 201, description = "Created: `{id, etag}`")))]
+async fn create_source_connection(
+    State(state): State<AppState>,
+    caller: Caller,
+    JsonBody(body): JsonBody,
+) -> Result<Response, ApiError> {
+    let doc = checked(&state, &caller, &body).await?;
+    create(&state, &caller, SOURCE_CONNECTION, doc).await
+}
+
+#[utoipa::path(get, path = "/sourceConnections", tag = "Source connections", responses((status = 200, description = "A page of source connections, or `{count}`")))]
+async fn list_source_connections(
+    State(state): State<AppState>,
+    caller: Caller,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    let rows = state
+        .store
+        .list_resources(SOURCE_CONNECTION.store, &caller.tenant)
+        .await?;
+    let items = rows.into_iter().map(|row| row.doc).collect();
+    list_answer(query.as_deref(), items, "/sourceConnections")
+}
+
+#[utoipa::path(get, path = "/sourceConnections/{id}", tag = "Source connections", params(("id" = String, Path)), responses((status = 200, description = "`{items: [source connection]}`")))]
+async fn get_source_connection(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    Ok(one(find(&state, &caller, SOURCE_CONNECTION, &id).await?.doc))
+}
+
+#[utoipa::path(patch, path = "/sourceConnections/{id}", tag = "Source connections", params(("id" = String, Path)), responses((status = 200, description = "`{id, etag}`")))]
+async fn patch_source_connection(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    JsonBody(ops): JsonBody,
+) -> Result<Response, ApiError> {
+    let row = find_for_patch(&state, &caller, SOURCE_CONNECTION, &id, &headers).await?;
+    let view = patch(&row.doc, &ops, &["/name", "/description", "/data", "/params"])?;
+    let mut doc = row.doc.clone();
+    merge(&mut doc, checked(&state, &caller, &view).await?);
+    replace(&state, &caller, SOURCE_CONNECTION, &row, doc).await
+}
+
+#[utoipa::path(delete, path = "/sourceConnections/{id}", tag = "Source connections", params(("id" = String, Path)), responses((status = 204, description = "Deleted")))]
+async fn delete_source_connection(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    find(&state, &caller, SOURCE_CONNECTION, &id).await?;
+    let uses = |doc: &Value| doc["sourceConnectionIds"][0].as_str() == Some(id.as_str());
+    if let Some(flow) = first_user(&state, &caller, FLOW, uses).await? {
+        return Err(in_use(SOURCE_CONNECTION, &id, &format!("flow {flow}")));
+    }
+    if !state
+        .store
+        .delete_resource(SOURCE_CONNECTION.store, &caller.tenant, &id)
+        .await?
+    {
+        return Err(ApiError::not_found(SOURCE_CONNECTION.noun, &id));
+    }
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// The user-editable part of a source connection's item, from a create body or a
+/// patched item, after every check (the table is described through the base connection).
+async fn checked(state: &AppState, caller: &Caller, body: &Value) -> Result<Value, ApiError> {
+    let mut fields = Fields::new(body);
+    let name = fields.required("/name");
+    let description = fields.optional("/description");
+    let base_id = fields.required("/baseConnectionId");
+    let spec_id = fields.optional("/connectionSpec/id");
+    let spec_version = fields.optional("/connectionSpec/version");
+    let format = fields.one_of("/data/format", &["tabular"], "tabular");
+    let table_name = fields.required("/params/tableName");
+    let wanted = match body.pointer("/params/columns") {
+        None | Some(Value::Null) => None,
+        Some(list) => column_names(list).map_err(|v| fields.extend(v)).ok(),
+    };
+    fields.finish("The source connection is not valid")?;
+    let base = referenced(state, caller, CONNECTION, &base_id, "/baseConnectionId").await?;
+    let base_spec = &base.doc["connectionSpec"];
+    if !spec_id.is_empty() && base_spec["id"].as_str() != Some(spec_id.as_str()) {
+        return Err(ApiError::bad_request(
+            "1419",
+            format!(
+                "connectionSpec.id {spec_id} is not the spec of base connection {base_id} ({}); a source connection reads through its base connection's spec",
+                base_spec["id"].as_str().unwrap_or_default()
+            ),
+        ));
+    }
+    let (source, config) = open_source(state, &base)?;
+    let table = TableRef::parse(&table_name, config.schema.as_deref().unwrap_or("public"))
+        .map_err(|e| no_columns(&table_name, &e.to_string()))?;
+    let described = source.describe(&table).await.map_err(|e| unreadable(e, &table))?;
+    let columns = chosen_columns(&described, wanted)?;
+    let mut params = json!({"tableName": object_path(&described.table)});
+    if let Some(columns) = columns {
+        params["columns"] = columns;
+    }
+    Ok(json!({
+        "name": name,
+        "description": description,
+        "baseConnectionId": base_id,
+        "state": "enabled",
+        "data": {"format": format},
+        "params": params,
+        "connectionSpec": {"id": base_spec["id"], "version": if spec_version.is_empty() { "1.0" } else { &spec_version }},
+        "inheritedAttributes": {"baseConnection": {"id": base.id, "connectionSpec": base_spec}},
+    }))
+}
+
+/// `1330-400` for `table`.
+pub(super) fn no_columns(table: &str, why: &str) -> ApiError {
+    ApiError::bad_request("1330", format!("No columns found for table {table}: {why}"))
+}
+
+/// A missing or unreadable table is the caller's to fix (`1330-400`); a source that
+/// cannot be reached or refuses the login answers as explore does.
+pub(super) fn unreadable(error: SourceError, table: &TableRef) -> ApiError {
+    match error.kind {
+        SourceErrorKind::TableNotFound | SourceErrorKind::PermissionDenied => {
+            no_columns(&object_path(table), &error.message)
+        }
+        _ => error.into(),
+    }
+}
+
+/// The requested columns as `[{name, type}]`, in the order asked (`None`: all columns);
+/// `1330-400` naming every requested column the table lacks.
+fn chosen_columns(described: &TableSchema, wanted: Option<Vec<String>>) -> Result<Option<Value>, ApiError> {
+    let table = object_path(&described.table);
+    if described.columns.is_empty() {
+        return Err(no_columns(&table, "the user may read none of its columns"));
+    }
+    let Some(wanted) = wanted else {
+        return Ok(None);
+    };
+    let find = |name: &str| described.columns.iter().find(|c| c.name == name);
+    let missing: Vec<&str> = wanted
+        .iter()
+        .map(String::as_str)
+        .filter(|name| find(name).is_none())
+        .collect();
+    if !missing.is_empty() {
+        let present: Vec<&str> = described.columns.iter().map(|c| c.name.as_str()).collect();
+        return Err(no_columns(
+            &table,
+            &format!(
+                "it has no readable column {}; its columns are {}",
+                missing.join(", "),
+                present.join(", ")
+            ),
+        ));
+    }
+    let chosen = wanted
+        .iter()
+        .filter_map(|name| find(name))
+        .map(|column| {
+            let shown = types::column_json(column);
+            json!({"name": shown["name"], "type": shown["type"]})
+        })
+        .collect();
+    Ok(Some(Value::Array(chosen)))
+}

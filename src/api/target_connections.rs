@@ -1,0 +1,150 @@
+//! `/targetConnections` (§8): a dataset of the lake to write, of the caller's org and
+//! sandbox, through the data lake spec.
+
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::body::JsonBody;
+use super::error::ApiError;
+use super::fields::Fields;
+use super::resource::{
+    DATASET, FLOW, TARGET_CONNECTION, create, find, find_for_patch, first_user, in_use, list_answer, merge, one, patch,
+    replace,
+};
+use crate::app::AppState;
+use crate::identity::Caller;
+use crate::specs::DATALAKE_SPEC_ID;
+
+/// The formats a target connection accepts; all mean a Delta Lake table.
+const FORMATS: [&str; 3] = ["delta", "parquet", "tabular"];
+
+/// The target connection routes.
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_target_connection, list_target_connections))
+        .routes(routes!(
+            get_target_connection,
+            patch_target_connection,
+            delete_target_connection
+        ))
+}
+
+#[utoipa::path(post, path = "/targetConnections", tag = "Target connections", responses((status = 201, description = "Created: `{id, etag}`")))]
+async fn create_target_connection(
+    State(state): State<AppState>,
+    caller: Caller,
+    JsonBody(body): JsonBody,
+) -> Result<Response, ApiError> {
+    let doc = checked(&state, &caller, &body).await?;
+    create(&state, &caller, TARGET_CONNECTION, doc).await
+}
+
+#[utoipa::path(get, path = "/targetConnections", tag = "Target connections", responses((status = 200, description = "A page of target connections, or `{count}`")))]
+async fn list_target_connections(
+    State(state): State<AppState>,
+    caller: Caller,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    let rows = state
+        .store
+        .list_resources(TARGET_CONNECTION.store, &caller.tenant)
+        .await?;
+    let items = rows.into_iter().map(|row| row.doc).collect();
+    list_answer(query.as_deref(), items, "/targetConnections")
+}
+
+#[utoipa::path(get, path = "/targetConnections/{id}", tag = "Target connections", params(("id" = String, Path)), responses((status = 200, description = "`{items: [target connection]}`")))]
+async fn get_target_connection(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    Ok(one(find(&state, &caller, TARGET_CONNECTION, &id).await?.doc))
+}
+
+#[utoipa::path(patch, path = "/targetConnections/{id}", tag = "Target connections", params(("id" = String, Path)), responses((status = 200, description = "`{id, etag}`")))]
+async fn patch_target_connection(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    JsonBody(ops): JsonBody,
+) -> Result<Response, ApiError> {
+    let row = find_for_patch(&state, &caller, TARGET_CONNECTION, &id, &headers).await?;
+    let view = patch(&row.doc, &ops, &["/name", "/description", "/data", "/params"])?;
+    let mut doc = row.doc.clone();
+    merge(&mut doc, checked(&state, &caller, &view).await?);
+    replace(&state, &caller, TARGET_CONNECTION, &row, doc).await
+}
+
+#[utoipa::path(delete, path = "/targetConnections/{id}", tag = "Target connections", params(("id" = String, Path)), responses((status = 204, description = "Deleted")))]
+async fn delete_target_connection(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    find(&state, &caller, TARGET_CONNECTION, &id).await?;
+    let uses = |doc: &Value| doc["targetConnectionIds"][0].as_str() == Some(id.as_str());
+    if let Some(flow) = first_user(&state, &caller, FLOW, uses).await? {
+        return Err(in_use(TARGET_CONNECTION, &id, &format!("flow {flow}")));
+    }
+    if !state
+        .store
+        .delete_resource(TARGET_CONNECTION.store, &caller.tenant, &id)
+        .await?
+    {
+        return Err(ApiError::not_found(TARGET_CONNECTION.noun, &id));
+    }
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// The user-editable part of a target connection's item, from a create body or a
+/// patched item, after every check.
+async fn checked(state: &AppState, caller: &Caller, body: &Value) -> Result<Value, ApiError> {
+    let mut fields = Fields::new(body);
+    let name = fields.required("/name");
+    let description = fields.optional("/description");
+    let spec_id = fields.required("/connectionSpec/id");
+    let spec_version = fields.optional("/connectionSpec/version");
+    let format = fields.one_of("/data/format", &FORMATS, "delta");
+    let dataset_id = fields.required("/params/dataSetId");
+    fields.finish("The target connection is not valid")?;
+    if spec_id != DATALAKE_SPEC_ID {
+        return Err(ApiError::bad_request(
+            "1307",
+            format!(
+                "connectionSpec.id {spec_id} is not a target spec; the only target is the data lake, {DATALAKE_SPEC_ID}"
+            ),
+        ));
+    }
+    if state
+        .store
+        .get_resource(DATASET.store, &caller.tenant, &dataset_id)
+        .await?
+        .is_none()
+    {
+        return Err(ApiError::bad_request(
+            "1308",
+            format!(
+                "params.dataSetId: dataset {dataset_id} was not found in organization {} sandbox {}",
+                caller.tenant.org, caller.tenant.sandbox
+            ),
+        ));
+    }
+    let mut data = json!({"format": format});
+    if let Some(schema) = body.pointer("/data/schema").filter(|s| !s.is_null()) {
+        data["schema"] = schema.clone();
+    }
+    Ok(json!({
+        "name": name,
+        "description": description,
+        "state": "enabled",
+        "data": data,
+        "params": {"dataSetId": dataset_id},
+        "connectionSpec": {"id": spec_id, "version": if spec_version.is_empty() { "1.0" } else { &spec_version }},
+    }))
+}

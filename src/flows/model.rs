@@ -1,0 +1,294 @@
+//! The dataflow resources as the engine reads them: source connections, target
+//! connections and flows, each parsed from the document the API stored.
+
+use serde_json::Value;
+
+use super::params::{parse_options, parse_transformations};
+use super::schedule::Schedule;
+use crate::identity::Tenant;
+use crate::sources::TableRef;
+use crate::specs::Violation;
+use crate::store::ResourceRow;
+
+/// The store kind of source connections.
+pub const SOURCE_CONNECTION_KIND: &str = "sourceConnection";
+/// The store kind of target connections.
+pub const TARGET_CONNECTION_KIND: &str = "targetConnection";
+/// The store kind of flows.
+pub const FLOW_KIND: &str = "flow";
+/// The store kind of the lake's datasets (owned by the Catalog API).
+pub const DATASET_KIND: &str = "dataset";
+
+/// A stored document that does not read as its model (written by an older or broken
+/// version of Inlet).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("stored {kind} {id} is not valid: {message}")]
+pub struct ModelError {
+    pub kind: &'static str,
+    pub id: String,
+    pub message: String,
+}
+
+/// Where a source connection reads: a table of its base connection's database.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SourceConnection {
+    pub id: String,
+    pub tenant: Tenant,
+    pub base_connection_id: String,
+    pub table: TableRef,
+    /// The columns to read, in this order; every column when `None`.
+    pub columns: Option<Vec<String>>,
+}
+
+/// Where a target connection writes: a dataset (a Delta Lake table) of the same tenant.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TargetConnection {
+    pub id: String,
+    pub tenant: Tenant,
+    pub dataset_id: String,
+}
+
+/// The column whose value places a row in a window (`Copy` transformation).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeltaColumn {
+    pub name: String,
+    /// `UTC` or a fixed offset such as `+02:00`: how to read a timestamp without time zone.
+    pub timezone: String,
+}
+
+/// A flow's pinned mapping set version.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MappingRef {
+    pub id: String,
+    pub version: i64,
+}
+
+/// A dataflow: one source connection into one target connection on a schedule.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Flow {
+    pub id: String,
+    pub tenant: Tenant,
+    pub name: String,
+    pub enabled: bool,
+    pub source_connection_id: String,
+    pub target_connection_id: String,
+    pub delta_column: Option<DeltaColumn>,
+    pub mapping: Option<MappingRef>,
+    pub schedule: Schedule,
+    /// `options.partialIngestionPercent` was given: rows that fail to convert are
+    /// counted and skipped instead of failing the run, up to that share of the input.
+    pub partial_ingestion: bool,
+    /// The share of failed rows (percent of input rows) above which the run fails.
+    pub partial_ingestion_percent: Option<f64>,
+}
+
+fn text(doc: &Value, pointer: &str) -> Option<String> {
+    doc.pointer(pointer)
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+}
+
+fn model_error(kind: &'static str, doc: &Value, message: impl Into<String>) -> ModelError {
+    ModelError {
+        kind,
+        id: doc["id"].as_str().unwrap_or_default().to_string(),
+        message: message.into(),
+    }
+}
+
+fn listed(violations: Vec<Violation>) -> String {
+    violations
+        .iter()
+        .map(Violation::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+impl SourceConnection {
+    /// Reads a stored source connection document of `tenant`.
+    pub fn from_doc(tenant: &Tenant, doc: &Value) -> Result<SourceConnection, ModelError> {
+        let fail = |message: &str| model_error(SOURCE_CONNECTION_KIND, doc, message);
+        let table_name = text(doc, "/params/tableName").ok_or_else(|| fail("params.tableName is missing"))?;
+        // Stored names are canonical `schema.table`, so the default schema never applies.
+        let table = TableRef::parse(&table_name, "public").map_err(|e| fail(&e.to_string()))?;
+        let columns = match doc.pointer("/params/columns") {
+            None | Some(Value::Null) => None,
+            Some(list) => Some(column_names(list).map_err(|v| fail(&listed(v)))?),
+        };
+        Ok(SourceConnection {
+            id: text(doc, "/id").ok_or_else(|| fail("id is missing"))?,
+            tenant: tenant.clone(),
+            base_connection_id: text(doc, "/baseConnectionId").ok_or_else(|| fail("baseConnectionId is missing"))?,
+            table,
+            columns,
+        })
+    }
+
+    /// Reads a stored source connection row.
+    pub fn from_row(row: &ResourceRow) -> Result<SourceConnection, ModelError> {
+        SourceConnection::from_doc(&row.tenant, &row.doc)
+    }
+}
+
+/// The names in a `params.columns` list: each entry a name or `{"name": ..., "type": ...}`.
+pub fn column_names(list: &Value) -> Result<Vec<String>, Vec<Violation>> {
+    let Some(entries) = list.as_array() else {
+        return Err(vec![Violation::new("/params/columns", "must be a list of columns")]);
+    };
+    let mut names = Vec::new();
+    let mut violations = Vec::new();
+    for (index, entry) in entries.iter().enumerate() {
+        match entry.as_str().or_else(|| entry["name"].as_str()) {
+            Some(name) if names.iter().any(|n| n == name) => violations.push(Violation::new(
+                format!("/params/columns/{index}"),
+                format!("`{name}` is listed twice"),
+            )),
+            Some(name) if !name.is_empty() => names.push(name.to_string()),
+            _ => violations.push(Violation::new(
+                format!("/params/columns/{index}"),
+                "must be a column name or an object with a non-empty `name`",
+            )),
+        }
+    }
+    if names.is_empty() && violations.is_empty() {
+        violations.push(Violation::new(
+            "/params/columns",
+            "must name at least one column; leave it out to read every column",
+        ));
+    }
+    if violations.is_empty() {
+        Ok(names)
+    } else {
+        Err(violations)
+    }
+}
+
+impl TargetConnection {
+    /// Reads a stored target connection document of `tenant`.
+    pub fn from_doc(tenant: &Tenant, doc: &Value) -> Result<TargetConnection, ModelError> {
+        let fail = |message: &str| model_error(TARGET_CONNECTION_KIND, doc, message);
+        Ok(TargetConnection {
+            id: text(doc, "/id").ok_or_else(|| fail("id is missing"))?,
+            tenant: tenant.clone(),
+            dataset_id: text(doc, "/params/dataSetId").ok_or_else(|| fail("params.dataSetId is missing"))?,
+        })
+    }
+
+    /// Reads a stored target connection row.
+    pub fn from_row(row: &ResourceRow) -> Result<TargetConnection, ModelError> {
+        TargetConnection::from_doc(&row.tenant, &row.doc)
+    }
+}
+
+impl DeltaColumn {
+    /// Reads a `deltaColumn` object found at `path`; `None` when absent or null.
+    pub fn parse(value: &Value, path: &str) -> Result<Option<DeltaColumn>, Vec<Violation>> {
+        if value.is_null() {
+            return Ok(None);
+        }
+        let mut violations = Vec::new();
+        let name = match value["name"].as_str().map(str::trim) {
+            Some(name) if !name.is_empty() => name.to_string(),
+            _ => {
+                violations.push(Violation::new(
+                    format!("{path}/name"),
+                    "is required: the column to window rows by",
+                ));
+                String::new()
+            }
+        };
+        let timezone = match &value["timezone"] {
+            Value::Null => "UTC".to_string(),
+            Value::String(zone) if utc_offset_seconds(zone).is_some() => zone.clone(),
+            _ => {
+                violations.push(Violation::new(
+                    format!("{path}/timezone"),
+                    "must be UTC or a fixed offset such as +02:00",
+                ));
+                String::new()
+            }
+        };
+        if violations.is_empty() {
+            Ok(Some(DeltaColumn { name, timezone }))
+        } else {
+            Err(violations)
+        }
+    }
+
+    /// The timezone's offset east of UTC, in seconds.
+    pub fn offset_seconds(&self) -> i32 {
+        utc_offset_seconds(&self.timezone).unwrap_or(0)
+    }
+}
+
+/// `UTC`, `GMT`, `Z` or `±HH[:MM]` as seconds east of UTC.
+pub fn utc_offset_seconds(zone: &str) -> Option<i32> {
+    let zone = zone.trim();
+    if ["utc", "gmt", "z"].contains(&zone.to_ascii_lowercase().as_str()) {
+        return Some(0);
+    }
+    let sign = match zone.chars().next()? {
+        '+' => 1,
+        '-' => -1,
+        _ => return None,
+    };
+    let digits: String = zone[1..].chars().filter(|c| *c != ':').collect();
+    if !(digits.len() == 2 || digits.len() == 4) || !digits.chars().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    let hours: i32 = digits[..2].parse().ok()?;
+    let minutes: i32 = if digits.len() == 4 {
+        digits[2..].parse().ok()?
+    } else {
+        0
+    };
+    (hours <= 14 && minutes < 60).then_some(sign * (hours * 3600 + minutes * 60))
+}
+
+impl Flow {
+    /// Reads a stored flow document of `tenant`.
+    pub fn from_doc(tenant: &Tenant, doc: &Value) -> Result<Flow, ModelError> {
+        let fail = |message: String| model_error(FLOW_KIND, doc, message);
+        let transformations = parse_transformations(&doc["transformations"]).map_err(|v| fail(listed(v)))?;
+        let options = parse_options(&doc["options"]).map_err(|v| fail(listed(v)))?;
+        // Stored schedules were checked against the clock when they were written; a
+        // start time in the past is no error now.
+        let schedule = Schedule::parse(
+            &doc["scheduleParams"],
+            transformations.delta_column.is_some(),
+            i64::MIN,
+            0,
+        )
+        .map_err(|e| fail(e.message))?;
+        let mapping = match transformations.mapping {
+            Some((id, Some(version))) => Some(MappingRef { id, version }),
+            Some((id, None)) => return Err(fail(format!("mapping set {id} has no pinned version"))),
+            None => None,
+        };
+        let single =
+            |key: &str| text(doc, &format!("/{key}/0")).ok_or_else(|| fail(format!("{key} does not hold one id")));
+        Ok(Flow {
+            id: text(doc, "/id").ok_or_else(|| fail("id is missing".into()))?,
+            tenant: tenant.clone(),
+            name: text(doc, "/name").unwrap_or_default(),
+            enabled: doc["state"] == "enabled",
+            source_connection_id: single("sourceConnectionIds")?,
+            target_connection_id: single("targetConnectionIds")?,
+            delta_column: transformations.delta_column,
+            mapping,
+            schedule,
+            partial_ingestion: options.partial_ingestion_percent.is_some(),
+            partial_ingestion_percent: options.partial_ingestion_percent,
+        })
+    }
+
+    /// Reads a stored flow row.
+    pub fn from_row(row: &ResourceRow) -> Result<Flow, ModelError> {
+        Flow::from_doc(&row.tenant, &row.doc)
+    }
+}
+
+#[cfg(test)]
+#[path = "model_tests.rs"]
+mod tests;

@@ -1,0 +1,122 @@
+//! The parts of a flow request that need no database: `transformations` (`Copy` with its
+//! delta column, `Mapping` with its mapping set) and `options`. The API checks requests
+//! with them and [`super::model::Flow`] reads stored flows with them, so both agree.
+
+use serde_json::Value;
+
+use super::model::DeltaColumn;
+use super::schedule::integer;
+use crate::specs::Violation;
+
+/// A flow's `transformations`, read.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Transformations {
+    pub delta_column: Option<DeltaColumn>,
+    /// The `Mapping` transformation's set and version (`None`: not given, take the latest).
+    pub mapping: Option<(String, Option<i64>)>,
+}
+
+/// A flow's `options` (the platform's `optionSpec`), read.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct FlowOptions {
+    pub partial_ingestion_percent: Option<f64>,
+    pub error_diagnostics: bool,
+}
+
+/// Reads `transformations`: at most one `Copy` and one `Mapping`, names in any case.
+pub fn parse_transformations(value: &Value) -> Result<Transformations, Vec<Violation>> {
+    let mut out = Transformations::default();
+    let entries = match value {
+        Value::Null => return Ok(out),
+        Value::Array(entries) => entries,
+        _ => return Err(vec![Violation::new("/transformations", "must be a list")]),
+    };
+    let mut violations = Vec::new();
+    let mut seen = Vec::new();
+    for (index, entry) in entries.iter().enumerate() {
+        let path = format!("/transformations/{index}");
+        let name = entry["name"].as_str().unwrap_or_default().to_ascii_lowercase();
+        if seen.contains(&name) {
+            violations.push(Violation::new(format!("{path}/name"), "appears twice"));
+            continue;
+        }
+        seen.push(name.clone());
+        let params = &entry["params"];
+        match name.as_str() {
+            "copy" => match DeltaColumn::parse(&params["deltaColumn"], &format!("{path}/params/deltaColumn")) {
+                Ok(delta) => out.delta_column = delta,
+                Err(found) => violations.extend(found),
+            },
+            "mapping" => match mapping_params(params, &path) {
+                Ok(mapping) => out.mapping = Some(mapping),
+                Err(found) => violations.push(found),
+            },
+            _ => violations.push(Violation::new(format!("{path}/name"), "must be Copy or Mapping")),
+        }
+    }
+    if violations.is_empty() {
+        Ok(out)
+    } else {
+        Err(violations)
+    }
+}
+
+fn mapping_params(params: &Value, path: &str) -> Result<(String, Option<i64>), Violation> {
+    let id = match params["mappingId"].as_str().map(str::trim) {
+        Some(id) if !id.is_empty() => id.to_string(),
+        _ => {
+            return Err(Violation::new(
+                format!("{path}/params/mappingId"),
+                "is required: a mapping set id",
+            ));
+        }
+    };
+    match &params["mappingVersion"] {
+        Value::Null => Ok((id, None)),
+        version => match integer(version).filter(|v| *v >= 0) {
+            Some(version) => Ok((id, Some(version))),
+            None => Err(Violation::new(
+                format!("{path}/params/mappingVersion"),
+                "must be a whole number of at least 0",
+            )),
+        },
+    }
+}
+
+/// Reads `options`: `partialIngestionPercent` (above 0, at most 100) and
+/// `errorDiagnosticsEnabled`, numbers and booleans possibly given as strings.
+pub fn parse_options(value: &Value) -> Result<FlowOptions, Vec<Violation>> {
+    let mut violations = Vec::new();
+    let percent = match &value["partialIngestionPercent"] {
+        Value::Null => None,
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => Some(s.trim().parse::<f64>().unwrap_or(f64::NAN)),
+        _ => Some(f64::NAN),
+    };
+    if percent.is_some_and(|p| !(p > 0.0 && p <= 100.0)) {
+        violations.push(Violation::new(
+            "/options/partialIngestionPercent",
+            "must be a number above 0 and at most 100",
+        ));
+    }
+    let diagnostics = match &value["errorDiagnosticsEnabled"] {
+        Value::Null => Some(false),
+        Value::Bool(b) => Some(*b),
+        Value::String(s) if s.eq_ignore_ascii_case("true") => Some(true),
+        Value::String(s) if s.eq_ignore_ascii_case("false") => Some(false),
+        _ => None,
+    };
+    if diagnostics.is_none() {
+        violations.push(Violation::new(
+            "/options/errorDiagnosticsEnabled",
+            "must be true or false",
+        ));
+    }
+    if !violations.is_empty() {
+        return Err(violations);
+    }
+    Ok(FlowOptions {
+        partial_ingestion_percent: percent,
+        error_diagnostics: diagnostics.unwrap_or(false),
+    })
+}
