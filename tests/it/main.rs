@@ -5,6 +5,7 @@ mod common;
 mod connections;
 mod explore;
 mod harness;
+mod read;
 mod secrets;
 mod service;
 mod source_api;
