@@ -35,6 +35,9 @@ pub enum SourceErrorKind {
     PermissionDenied,
     /// The table or view does not exist (or is not visible to the user).
     TableNotFound,
+    /// A column asked for (to read, or to filter a window on) is not in the table, or
+    /// the user may not read it.
+    ColumnNotFound,
     /// A value or type that Inlet cannot represent exactly.
     Unsupported,
     /// The connection broke while in use.
@@ -60,6 +63,7 @@ impl SourceErrorKind {
             SourceErrorKind::DatabaseNotFound => "DATABASE_NOT_FOUND",
             SourceErrorKind::PermissionDenied => "PERMISSION_DENIED",
             SourceErrorKind::TableNotFound => "TABLE_NOT_FOUND",
+            SourceErrorKind::ColumnNotFound => "COLUMN_NOT_FOUND",
             SourceErrorKind::Unsupported => "UNSUPPORTED",
             SourceErrorKind::ConnectionLost => "CONNECTION_LOST",
             SourceErrorKind::QueryFailed => "QUERY_FAILED",

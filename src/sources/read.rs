@@ -9,12 +9,17 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use arrow_array::RecordBatch;
-use arrow_schema::{DataType, Field, SchemaRef, TimeUnit};
+use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use futures::stream::BoxStream;
 
 use super::schema::{ColumnInfo, TableSchema};
 use super::types::InletType;
 use super::{SourceError, SourceErrorKind, TableRef};
+
+pub(crate) mod calendar;
+pub(crate) mod merge;
+pub(crate) mod text;
+pub(crate) mod window;
 
 /// Arrow's widest decimal: values that need more digits fail loudly.
 pub const MAX_DECIMAL_PRECISION: u32 = 38;
@@ -23,8 +28,8 @@ pub const UNCONSTRAINED_NUMERIC_SCALE: i8 = 18;
 
 /// Rows whose `column` falls in `[start, end)`; a `None` bound is open. Bounds are
 /// microseconds since the Unix epoch (UTC instants); a `timestamp without time zone`
-/// column is compared in `timezone` (an IANA name, `UTC` by default), a `date` column by
-/// the date of the bound.
+/// column is compared as the bound's wall time in `timezone` (an IANA name, `UTC` by
+/// default), a `date` column by the bound's date in `timezone` (docs/reading.md).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct WindowFilter {
     pub column: String,
@@ -115,6 +120,77 @@ pub fn arrow_field(column: &ColumnInfo) -> Result<Field, SourceError> {
     Ok(Field::new(&column.name, data_type, column.nullable))
 }
 
+/// The Arrow schema of `table`'s columns, by [`arrow_field`].
+pub fn arrow_schema(table: &TableSchema) -> Result<SchemaRef, SourceError> {
+    let fields: Vec<Field> = table.columns.iter().map(arrow_field).collect::<Result<_, _>>()?;
+    Ok(Arc::new(Schema::new(fields)))
+}
+
+/// The columns of `schema` named in `names`, in that order (all of them when `None`).
+/// A name the table does not have (or the user may not read) is an error, as is a name
+/// asked for twice.
+pub fn select_columns(schema: &TableSchema, names: Option<&[String]>) -> Result<TableSchema, SourceError> {
+    let Some(names) = names else {
+        return Ok(schema.clone());
+    };
+    let mut columns: Vec<ColumnInfo> = Vec::with_capacity(names.len());
+    for name in names {
+        let Some(column) = schema.columns.iter().find(|c| &c.name == name) else {
+            let message = format!("{} has no column `{name}` that you may read", schema.table);
+            return Err(SourceError::new(SourceErrorKind::ColumnNotFound, message));
+        };
+        if columns.iter().any(|c| &c.name == name) {
+            let message = format!("column `{name}` is asked for twice");
+            return Err(SourceError::new(SourceErrorKind::ColumnNotFound, message));
+        }
+        columns.push(column.clone());
+    }
+    Ok(TableSchema {
+        table: schema.table.clone(),
+        columns,
+    })
+}
+
+/// Why one value cannot be put into its Arrow column.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ValueIssue {
+    /// A well-formed value the column cannot hold exactly: its text, and why not.
+    CannotHold { value: String, reason: String },
+    /// Bytes or text that do not have the form the column's type promises.
+    Malformed(String),
+}
+
+impl ValueIssue {
+    /// `value` (as the source writes it) cannot be held, because it `reason`s, e.g.
+    /// `("NaN", "a decimal column cannot hold")`.
+    pub fn cannot_hold(value: impl Into<String>, reason: impl Into<String>) -> ValueIssue {
+        let reason = reason.into();
+        ValueIssue::CannotHold {
+            value: value.into(),
+            reason,
+        }
+    }
+
+    /// The value does not have the form of its type: `what` says how.
+    pub fn malformed(what: impl Into<String>) -> ValueIssue {
+        ValueIssue::Malformed(what.into())
+    }
+
+    /// The read's error for this issue, naming the table and the column:
+    /// `public.t.amount holds NaN, which a decimal column cannot hold`.
+    pub fn error(self, table: &TableRef, column: &str) -> SourceError {
+        let message = match self {
+            ValueIssue::CannotHold { value, reason } => {
+                let shown: String = value.chars().take(80).collect();
+                let cut = if shown.len() < value.len() { "..." } else { "" };
+                format!("{table}.{column} holds {shown}{cut}, which {reason}")
+            }
+            ValueIssue::Malformed(what) => format!("{table}.{column}: {what}"),
+        };
+        SourceError::new(SourceErrorKind::Unsupported, message)
+    }
+}
+
 fn arrow_type(inlet: &InletType) -> Result<DataType, String> {
     Ok(match inlet {
         InletType::Integer => DataType::Int32,
@@ -157,6 +233,7 @@ mod tests {
             name: "c".into(),
             inlet_type: inlet,
             original_type: "t".into(),
+            source_type: "t".into(),
             nullable: true,
         }
     }

@@ -50,6 +50,13 @@ pub struct ColumnInfo {
     pub inlet_type: InletType,
     /// The source's own name of the type, e.g. `numeric(38,10)` or `integer[]`.
     pub original_type: String,
+    /// The base type whose wire format the column's values travel in, as readers decode
+    /// them. PostgreSQL: `pg_type.typname` of the type under any domains when it is
+    /// PostgreSQL's own (`int2`, `float4`, `numeric`), with one `_` in front per array
+    /// level (`_int4`; `__int4` for an array of a domain over `int4[]`), `enum` for an
+    /// enum (its values travel as their labels), else the type's `schema.name`.
+    /// Redshift: `information_schema.columns.data_type` (`real`, `numeric`).
+    pub source_type: String,
     /// Whether the column may hold NULL (for a view: unknown, so true).
     pub nullable: bool,
 }

@@ -7,6 +7,7 @@ use serde_json::{Map, Value};
 
 use super::config::SourceConfig;
 use super::connect::{ConnectOptions, SourceSession, connect};
+use super::read::{ReadRequest, ReadStream};
 use super::schema::{TableEntry, TableSchema};
 use super::{SourceError, SourceErrorKind, TableRef, postgres, redshift};
 use crate::specs::SourceKind;
@@ -28,6 +29,12 @@ pub trait Source: Send + Sync {
     /// The source's current time (`statement_timestamp()`), in microseconds since the
     /// epoch: window bounds are taken from the source's clock, not Inlet's.
     async fn clock(&self) -> Result<i64, SourceError>;
+    /// Starts reading `request`: the table's rows as a stream of Arrow record batches,
+    /// exactly (a value that cannot be represented fails the stream with
+    /// [`SourceErrorKind::Unsupported`] naming the table, column and value). The
+    /// partitions of a PostgreSQL read share one snapshot, taken before this returns;
+    /// rows are read as the stream is polled. See docs/reading.md.
+    async fn read(&self, request: &ReadRequest) -> Result<ReadStream, SourceError>;
 }
 
 /// The source for `config`, by its kind.
@@ -115,6 +122,10 @@ impl Source for PostgresSource {
         let session = connect(&self.config, &self.options).await?;
         read_clock(&session, "SET TimeZone TO 'UTC'; SELECT statement_timestamp()").await
     }
+
+    async fn read(&self, request: &ReadRequest) -> Result<ReadStream, SourceError> {
+        postgres::read::read(&self.config, &self.options, request, postgres::partition::Split::Auto).await
+    }
 }
 
 #[async_trait]
@@ -145,6 +156,10 @@ impl Source for RedshiftSource {
         // statement's own transaction, in microseconds, on Redshift and PostgreSQL alike.
         let session = connect(&self.config, &self.options).await?;
         read_clock(&session, "SET timezone TO 'UTC'; SELECT CAST('now' AS TIMESTAMP)").await
+    }
+
+    async fn read(&self, request: &ReadRequest) -> Result<ReadStream, SourceError> {
+        redshift::read::read(&self.config, &self.options, request).await
     }
 }
 

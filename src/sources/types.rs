@@ -223,6 +223,7 @@ mod tests {
             name,
             inlet_type,
             original_type: original.into(),
+            source_type: original.into(),
             nullable: true,
         })
     }

@@ -8,7 +8,7 @@
 //! arrays JSON arrays; anything else is the source's text, unchanged. A text that does not
 //! have the form its type promises is an error, never a guess.
 
-mod array;
+pub(crate) mod array;
 
 use crate::sources::schema::ColumnInfo;
 use crate::sources::types::InletType;

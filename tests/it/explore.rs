@@ -2,7 +2,7 @@
 //! and preview value, privileges, hostile names; the Redshift dialect against a PostgreSQL
 //! standing in for Redshift; and a catalog of 1,000 tables.
 
-mod redshift;
+pub(crate) mod redshift;
 mod scale;
 
 use crate::common::pg::{Auth, PgOptions, PgServer, User};

@@ -9,6 +9,7 @@ mod flows_api;
 mod harness;
 mod lake;
 mod lake_types;
+mod read;
 mod secrets;
 mod service;
 mod source_api;

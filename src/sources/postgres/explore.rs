@@ -53,7 +53,7 @@ WITH RECURSIVE rel AS (
 )
 SELECT c.attnum::int4, c.attname::text, c.original, c.nullable, t.typname::text, tn.nspname::text,
        CASE WHEN t.typtype = 'd' THEN 'domain' WHEN e.typarray = t.oid THEN 'array' ELSE 'base' END,
-       e.typdelim::text, w.typmod
+       e.typdelim::text, w.typmod, t.typtype::text
 FROM rel
 LEFT JOIN cols c ON true
 LEFT JOIN walk w ON w.attnum = c.attnum
@@ -62,8 +62,9 @@ LEFT JOIN pg_catalog.pg_namespace tn ON tn.oid = t.typnamespace
 LEFT JOIN pg_catalog.pg_type e ON e.oid = t.typelem
 ORDER BY c.attnum, w.depth";
 
-/// Session settings that make every value's text form exact and unambiguous.
-const PREVIEW_SESSION: &str = "SET TimeZone TO 'UTC'; SET DateStyle TO 'ISO, YMD'; \
+/// Session settings that make every value's text form exact and unambiguous (also used
+/// by reads, whose `::text` columns must match what previews show).
+pub(crate) const PREVIEW_SESSION: &str = "SET TimeZone TO 'UTC'; SET DateStyle TO 'ISO, YMD'; \
 SET IntervalStyle TO 'iso_8601'; SET extra_float_digits TO 3; SET bytea_output TO 'hex'";
 
 /// The tables, views, materialized views, partitioned tables and foreign tables the user
@@ -119,6 +120,7 @@ pub async fn describe(client: &Client, table: &TableRef) -> Result<TableSchema, 
             name: first.get(1),
             inlet_type: resolve(&steps),
             original_type: first.get(2),
+            source_type: wire_type(&steps),
             nullable: first.get(3),
         });
         rest = &rest[count..];
@@ -157,6 +159,7 @@ struct Step {
     namespace: String,
     array_delimiter: Option<String>,
     typmod: i32,
+    typtype: String,
 }
 
 impl Step {
@@ -167,6 +170,7 @@ impl Step {
             kind: row.get(6),
             array_delimiter: row.get(7),
             typmod: row.get(8),
+            typtype: row.get(9),
         }
     }
 }
@@ -185,5 +189,20 @@ fn resolve(steps: &[Step]) -> InletType {
         "array" => InletType::String,
         _ if step.namespace == "pg_catalog" => postgres_type(&step.typname, step.typmod),
         _ => InletType::String,
+    }
+}
+
+/// [`ColumnInfo::source_type`]: the base type under domains, `_` per array level, `enum`
+/// for enums, `schema.name` for other types outside `pg_catalog`.
+fn wire_type(steps: &[Step]) -> String {
+    let Some((step, rest)) = steps.split_first() else {
+        return String::new();
+    };
+    match step.kind.as_str() {
+        "domain" => wire_type(rest),
+        "array" => format!("_{}", wire_type(rest)),
+        _ if step.namespace == "pg_catalog" => step.typname.clone(),
+        _ if step.typtype == "e" => "enum".to_string(),
+        _ => format!("{}.{}", step.namespace, step.typname),
     }
 }

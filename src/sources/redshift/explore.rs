@@ -69,7 +69,8 @@ ORDER BY ordinal_position";
 /// Session settings for exact, unambiguous text values, as far as Redshift has them:
 /// it lacks IntervalStyle and bytea_output, and allows extra_float_digits up to 2, which
 /// is enough for a double to read back to the same value (see [`select_item`] for real).
-const PREVIEW_SESSION: &str = "SET timezone TO 'UTC'; SET datestyle TO 'ISO, MDY'; SET extra_float_digits TO 2";
+pub(crate) const PREVIEW_SESSION: &str =
+    "SET timezone TO 'UTC'; SET datestyle TO 'ISO, MDY'; SET extra_float_digits TO 2";
 
 /// The tables and views the user may read, system schemas excluded, limited to `schema`
 /// when given (the connection's `schema` param), ordered by schema and name.
@@ -122,6 +123,7 @@ fn column(row: &Row) -> ColumnInfo {
         name: row.get(0),
         inlet_type: redshift_type(&data_type, precision, scale),
         original_type: original_type(&data_type, length, precision, scale),
+        source_type: data_type.clone(),
         nullable: row.get::<_, &str>(5) == "YES",
     }
 }
@@ -166,7 +168,7 @@ pub async fn preview(
 /// A column of the select list. Redshift prints a `real` with 8 significant digits at most
 /// (`extra_float_digits` stops at 2), one short of what every float4 needs to read back, so
 /// a `real` is read as `double precision`: an exact widening, printed with all 17.
-fn select_item(column: &ColumnInfo) -> String {
+pub(crate) fn select_item(column: &ColumnInfo) -> String {
     let name = quote_ident(&column.name);
     if column.original_type == "real" {
         format!("CAST({name} AS double precision)")

@@ -23,6 +23,34 @@ pub(super) fn to_json(text: &str, element: &InletType) -> Result<Value, ValueErr
     convert(node, element)
 }
 
+/// The elements of a one-dimensional array literal, `None` for NULL; `Err(Some(n))` for
+/// an array of `n` > 1 dimensions, `Err(None)` for text that is not an array literal.
+pub(crate) fn flat_elements(text: &str) -> Result<Vec<Option<String>>, Option<usize>> {
+    let Node::List(items) = parse(text).ok_or(None)? else {
+        return Err(None);
+    };
+    let depth = |node: &Node| {
+        let mut depth = 0;
+        let mut at = node;
+        while let Node::List(items) = at {
+            depth += 1;
+            match items.first() {
+                Some(first) => at = first,
+                None => break,
+            }
+        }
+        depth
+    };
+    items
+        .into_iter()
+        .map(|item| match item {
+            Node::Null => Ok(None),
+            Node::Text(text) => Ok(Some(text)),
+            list @ Node::List(_) => Err(Some(1 + depth(&list))),
+        })
+        .collect()
+}
+
 fn convert(node: Node, element: &InletType) -> Result<Value, ValueError> {
     match node {
         Node::Null => Ok(Value::Null),
@@ -200,6 +228,20 @@ mod tests {
         let nested = InletType::Array(Box::new(InletType::Integer));
         assert_eq!(ok(r#"{"{1,2}",NULL,"{}"}"#, nested), json!([[1, 2], null, []]));
         assert_eq!(ok(" { 1 , 2 } ", InletType::Integer), json!([1, 2]));
+    }
+
+    #[test]
+    fn flat_elements_are_texts_or_nulls() {
+        let texts = |items: &[Option<&str>]| items.iter().map(|i| i.map(str::to_string)).collect::<Vec<_>>();
+        assert_eq!(
+            flat_elements(r#"{::1,NULL,"a,b"}"#),
+            Ok(texts(&[Some("::1"), None, Some("a,b")]))
+        );
+        assert_eq!(flat_elements("{}"), Ok(vec![]));
+        assert_eq!(flat_elements("[0:1]={7,8}"), Ok(texts(&[Some("7"), Some("8")])));
+        assert_eq!(flat_elements("{{1,2},{3,4}}"), Err(Some(2)));
+        assert_eq!(flat_elements("{{{1}}}"), Err(Some(3)));
+        assert_eq!(flat_elements("{1"), Err(None));
     }
 
     #[test]

@@ -32,7 +32,7 @@ GRANT SELECT ON sales.orders, sales.big_orders, other.t TO rs_reader;
 
 /// Every statement `user` sent, from a `log_statement = 'all'` log (prefix `%m [%p] %u@%d`),
 /// continuation lines included.
-fn statements_of(log: &str, user: &str) -> Vec<String> {
+pub(crate) fn statements_of(log: &str, user: &str) -> Vec<String> {
     let mut statements: Vec<String> = Vec::new();
     let mut current: Option<String> = None;
     let entry_start = |line: &str| line.len() > 4 && line[..4].bytes().all(|b| b.is_ascii_digit());

@@ -1,0 +1,262 @@
+//! PostgreSQL's binary COPY format, decoded as it arrives into Arrow record batches.
+//!
+//! The stream is a header (signature, flags, extension), then tuples (a 16-bit field
+//! count, then per field a 32-bit length, -1 for NULL, and the value's bytes), then a
+//! trailer (a field count of -1). The network delivers it in chunks whose edges fall
+//! anywhere, in principle: a tuple is decoded only once all of it is there; the part of
+//! a chunk after the last complete tuple waits in `carry` for the next chunk. (PostgreSQL
+//! sends one message per tuple, so `carry` is almost always empty and tuples are decoded
+//! straight from the received buffer.)
+
+use std::mem;
+use std::sync::Arc;
+
+use arrow_array::{RecordBatch, RecordBatchOptions};
+use arrow_schema::SchemaRef;
+
+use super::decode::{Column, Wire};
+use crate::sources::SourceError;
+use crate::sources::read::{ValueIssue, arrow_schema};
+use crate::sources::schema::TableSchema;
+
+const SIGNATURE: &[u8; 11] = b"PGCOPY\n\xff\r\n\0";
+/// The header flag saying every tuple carries an OID first (never asked for here).
+const HAS_OIDS: u32 = 1 << 16;
+
+/// How a table's columns are selected and decoded; shared by all its partitions.
+#[derive(Debug)]
+pub struct DecodePlan {
+    /// The Arrow schema of every batch.
+    pub schema: SchemaRef,
+    /// Each column's wire format.
+    pub wires: Vec<Wire>,
+    /// Each column's select-list expression.
+    pub select: Vec<String>,
+}
+
+impl DecodePlan {
+    /// The plan for `table`'s columns; a column no exact reader exists for is an error.
+    pub fn new(table: &TableSchema) -> Result<DecodePlan, SourceError> {
+        let schema = arrow_schema(table)?;
+        let (wires, select) = table
+            .columns
+            .iter()
+            .map(Wire::plan)
+            .collect::<Result<Vec<_>, _>>()?
+            .into_iter()
+            .unzip();
+        Ok(DecodePlan { schema, wires, select })
+    }
+}
+
+/// Why decoding stopped: a value of column `column` (index), or the stream itself.
+#[derive(Debug)]
+pub struct DecodeError {
+    pub column: Option<usize>,
+    pub issue: ValueIssue,
+}
+
+fn broken(what: &str) -> DecodeError {
+    DecodeError {
+        column: None,
+        issue: ValueIssue::malformed(format!("the binary COPY stream {what}")),
+    }
+}
+
+#[derive(PartialEq, Eq)]
+enum State {
+    Header,
+    Tuples,
+    Done,
+}
+
+enum Next {
+    Incomplete,
+    Trailer,
+    Tuple(usize),
+}
+
+/// Decodes one COPY stream into batches of `batch_rows` rows.
+pub struct CopyDecoder {
+    plan: Arc<DecodePlan>,
+    columns: Vec<Column>,
+    batch_rows: usize,
+    rows: usize,
+    state: State,
+    carry: Vec<u8>,
+    /// (offset, length) of each field of the tuple being decoded.
+    fields: Vec<(usize, i32)>,
+    ready: Vec<RecordBatch>,
+}
+
+impl CopyDecoder {
+    /// A decoder for `plan`'s columns making batches of `batch_rows` (at least 1) rows.
+    pub fn new(plan: Arc<DecodePlan>, batch_rows: usize) -> CopyDecoder {
+        let batch_rows = batch_rows.max(1);
+        let columns = plan
+            .wires
+            .iter()
+            .zip(plan.schema.fields())
+            .map(|(wire, field)| Column::new(wire, field.data_type(), batch_rows, batch_rows * 8))
+            .collect();
+        CopyDecoder {
+            fields: Vec::with_capacity(plan.wires.len()),
+            plan,
+            columns,
+            batch_rows,
+            rows: 0,
+            state: State::Header,
+            carry: Vec::new(),
+            ready: Vec::new(),
+        }
+    }
+
+    /// Decodes the complete tuples of `chunk` (and of what was carried over).
+    pub fn feed(&mut self, chunk: &[u8]) -> Result<(), DecodeError> {
+        if self.carry.is_empty() {
+            let used = self.decode(chunk)?;
+            self.carry.extend_from_slice(&chunk[used..]);
+        } else {
+            self.carry.extend_from_slice(chunk);
+            let carry = mem::take(&mut self.carry);
+            let used = self.decode(&carry);
+            self.carry = carry;
+            self.carry.drain(..used?);
+        }
+        Ok(())
+    }
+
+    /// The batches completed so far.
+    pub fn take_ready(&mut self) -> Vec<RecordBatch> {
+        mem::take(&mut self.ready)
+    }
+
+    /// The last, partly filled batch, once the stream has ended with its trailer.
+    pub fn finish(mut self) -> Result<Option<RecordBatch>, DecodeError> {
+        if self.state != State::Done || !self.carry.is_empty() {
+            return Err(broken("ended in the middle"));
+        }
+        if self.rows == 0 {
+            return Ok(None);
+        }
+        self.flush()?;
+        Ok(self.ready.pop())
+    }
+
+    /// Decodes what of `input` it can; answers the bytes used.
+    fn decode(&mut self, input: &[u8]) -> Result<usize, DecodeError> {
+        let mut at = 0;
+        if self.state == State::Header {
+            match header(input)? {
+                Some(length) => at = length,
+                None => return Ok(0),
+            }
+            self.state = State::Tuples;
+        }
+        while self.state == State::Tuples {
+            let tuple = &input[at..];
+            let length = match self.locate(tuple)? {
+                Next::Incomplete => break,
+                Next::Trailer => {
+                    self.state = State::Done;
+                    at += 2;
+                    break;
+                }
+                Next::Tuple(length) => length,
+            };
+            for (index, column) in self.columns.iter_mut().enumerate() {
+                let (offset, size) = self.fields[index];
+                if size < 0 {
+                    column.append_null();
+                } else {
+                    let value = &tuple[offset..offset + size as usize];
+                    column.append(value).map_err(|issue| DecodeError {
+                        column: Some(index),
+                        issue,
+                    })?;
+                }
+            }
+            at += length;
+            self.rows += 1;
+            if self.rows == self.batch_rows {
+                self.flush()?;
+            }
+        }
+        if self.state == State::Done && at < input.len() {
+            return Err(broken("goes on after its trailer"));
+        }
+        Ok(at)
+    }
+
+    /// Finds the fields of the tuple at the start of `input`, if all of it is there.
+    fn locate(&mut self, input: &[u8]) -> Result<Next, DecodeError> {
+        let Some(count) = input.get(..2) else {
+            return Ok(Next::Incomplete);
+        };
+        let count = i16::from_be_bytes([count[0], count[1]]);
+        if count == -1 {
+            return Ok(Next::Trailer);
+        }
+        if count as usize != self.columns.len() {
+            return Err(broken(
+                "has a tuple with another number of fields than columns asked for",
+            ));
+        }
+        self.fields.clear();
+        let mut at = 2;
+        for _ in 0..count {
+            let Some(size) = input.get(at..at + 4) else {
+                return Ok(Next::Incomplete);
+            };
+            let size = i32::from_be_bytes([size[0], size[1], size[2], size[3]]);
+            at += 4;
+            self.fields.push((at, size));
+            if size >= 0 {
+                at += size as usize;
+                if at > input.len() {
+                    return Ok(Next::Incomplete);
+                }
+            } else if size != -1 {
+                return Err(broken("has a field of negative length"));
+            }
+        }
+        Ok(Next::Tuple(at))
+    }
+
+    fn flush(&mut self) -> Result<(), DecodeError> {
+        let plan = &self.plan;
+        let arrays = self
+            .columns
+            .iter_mut()
+            .zip(&plan.wires)
+            .zip(plan.schema.fields())
+            .map(|((column, wire), field)| column.take(wire, field.data_type(), self.batch_rows))
+            .collect();
+        let options = RecordBatchOptions::new().with_row_count(Some(self.rows));
+        let batch = RecordBatch::try_new_with_options(plan.schema.clone(), arrays, &options)
+            .map_err(|e| broken(&format!("made a batch Arrow refuses ({e})")))?;
+        self.ready.push(batch);
+        self.rows = 0;
+        Ok(())
+    }
+}
+
+/// The length of the header at the start of `input`, once all of it is there.
+fn header(input: &[u8]) -> Result<Option<usize>, DecodeError> {
+    let Some(fixed) = input.get(..19) else {
+        return Ok(None);
+    };
+    if &fixed[..11] != SIGNATURE {
+        return Err(broken("does not start with the binary COPY signature"));
+    }
+    let flags = u32::from_be_bytes([fixed[11], fixed[12], fixed[13], fixed[14]]);
+    if flags & HAS_OIDS != 0 {
+        return Err(broken("carries OIDs"));
+    }
+    let extension = u32::from_be_bytes([fixed[15], fixed[16], fixed[17], fixed[18]]) as usize;
+    Ok((input.len() >= 19 + extension).then_some(19 + extension))
+}
+
+#[cfg(test)]
+#[path = "copy_binary_tests.rs"]
+mod tests;
