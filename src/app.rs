@@ -8,6 +8,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, Request, StatusCode};
 use axum::middleware;
 use axum::response::IntoResponse;
+use tokio_util::sync::CancellationToken;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 use utoipa::OpenApi;
@@ -16,6 +17,7 @@ use utoipa_axum::router::OpenApiRouter;
 use crate::api::{self, CATALOG, CONVERSION, FLOW_SERVICE, SANDBOX_MANAGEMENT, error::ApiError};
 use crate::config::{Config, LogFormat};
 use crate::connections::secrets::SecretCipher;
+use crate::flows;
 use crate::flows::clock::Clock;
 use crate::identity::keys;
 use crate::identity::tokens::TokenSigner;
@@ -122,12 +124,42 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {listen}"))?;
     let address = listener.local_addr()?;
     tracing::info!(%address, backend = ?state.store.backend(), "inlet listening");
+    let stop = CancellationToken::new();
+    let background = start_background(&state, &stop);
     println!("inlet listening on http://{address}");
+    let stopping = stop.clone();
     axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown_signal())
+        .with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            stopping.cancel();
+        })
         .await?;
+    stop.cancel();
+    for task in background {
+        let _ = task.await;
+    }
     tracing::info!("inlet stopped");
     Ok(())
+}
+
+/// Starts the scheduler and this process's workers; they stop when `stop` is cancelled.
+fn start_background(state: &AppState, stop: &CancellationToken) -> Vec<tokio::task::JoinHandle<()>> {
+    let config = &state.config;
+    let mut tasks = vec![tokio::spawn(flows::scheduler::run(
+        state.clone(),
+        config.poll_interval,
+        stop.clone(),
+    ))];
+    if config.workers > 0 {
+        let process = flows::worker::process_name().to_string();
+        tasks.push(tokio::spawn(flows::worker::run(
+            state.clone(),
+            process,
+            config.workers,
+            stop.clone(),
+        )));
+    }
+    tasks
 }
 
 fn init_logging(config: &Config) {

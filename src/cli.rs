@@ -44,6 +44,23 @@ enum Command {
         #[arg(long, default_value = "24h", value_parser = humantime::parse_duration)]
         ttl: Duration,
     },
+    /// Copy one table into a Delta table (replacing its contents), without a server.
+    Copy {
+        /// PostgreSQL URL (postgres://user:pw@host:5432/db?sslmode=...) or connection
+        /// string (Server=...;Database=...;UID=...;Password=...). Prefer the environment
+        /// variable: a password on the command line is visible to other users.
+        #[arg(long, env = "INLET_SOURCE", hide_env_values = true)]
+        source: String,
+        /// The table, as schema.table.
+        #[arg(long)]
+        table: String,
+        /// The Delta table to write: a directory, or s3://bucket/prefix/name.
+        #[arg(long)]
+        to: String,
+        /// Partitions to read in parallel [default: the number of cores].
+        #[arg(long)]
+        partitions: Option<usize>,
+    },
     /// Print the version.
     Version,
 }
@@ -100,6 +117,33 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             let key = keys::load_or_create(config.token_key.as_ref(), &config.data_dir, keys::TOKEN_KEY_FILE)?;
             println!("{}", TokenSigner::new(&key).mint(&client_id, &org, ttl));
+            Ok(())
+        }
+        Command::Copy {
+            source,
+            table,
+            to,
+            partitions,
+        } => {
+            let request = crate::copy::CopyRequest {
+                source: crate::secret::Secret::new(source),
+                table,
+                to,
+                partitions: partitions.unwrap_or(config.source_partitions),
+                batch_rows: config.batch_rows,
+            };
+            let report = crate::copy::copy(request).await?;
+            let seconds = report.elapsed.as_secs_f64();
+            println!(
+                "copied {} rows ({:.1} MB from the source) in {seconds:.2} s: {:.0} rows/s, {:.1} MB/s; {} files, table version {} at {}",
+                report.rows,
+                report.source_bytes as f64 / 1e6,
+                report.rows as f64 / seconds,
+                report.source_bytes as f64 / 1e6 / seconds,
+                report.files,
+                report.table_version,
+                report.location
+            );
             Ok(())
         }
         Command::Version => {

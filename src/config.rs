@@ -67,6 +67,14 @@ struct FileConfig {
     source_connect_timeout: Option<String>,
     source_statement_timeout: Option<String>,
     clock_file: Option<PathBuf>,
+    workers: Option<usize>,
+    source_partitions: Option<usize>,
+    batch_rows: Option<usize>,
+    settle_lag: Option<String>,
+    run_lease: Option<String>,
+    run_attempts: Option<u32>,
+    retry_backoff: Option<String>,
+    poll_interval: Option<String>,
 }
 
 /// The resolved configuration.
@@ -87,6 +95,24 @@ pub struct Config {
     pub source_connect_timeout: Duration,
     /// Bound on each explore statement run on a source database.
     pub source_statement_timeout: Duration,
+    /// Runs executed at once by this process (0: this process runs none, it only serves
+    /// the API and schedules).
+    pub workers: usize,
+    /// Partitions a run reads a PostgreSQL table in, in parallel.
+    pub source_partitions: usize,
+    /// Rows per Arrow record batch.
+    pub batch_rows: usize,
+    /// How long after a window's end (by the source's clock) its run starts, so rows
+    /// stamped inside the window by transactions that commit late are still read.
+    pub settle_lag: Duration,
+    /// How long a worker's claim on a run lasts without a heartbeat.
+    pub run_lease: Duration,
+    /// Attempts at a run whose failures are transient, before it fails.
+    pub run_attempts: u32,
+    /// Wait before the first retry; doubled for each further one.
+    pub retry_backoff: Duration,
+    /// How often idle workers and the scheduler look for work.
+    pub poll_interval: Duration,
     /// Secrets-encryption key from `INLET_MASTER_KEY`, else a key file in the data directory.
     pub master_key: Option<Secret>,
     /// Token-signing key from `INLET_TOKEN_KEY`, else a key file in the data directory.
@@ -136,6 +162,18 @@ impl Config {
                 "source_statement_timeout",
                 Duration::from_secs(30),
             )?,
+            workers: file.workers.unwrap_or(2),
+            source_partitions: file.source_partitions.unwrap_or_else(default_partitions).max(1),
+            batch_rows: file.batch_rows.unwrap_or(65_536).max(1),
+            settle_lag: duration(file.settle_lag.as_deref(), "settle_lag", Duration::from_secs(60))?,
+            run_lease: duration(file.run_lease.as_deref(), "run_lease", Duration::from_secs(30))?,
+            run_attempts: file.run_attempts.unwrap_or(3),
+            retry_backoff: duration(file.retry_backoff.as_deref(), "retry_backoff", Duration::from_secs(2))?,
+            poll_interval: duration(
+                file.poll_interval.as_deref(),
+                "poll_interval",
+                Duration::from_millis(500),
+            )?,
             master_key: env_secret("INLET_MASTER_KEY"),
             token_key: env_secret("INLET_TOKEN_KEY"),
             clock_file: args.clock_file.clone().or(file.clock_file),
@@ -170,6 +208,10 @@ impl Config {
         }
         Ok(())
     }
+}
+
+fn default_partitions() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get())
 }
 
 fn duration(text: Option<&str>, name: &str, default: Duration) -> anyhow::Result<Duration> {

@@ -24,6 +24,11 @@ struct RouteLabels {
     route: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RunLabels {
+    status: String,
+}
+
 type LatencyFamily = Family<RouteLabels, Histogram, fn() -> Histogram>;
 
 /// The service's metrics and the registry that encodes them.
@@ -31,6 +36,9 @@ pub struct Metrics {
     registry: Registry,
     requests: Family<RequestLabels, Counter>,
     latency: LatencyFamily,
+    runs: Family<RunLabels, Counter>,
+    rows_written: Counter,
+    bytes_read: Counter,
 }
 
 fn latency_histogram() -> Histogram {
@@ -50,11 +58,47 @@ impl Metrics {
             "HTTP request latency by route",
             latency.clone(),
         );
+        let runs = Family::<RunLabels, Counter>::default();
+        let rows_written = Counter::default();
+        let bytes_read = Counter::default();
+        registry.register("runs", "Runs ended, by final status", runs.clone());
+        registry.register(
+            "rows_written",
+            "Rows committed to datasets by runs",
+            rows_written.clone(),
+        );
+        registry.register(
+            "source_bytes_read",
+            "Bytes received from source databases by runs",
+            bytes_read.clone(),
+        );
         Metrics {
             registry,
             requests,
             latency,
+            runs,
+            rows_written,
+            bytes_read,
         }
+    }
+
+    /// Counts a run that ended with `status`.
+    pub fn run_finished(&self, status: &str) {
+        self.runs
+            .get_or_create(&RunLabels {
+                status: status.to_string(),
+            })
+            .inc();
+    }
+
+    /// Counts rows a run committed.
+    pub fn rows_written(&self, rows: u64) {
+        self.rows_written.inc_by(rows);
+    }
+
+    /// Counts bytes a run read from its source.
+    pub fn bytes_read(&self, bytes: u64) {
+        self.bytes_read.inc_by(bytes);
     }
 
     /// The metrics in Prometheus text format.

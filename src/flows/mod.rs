@@ -1,7 +1,12 @@
-//! Dataflows: schedules and the windows they make, runs, the scheduler and workers.
+//! Dataflows: schedules and the windows they make, runs, the scheduler that turns flows
+//! into runs, the workers that claim them, and the engine that executes one.
 
 pub mod clock;
+pub mod engine;
 pub mod model;
 pub mod params;
+pub mod plan;
 pub mod runs;
 pub mod schedule;
+pub mod scheduler;
+pub mod worker;

@@ -7,6 +7,7 @@ use super::params::{parse_options, parse_transformations};
 use super::schedule::Schedule;
 use crate::identity::Tenant;
 use crate::sources::TableRef;
+use crate::sources::read::window::Zone;
 use crate::specs::Violation;
 use crate::store::ResourceRow;
 
@@ -200,11 +201,11 @@ impl DeltaColumn {
         };
         let timezone = match &value["timezone"] {
             Value::Null => "UTC".to_string(),
-            Value::String(zone) if utc_offset_seconds(zone).is_some() => zone.clone(),
+            Value::String(zone) if Zone::parse(zone).is_some() => zone.clone(),
             _ => {
                 violations.push(Violation::new(
                     format!("{path}/timezone"),
-                    "must be UTC or a fixed offset such as +02:00",
+                    "must be an IANA time zone name (such as UTC or Europe/Paris) or a fixed offset such as +02:00",
                 ));
                 String::new()
             }
@@ -215,35 +216,6 @@ impl DeltaColumn {
             Err(violations)
         }
     }
-
-    /// The timezone's offset east of UTC, in seconds.
-    pub fn offset_seconds(&self) -> i32 {
-        utc_offset_seconds(&self.timezone).unwrap_or(0)
-    }
-}
-
-/// `UTC`, `GMT`, `Z` or `±HH[:MM]` as seconds east of UTC.
-pub fn utc_offset_seconds(zone: &str) -> Option<i32> {
-    let zone = zone.trim();
-    if ["utc", "gmt", "z"].contains(&zone.to_ascii_lowercase().as_str()) {
-        return Some(0);
-    }
-    let sign = match zone.chars().next()? {
-        '+' => 1,
-        '-' => -1,
-        _ => return None,
-    };
-    let digits: String = zone[1..].chars().filter(|c| *c != ':').collect();
-    if !(digits.len() == 2 || digits.len() == 4) || !digits.chars().all(|c| c.is_ascii_digit()) {
-        return None;
-    }
-    let hours: i32 = digits[..2].parse().ok()?;
-    let minutes: i32 = if digits.len() == 4 {
-        digits[2..].parse().ok()?
-    } else {
-        0
-    };
-    (hours <= 14 && minutes < 60).then_some(sign * (hours * 3600 + minutes * 60))
 }
 
 impl Flow {

@@ -99,10 +99,12 @@ fn transformation_and_option_rules_name_their_paths() {
 }
 
 #[test]
-fn timezones_are_utc_or_fixed_offsets() {
-    assert_eq!(utc_offset_seconds("UTC"), Some(0));
-    assert_eq!(utc_offset_seconds("+02:00"), Some(7200));
-    assert_eq!(utc_offset_seconds("-0530"), Some(-19800));
-    assert_eq!(utc_offset_seconds("+5"), None);
-    assert_eq!(utc_offset_seconds("Europe/Oslo"), None);
+fn delta_column_zones_are_iana_names_or_fixed_offsets() {
+    use crate::sources::read::window::Zone;
+    for zone in ["UTC", "Z", "+02:00", "-0530", "+05", "Europe/Oslo"] {
+        assert!(Zone::parse(zone).is_some(), "{zone}");
+    }
+    for zone in ["+5", "Mars/Olympus", "+15:00", ""] {
+        assert!(Zone::parse(zone).is_none(), "{zone}");
+    }
 }

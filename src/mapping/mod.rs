@@ -1,14 +1,29 @@
 //! Mapping sets (Data Prep): which source columns, and which constants, land under which
 //! names in the dataset. Destinations are dotted paths: `a.b` is field `b` of struct `a`.
 
+pub mod apply;
+
 use serde_json::{Value, json};
 
+use crate::identity::Tenant;
 use crate::specs::Violation;
+use crate::store::{Store, StoreError};
 
 /// The store kind of mapping sets (the current version of each).
 pub const KIND: &str = "mappingSet";
 /// The store kind of every version of every mapping set, the current one included.
 pub const VERSION_KIND: &str = "mappingSetVersion";
+
+/// The mapping set `id` at `version`, as stored in `tenant`.
+pub async fn load(store: &Store, tenant: &Tenant, id: &str, version: i64) -> Result<Option<MappingSet>, StoreError> {
+    let Some(row) = store
+        .get_resource(VERSION_KIND, tenant, &version_id(id, version))
+        .await?
+    else {
+        return Ok(None);
+    };
+    Ok(MappingSet::from_doc(&row.doc).ok())
+}
 
 /// One entry of a mapping set.
 #[derive(Clone, Debug, PartialEq)]

@@ -15,6 +15,7 @@ pub mod ssl_mode;
 pub mod table_ref;
 pub mod tls;
 pub mod types;
+pub mod url;
 pub mod values;
 
 pub use error::{SourceError, SourceErrorKind};

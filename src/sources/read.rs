@@ -19,7 +19,7 @@ use super::{SourceError, SourceErrorKind, TableRef};
 pub(crate) mod calendar;
 pub(crate) mod merge;
 pub(crate) mod text;
-pub(crate) mod window;
+pub mod window;
 
 /// Arrow's widest decimal: values that need more digits fail loudly.
 pub const MAX_DECIMAL_PRECISION: u32 = 38;

@@ -10,7 +10,7 @@
 //!
 //! `CAST(... AS ...)` rather than `::` so that Redshift and PostgreSQL read the same text.
 
-use chrono::{DateTime, Datelike, NaiveDateTime};
+use chrono::{DateTime, Datelike, FixedOffset, NaiveDateTime};
 use chrono_tz::Tz;
 
 use super::WindowFilter;
@@ -19,12 +19,60 @@ use crate::sources::table_ref::quote_ident;
 use crate::sources::types::InletType;
 use crate::sources::{SourceError, SourceErrorKind};
 
+/// The time zone a window's wall-clock bounds are read in: an IANA name (daylight
+/// saving time included) or a fixed offset from UTC such as `+02:00`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Zone {
+    Named(Tz),
+    Fixed(FixedOffset),
+}
+
+impl Zone {
+    /// Parses `Europe/Paris`, `UTC`, `Z`, `+02:00`, `-0530` or `+05`.
+    pub fn parse(text: &str) -> Option<Zone> {
+        let text = text.trim();
+        if text.eq_ignore_ascii_case("z") {
+            return Some(Zone::Fixed(FixedOffset::east_opt(0)?));
+        }
+        if let Ok(named) = text.parse::<Tz>() {
+            return Some(Zone::Named(named));
+        }
+        let sign = match text.chars().next()? {
+            '+' => 1,
+            '-' => -1,
+            _ => return None,
+        };
+        let digits: String = text[1..].chars().filter(|c| *c != ':').collect();
+        if !(digits.len() == 2 || digits.len() == 4) || !digits.chars().all(|c| c.is_ascii_digit()) {
+            return None;
+        }
+        let hours: i32 = digits[..2].parse().ok()?;
+        let minutes: i32 = if digits.len() == 4 {
+            digits[2..].parse().ok()?
+        } else {
+            0
+        };
+        if hours > 14 || minutes >= 60 {
+            return None;
+        }
+        FixedOffset::east_opt(sign * (hours * 3600 + minutes * 60)).map(Zone::Fixed)
+    }
+
+    /// The wall-clock time in this zone of the UTC instant `utc`.
+    fn wall_time(self, utc: NaiveDateTime) -> NaiveDateTime {
+        match self {
+            Zone::Named(zone) => utc.and_utc().with_timezone(&zone).naive_local(),
+            Zone::Fixed(offset) => utc.and_utc().with_timezone(&offset).naive_local(),
+        }
+    }
+}
+
 /// How a bound is written for the column's type.
 #[derive(Clone, Copy)]
 enum Bound {
     Instant,
-    WallTime(Tz),
-    Date(Tz),
+    WallTime(Zone),
+    Date(Zone),
 }
 
 /// The predicate selecting `window` of `schema`'s table, or `None` when both bounds are
@@ -38,9 +86,9 @@ pub fn predicate(window: &WindowFilter, schema: &TableSchema) -> Result<Option<S
         return Err(SourceError::new(SourceErrorKind::ColumnNotFound, message));
     };
     let unsupported = |message: String| SourceError::new(SourceErrorKind::Unsupported, message);
-    let zone: Tz = window.timezone.parse().map_err(|_| {
+    let zone = Zone::parse(&window.timezone).ok_or_else(|| {
         unsupported(format!(
-            "`{}` is not an IANA time zone name (such as UTC or Europe/Paris)",
+            "`{}` is not a time zone: use an IANA name (such as UTC or Europe/Paris) or an offset such as +02:00",
             window.timezone
         ))
     })?;
@@ -69,10 +117,9 @@ pub fn predicate(window: &WindowFilter, schema: &TableSchema) -> Result<Option<S
 /// `CAST('<text>' AS <type>)` for a bound of `micros` since the epoch.
 fn literal(micros: i64, bound: Bound) -> Result<String, SourceError> {
     let instant = DateTime::from_timestamp_micros(micros).map(|t| t.naive_utc());
-    let local = |zone: Tz, t: NaiveDateTime| t.and_utc().with_timezone(&zone).naive_local();
     let wall = match (instant, bound) {
         (Some(t), Bound::Instant) => Some(t),
-        (Some(t), Bound::WallTime(zone) | Bound::Date(zone)) => Some(local(zone, t)),
+        (Some(t), Bound::WallTime(zone) | Bound::Date(zone)) => Some(zone.wall_time(t)),
         (None, _) => None,
     };
     let Some(wall) = wall.filter(|t| (1..=9999).contains(&t.year())) else {

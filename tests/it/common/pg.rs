@@ -208,6 +208,18 @@ impl PgServer {
     }
 }
 
+impl PgServer {
+    /// Stops the server at once (`pg_ctl stop -m immediate`), as a crash or an outage
+    /// would; connections break mid-statement.
+    pub fn stop_now(&self) {
+        let args = ["-D", "data", "-m", "immediate", "-w", "stop"];
+        let out = server_command(&self.bin, "pg_ctl", self.dir.path(), &args)
+            .output()
+            .expect("run pg_ctl");
+        assert!(out.status.success(), "pg_ctl stop: {out:?}");
+    }
+}
+
 impl Drop for PgServer {
     fn drop(&mut self) {
         let args = ["-D", "data", "-m", "immediate", "-w", "stop"];

@@ -24,6 +24,8 @@ pub struct Options {
     pub log_level: Option<String>,
     /// A file of epoch seconds the flow clock reads instead of the system clock.
     pub clock_file: Option<PathBuf>,
+    /// TOML settings for `--config` (e.g. `run_lease = "3s"`).
+    pub config: Option<String>,
 }
 
 /// A running `inlet serve`. Killed when dropped.
@@ -95,6 +97,11 @@ impl Inlet {
         if let Some(url) = &self.options.metadata_url {
             command.arg("--metadata-url").arg(url);
         }
+        if let Some(config) = &self.options.config {
+            let path = self.dir.path().join("inlet.toml");
+            std::fs::write(&path, config).expect("write config");
+            command.arg("--config").arg(path);
+        }
         if let Some(clock) = &self.options.clock_file {
             command.env("INLET_CLOCK_FILE", clock);
         }
@@ -110,6 +117,21 @@ impl Inlet {
     /// same data directory.
     pub fn restart(&mut self) {
         self.stop();
+        self.restarts += 1;
+        self.spawn();
+    }
+
+    /// Kills the server at once (SIGKILL), as a crash would.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().expect("kill -9");
+            child.wait().expect("wait for inlet");
+        }
+    }
+
+    /// Starts the server again on the same data directory after [`Inlet::kill`] or [`Inlet::stop`].
+    pub fn start_again(&mut self) {
+        assert!(self.child.is_none(), "the server is still running");
         self.restarts += 1;
         self.spawn();
     }

@@ -1,0 +1,217 @@
+//! Dataflows end to end: real PostgreSQL sources, a real `inlet serve` running the
+//! scheduler and workers, Delta tables read back by an independent reader.
+
+mod copy_cli;
+mod crash;
+mod runs;
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::common::delta;
+use crate::common::pg::{Auth, PgOptions, PgServer, User};
+use crate::common::server::{Identity, Inlet, Options, PG_SPEC};
+
+pub const FLOW_SPEC: &str = "14518937-270c-4525-bdec-c2ba7cce3860";
+const DATALAKE_SPEC: &str = "c604ff05-7f1a-43c0-8e18-33bf874cb11c";
+const PASSWORD: &str = "Reader-pw-2f81";
+/// Run settings that keep tests quick: no settle lag, short leases, fast polling.
+pub const QUICK: &str =
+    "settle_lag = \"0s\"\nrun_lease = \"3s\"\npoll_interval = \"200ms\"\nretry_backoff = \"200ms\"\n";
+
+/// A source database, an Inlet server with a file clock, and an API identity.
+pub struct Lab {
+    pub pg: PgServer,
+    pub inlet: Inlet,
+    pub api: Identity,
+    pub clock: PathBuf,
+    _clock_dir: tempfile::TempDir,
+}
+
+impl Lab {
+    /// Starts both servers; the flow clock starts at `now`; `sql` sets up the source.
+    pub fn start(now: i64, sql: &str, config: &str) -> Lab {
+        let pg = PgServer::start(PgOptions {
+            users: vec![User::new("reader", PASSWORD, Auth::Scram)],
+            ..PgOptions::default()
+        });
+        pg.create_database("shop");
+        pg.psql("shop", sql);
+        pg.psql("shop", "GRANT SELECT ON ALL TABLES IN SCHEMA public TO reader");
+        let clock_dir = tempfile::tempdir().unwrap();
+        let clock = clock_dir.path().join("clock");
+        std::fs::write(&clock, now.to_string()).unwrap();
+        let inlet = Inlet::start_with(Options {
+            clock_file: Some(clock.clone()),
+            config: Some(format!("{QUICK}{config}")),
+            ..Options::default()
+        });
+        let api = inlet.identity("ORG1@AdobeOrg");
+        Lab {
+            pg,
+            inlet,
+            api,
+            clock,
+            _clock_dir: clock_dir,
+        }
+    }
+
+    /// Moves the flow clock.
+    pub fn set_clock(&self, now: i64) {
+        std::fs::write(&self.clock, now.to_string()).unwrap();
+    }
+
+    /// Base connection, source connection on `table`, dataset and target connection;
+    /// returns (source connection id, target connection id, dataset id).
+    pub async fn connections(&self, table: &str) -> (String, String, String) {
+        let base = self
+            .api
+            .create_connection(&json!({
+            "name": "shop", "connectionSpec": {"id": PG_SPEC, "version": "1.0"},
+            "auth": {"specName": "Basic Authentication", "params": {"server": "127.0.0.1", "port": self.pg.port(),
+                "database": "shop", "username": "reader", "password": PASSWORD, "sslMode": "Disable"}}}))
+            .await;
+        let source = self.created(
+            self.api
+                .post(
+                    "/sourceConnections",
+                    &json!({
+            "name": "source", "baseConnectionId": base, "data": {"format": "tabular"},
+            "params": {"tableName": table}, "connectionSpec": {"id": PG_SPEC, "version": "1.0"}}),
+                )
+                .await,
+        );
+        let dataset = self.dataset().await;
+        let target = self.created(
+            self.api
+                .post(
+                    "/targetConnections",
+                    &json!({
+            "name": "target", "data": {"format": "delta"}, "params": {"dataSetId": dataset},
+            "connectionSpec": {"id": DATALAKE_SPEC, "version": "1.0"}}),
+                )
+                .await,
+        );
+        (source, target, dataset)
+    }
+
+    async fn dataset(&self) -> String {
+        let request = self
+            .api
+            .request(Method::POST, "/data/foundation/catalog/dataSets")
+            .json(&json!({"name": "orders"}));
+        let reply = self.api.send(request).await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+        reply.body[0]
+            .as_str()
+            .unwrap()
+            .trim_start_matches("@/dataSets/")
+            .to_string()
+    }
+
+    fn created(&self, reply: crate::common::server::Reply) -> String {
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+        reply.body["id"].as_str().unwrap().to_string()
+    }
+
+    /// Creates a flow from its parts; returns its id.
+    pub async fn flow(&self, source: &str, target: &str, transformations: Value, schedule: Value) -> String {
+        let reply = self
+            .api
+            .post(
+                "/flows",
+                &json!({
+            "name": "orders to lake", "flowSpec": {"id": FLOW_SPEC, "version": "1.0"},
+            "sourceConnectionIds": [source], "targetConnectionIds": [target],
+            "transformations": transformations, "scheduleParams": schedule}),
+            )
+            .await;
+        self.created(reply)
+    }
+
+    /// The flow's runs, oldest window first.
+    pub async fn runs(&self, flow: &str) -> Vec<Value> {
+        let reply = self
+            .api
+            .get(&format!("/runs?property=flowId=={flow}&limit=100&orderby=createdAt"))
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+        reply.body["items"].as_array().unwrap().clone()
+    }
+
+    /// Waits until the flow has `count` runs that ended, and returns them (oldest first).
+    pub async fn ended_runs(&self, flow: &str, count: usize, timeout: Duration) -> Vec<Value> {
+        let started = Instant::now();
+        loop {
+            let runs = self.runs(flow).await;
+            let ended = runs
+                .iter()
+                .filter(|r| ["success", "failed", "cancelled"].contains(&status(r)))
+                .count();
+            if ended >= count {
+                return runs;
+            }
+            assert!(
+                started.elapsed() < timeout,
+                "{count} runs did not end within {timeout:?}: {runs:#?}\n{}",
+                self.inlet.logs()
+            );
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
+    /// The dataset's Delta table read by the independent reader, with its rows.
+    pub async fn dataset_table(&self, dataset: &str) -> Value {
+        let reply = self
+            .api
+            .send(
+                self.api
+                    .request(Method::GET, &format!("/data/foundation/catalog/dataSets/{dataset}")),
+            )
+            .await;
+        let location = reply.body[dataset]["location"]
+            .as_str()
+            .expect("dataset location")
+            .to_string();
+        delta::read(location.trim_start_matches("file://"), true)
+    }
+
+    /// A catalog batch by id.
+    pub async fn batch(&self, id: &str) -> Value {
+        let reply = self
+            .api
+            .send(
+                self.api
+                    .request(Method::GET, &format!("/data/foundation/catalog/batches/{id}")),
+            )
+            .await;
+        reply.body[id].clone()
+    }
+}
+
+/// A run's status.
+pub fn status(run: &Value) -> &str {
+    run["metrics"]["statusSummary"]["status"].as_str().unwrap_or_default()
+}
+
+/// The ids of the rows of a table read by the independent reader, sorted.
+pub fn ids(table: &Value, column: &str) -> Vec<i64> {
+    let mut ids: Vec<i64> = table["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| row[column].as_i64().unwrap())
+        .collect();
+    ids.sort_unstable();
+    ids
+}
+
+/// The source's rows of `query` (one row per line, columns separated by `|`).
+pub fn source_rows(pg: &PgServer, query: &str) -> Vec<String> {
+    let mut rows: Vec<String> = pg.psql("shop", query).lines().map(str::to_string).collect();
+    rows.sort();
+    rows
+}
