@@ -71,6 +71,15 @@ async fn the_tutorial_path_copies_the_table_exactly() {
         flow_item["items"][0]["lastRunDetails"]["state"], "success",
         "{flow_item:#}"
     );
+    let metrics = reqwest::get(format!("{}/metrics", lab.inlet.base))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(metrics.contains("inlet_runs_total{status=\"success\"} 1"), "{metrics}");
+    assert!(metrics.contains("inlet_rows_written_total 5000"), "{metrics}");
+    assert!(!metrics.contains("inlet_source_bytes_read_total 0\n"), "{metrics}");
 }
 
 #[tokio::test]
