@@ -117,7 +117,7 @@ async fn patch_connection(
 ) -> Result<Response, ApiError> {
     let row = find_for_patch(&state, &caller, CONNECTION, &id, &headers).await?;
     let binding = connections::record_binding(&caller.tenant, &id);
-    let current = stored_input(&state, &row, &binding)?;
+    let current = connections::stored_input(&state.cipher, &row)?;
     let masked_now = row.doc.pointer("/auth/params").cloned().unwrap_or(Value::Null);
     let (input, auth) = connections::apply_patch(&current, &masked_now, &ops)?.checked(&state.specs)?;
     let (masked, sealed) = connections::seal_params(&state.cipher, auth, &input.params, &binding);
@@ -176,24 +176,4 @@ async fn user_of(state: &AppState, caller: &Caller, id: &str) -> Result<Option<S
     Ok(first_user(state, caller, SOURCE_CONNECTION, by_source)
         .await?
         .map(|source| format!("source connection {source}")))
-}
-
-/// The connection as it was created or last patched, secrets included.
-pub fn stored_input(state: &AppState, row: &ResourceRow, binding: &str) -> Result<ConnectionInput, ApiError> {
-    let doc = &row.doc;
-    let text = |path: &str| {
-        doc.pointer(path)
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string()
-    };
-    let masked = doc.pointer("/auth/params").cloned().unwrap_or(Value::Null);
-    Ok(ConnectionInput {
-        name: text("/name"),
-        description: text("/description"),
-        spec_id: text("/connectionSpec/id"),
-        spec_version: text("/connectionSpec/version"),
-        auth_spec: text("/auth/specName"),
-        params: connections::open_params(&state.cipher, &masked, row.secret.as_deref(), binding)?,
-    })
 }

@@ -9,11 +9,10 @@ use serde_json::{Value, json};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::connections::stored_input;
 use super::error::{ApiError, json_response};
 use super::resource::{CONNECTION, find};
 use crate::app::AppState;
-use crate::connections::record_binding;
+use crate::connections::{self, ConnectionError};
 use crate::identity::Caller;
 use crate::sources::config::SourceConfig;
 use crate::sources::source::{Source, open};
@@ -55,20 +54,19 @@ pub async fn source_of(
 
 /// The source a stored base connection describes, with its parsed configuration.
 pub fn open_source(state: &AppState, row: &ResourceRow) -> Result<(Box<dyn Source>, SourceConfig), ApiError> {
-    let id = &row.id;
-    let input = stored_input(state, row, &record_binding(&row.tenant, id))?;
-    let kind = state
-        .specs
-        .connection_spec(&input.spec_id)
-        .and_then(|spec| spec.source_kind())
-        .ok_or_else(|| {
-            ApiError::bad_request(
-                "1336",
-                format!("Connection {id} is not a source connection; explore is not supported"),
-            )
-        })?;
-    let config = SourceConfig::from_auth(kind, &input.auth_spec, &input.params)
-        .map_err(|violations| ApiError::invalid("The stored connection parameters are not valid", violations))?;
+    let config = connections::source_config(&state.cipher, &state.specs, row).map_err(|error| match error {
+        ConnectionError::NotASource(_) => ApiError::bad_request(
+            "1336",
+            format!(
+                "Connection {} is not a source connection; explore is not supported",
+                row.id
+            ),
+        ),
+        ConnectionError::Invalid(violations) => {
+            ApiError::invalid("The stored connection parameters are not valid", violations)
+        }
+        other => other.into(),
+    })?;
     Ok((open(config.clone(), state.config.source_options()), config))
 }
 

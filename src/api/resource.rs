@@ -3,7 +3,7 @@
 //! whitelist of paths, and lists.
 
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::error::{ApiError, json_response};
@@ -266,6 +266,38 @@ pub async fn first_user(
 ) -> Result<Option<String>, ApiError> {
     let rows = state.store.list_resources(kind.store, &caller.tenant).await?;
     Ok(rows.into_iter().find(|row| uses(&row.doc)).map(|row| row.id))
+}
+
+/// A list request over the caller's resources of `kind` (§4), answered under `base_path`.
+pub async fn list(
+    state: &AppState,
+    caller: &Caller,
+    kind: Kind,
+    raw_query: Option<&str>,
+    base_path: &str,
+) -> Result<Response, ApiError> {
+    let rows = state.store.list_resources(kind.store, &caller.tenant).await?;
+    list_answer(raw_query, rows.into_iter().map(|row| row.doc).collect(), base_path)
+}
+
+/// Deletes the caller's `kind` `id` (`1101-404` when there is none), unless a flow names
+/// it in its `flow_field` list (`1418-400`).
+pub async fn delete_unless_a_flow_uses(
+    state: &AppState,
+    caller: &Caller,
+    kind: Kind,
+    id: &str,
+    flow_field: &str,
+) -> Result<Response, ApiError> {
+    find(state, caller, kind, id).await?;
+    let uses = |doc: &Value| doc[flow_field][0].as_str() == Some(id);
+    if let Some(flow) = first_user(state, caller, FLOW, uses).await? {
+        return Err(in_use(kind, id, &format!("flow {flow}")));
+    }
+    if !state.store.delete_resource(kind.store, &caller.tenant, id).await? {
+        return Err(ApiError::not_found(kind.noun, id));
+    }
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 /// `1418-400`: `kind` `id` cannot be deleted while `user` refers to it.

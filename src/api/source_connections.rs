@@ -2,8 +2,8 @@
 //! (the table is described through the base connection) when created or patched.
 
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::HeaderMap;
+use axum::response::Response;
 use serde_json::{Value, json};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -13,8 +13,8 @@ use super::error::ApiError;
 use super::explore::open_source;
 use super::fields::Fields;
 use super::resource::{
-    CONNECTION, FLOW, SOURCE_CONNECTION, create, find, find_for_patch, first_user, in_use, list_answer, merge, one,
-    patch, referenced, replace,
+    CONNECTION, SOURCE_CONNECTION, create, delete_unless_a_flow_uses, find, find_for_patch, list, merge, one, patch,
+    referenced, replace,
 };
 use crate::app::AppState;
 use crate::flows::model::column_names;
@@ -49,12 +49,14 @@ async fn list_source_connections(
     caller: Caller,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
-    let rows = state
-        .store
-        .list_resources(SOURCE_CONNECTION.store, &caller.tenant)
-        .await?;
-    let items = rows.into_iter().map(|row| row.doc).collect();
-    list_answer(query.as_deref(), items, "/sourceConnections")
+    list(
+        &state,
+        &caller,
+        SOURCE_CONNECTION,
+        query.as_deref(),
+        "/sourceConnections",
+    )
+    .await
 }
 
 #[utoipa::path(get, path = "/sourceConnections/{id}", tag = "Source connections", params(("id" = String, Path)), responses((status = 200, description = "`{items: [source connection]}`")))]
@@ -87,19 +89,7 @@ async fn delete_source_connection(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    find(&state, &caller, SOURCE_CONNECTION, &id).await?;
-    let uses = |doc: &Value| doc["sourceConnectionIds"][0].as_str() == Some(id.as_str());
-    if let Some(flow) = first_user(&state, &caller, FLOW, uses).await? {
-        return Err(in_use(SOURCE_CONNECTION, &id, &format!("flow {flow}")));
-    }
-    if !state
-        .store
-        .delete_resource(SOURCE_CONNECTION.store, &caller.tenant, &id)
-        .await?
-    {
-        return Err(ApiError::not_found(SOURCE_CONNECTION.noun, &id));
-    }
-    Ok(StatusCode::NO_CONTENT.into_response())
+    delete_unless_a_flow_uses(&state, &caller, SOURCE_CONNECTION, &id, "sourceConnectionIds").await
 }
 
 /// The user-editable part of a source connection's item, from a create body or a

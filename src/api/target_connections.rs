@@ -2,8 +2,8 @@
 //! sandbox, through the data lake spec.
 
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::HeaderMap;
+use axum::response::Response;
 use serde_json::{Value, json};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -12,7 +12,7 @@ use super::body::JsonBody;
 use super::error::ApiError;
 use super::fields::Fields;
 use super::resource::{
-    DATASET, FLOW, TARGET_CONNECTION, create, find, find_for_patch, first_user, in_use, list_answer, merge, one, patch,
+    DATASET, TARGET_CONNECTION, create, delete_unless_a_flow_uses, find, find_for_patch, list, merge, one, patch,
     replace,
 };
 use crate::app::AppState;
@@ -49,12 +49,14 @@ async fn list_target_connections(
     caller: Caller,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
-    let rows = state
-        .store
-        .list_resources(TARGET_CONNECTION.store, &caller.tenant)
-        .await?;
-    let items = rows.into_iter().map(|row| row.doc).collect();
-    list_answer(query.as_deref(), items, "/targetConnections")
+    list(
+        &state,
+        &caller,
+        TARGET_CONNECTION,
+        query.as_deref(),
+        "/targetConnections",
+    )
+    .await
 }
 
 #[utoipa::path(get, path = "/targetConnections/{id}", tag = "Target connections", params(("id" = String, Path)), responses((status = 200, description = "`{items: [target connection]}`")))]
@@ -87,19 +89,7 @@ async fn delete_target_connection(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    find(&state, &caller, TARGET_CONNECTION, &id).await?;
-    let uses = |doc: &Value| doc["targetConnectionIds"][0].as_str() == Some(id.as_str());
-    if let Some(flow) = first_user(&state, &caller, FLOW, uses).await? {
-        return Err(in_use(TARGET_CONNECTION, &id, &format!("flow {flow}")));
-    }
-    if !state
-        .store
-        .delete_resource(TARGET_CONNECTION.store, &caller.tenant, &id)
-        .await?
-    {
-        return Err(ApiError::not_found(TARGET_CONNECTION.noun, &id));
-    }
-    Ok(StatusCode::NO_CONTENT.into_response())
+    delete_unless_a_flow_uses(&state, &caller, TARGET_CONNECTION, &id, "targetConnectionIds").await
 }
 
 /// The user-editable part of a target connection's item, from a create body or a

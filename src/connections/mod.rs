@@ -7,7 +7,9 @@ use serde_json::{Map, Value, json};
 
 use crate::identity::{Caller, Tenant};
 use crate::secret::MASK;
+use crate::sources::config::SourceConfig;
 use crate::specs::{AuthSpec, ConnectionSpec, SpecCatalog, Violation};
+use crate::store::ResourceRow;
 use secrets::SecretCipher;
 
 /// The store kind of base connections.
@@ -143,6 +145,41 @@ pub fn open_params(
         }
     }
     Ok(params)
+}
+
+/// A stored connection as it was created or last patched, its secrets opened.
+pub fn stored_input(cipher: &SecretCipher, row: &ResourceRow) -> Result<ConnectionInput, ConnectionError> {
+    let doc = &row.doc;
+    let text = |path: &str| {
+        doc.pointer(path)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
+    let masked = doc.pointer("/auth/params").cloned().unwrap_or(Value::Null);
+    let binding = record_binding(&row.tenant, &row.id);
+    Ok(ConnectionInput {
+        name: text("/name"),
+        description: text("/description"),
+        spec_id: text("/connectionSpec/id"),
+        spec_version: text("/connectionSpec/version"),
+        auth_spec: text("/auth/specName"),
+        params: open_params(cipher, &masked, row.secret.as_deref(), &binding)?,
+    })
+}
+
+/// How to connect to the database a stored base connection describes.
+pub fn source_config(
+    cipher: &SecretCipher,
+    specs: &SpecCatalog,
+    row: &ResourceRow,
+) -> Result<SourceConfig, ConnectionError> {
+    let input = stored_input(cipher, row)?;
+    let kind = specs
+        .connection_spec(&input.spec_id)
+        .and_then(ConnectionSpec::source_kind)
+        .ok_or_else(|| ConnectionError::NotASource(input.spec_id.clone()))?;
+    SourceConfig::from_auth(kind, &input.auth_spec, &input.params).map_err(ConnectionError::Invalid)
 }
 
 /// The API document of a connection.

@@ -66,7 +66,7 @@ impl RunPlan {
             .await
             .map_err(RunFailure::internal)?
             .ok_or_else(|| missing("base connection", &source.base_connection_id))?;
-        let (_, source_config) = crate::api::explore::open_source(state, &base).map_err(|_| {
+        let source_config = crate::connections::source_config(&state.cipher, &state.specs, &base).map_err(|_| {
             RunFailure::new_permanent(
                 "SOURCE_CONNECTION_INVALID",
                 format!("base connection {} cannot be used", base.id),
