@@ -60,6 +60,10 @@ enum Command {
         /// Partitions to read in parallel [default: the number of cores].
         #[arg(long)]
         partitions: Option<usize>,
+        /// Leave out rows holding a value the lake cannot hold exactly (a NaN decimal, an
+        /// infinite date, ...), counting and naming them, instead of failing the copy.
+        #[arg(long)]
+        skip_bad_rows: bool,
     },
     /// Print the version.
     Version,
@@ -124,6 +128,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             table,
             to,
             partitions,
+            skip_bad_rows,
         } => {
             let request = crate::copy::CopyRequest {
                 source: crate::secret::Secret::new(source),
@@ -131,6 +136,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 to,
                 partitions: partitions.unwrap_or(config.source_partitions),
                 batch_rows: config.batch_rows,
+                skip_bad_rows,
             };
             let report = crate::copy::copy(request).await?;
             let seconds = report.elapsed.as_secs_f64();
@@ -144,6 +150,20 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 report.table_version,
                 report.location
             );
+            if report.skipped_rows > 0 {
+                let rows = if report.skipped_rows == 1 { "row" } else { "rows" };
+                println!(
+                    "skipped {} {rows} holding a value the lake cannot hold exactly:",
+                    report.skipped_rows
+                );
+                for row in &report.skipped {
+                    println!("  {row}");
+                }
+                let more = report.skipped_rows - report.skipped.len() as u64;
+                if more > 0 {
+                    println!("  and {more} more");
+                }
+            }
             Ok(())
         }
         Command::Version => {

@@ -12,7 +12,7 @@ use crate::lake::{CommitOutcome, CommitSpec, Lake, LakeConfig, WriteMode};
 use crate::secret::Secret;
 use crate::sources::TableRef;
 use crate::sources::connect::ConnectOptions;
-use crate::sources::read::{ReadProgress, ReadRequest};
+use crate::sources::read::{BadValue, ReadProgress, ReadRequest, SkippedRow};
 use crate::sources::source::open;
 use crate::sources::url::parse_source;
 
@@ -28,6 +28,8 @@ pub struct CopyRequest {
     pub to: String,
     pub partitions: usize,
     pub batch_rows: usize,
+    /// Leave out rows holding a value the lake cannot hold exactly instead of failing.
+    pub skip_bad_rows: bool,
 }
 
 /// What a finished copy did.
@@ -39,6 +41,9 @@ pub struct CopyReport {
     pub table_version: i64,
     pub location: String,
     pub elapsed: Duration,
+    /// Rows left out (with `skip_bad_rows`), and the first of them described.
+    pub skipped_rows: u64,
+    pub skipped: Vec<SkippedRow>,
 }
 
 /// Copies the table, showing progress on standard error.
@@ -63,6 +68,11 @@ pub async fn copy(request: CopyRequest) -> anyhow::Result<CopyReport> {
             partitions: request.partitions.max(1),
             batch_rows: request.batch_rows.max(1),
             channel_depth: 2,
+            on_bad_value: if request.skip_bad_rows {
+                BadValue::Skip
+            } else {
+                BadValue::Fail
+            },
         })
         .await?;
     let txn_version = lake.committed_version(name, APP_ID).await?.unwrap_or(0) + 1;
@@ -96,6 +106,8 @@ pub async fn copy(request: CopyRequest) -> anyhow::Result<CopyReport> {
         table_version,
         location: lake.table_location(name),
         elapsed: started.elapsed(),
+        skipped_rows: progress.failed_rows(),
+        skipped: progress.skipped_rows(),
     })
 }
 

@@ -12,6 +12,7 @@ use futures::StreamExt;
 use serde_json::json;
 
 use super::model::Flow;
+use super::partial;
 use super::plan::RunPlan;
 use crate::app::AppState;
 use crate::catalog::{self, BatchIssue, BatchResult, BatchStatus};
@@ -239,6 +240,7 @@ async fn copy(
             None => Ok(batch),
         }
     });
+    let batches = partial::guarded(batches, progress.clone(), &plan.flow);
     let spec = CommitSpec {
         mode: if plan.flow.delta_column.is_some() {
             WriteMode::Append
@@ -252,6 +254,7 @@ async fn copy(
     let write = state.lake.write(&plan.dataset_id, schema, batches, spec);
     let outcome = report_progress(state, owner, run, &progress, write).await;
     record_input(run, &progress);
+    partial::record(run, &progress, &plan.flow);
     state.metrics.bytes_read(progress.bytes());
     Ok(outcome?)
 }
@@ -276,8 +279,11 @@ async fn report_progress<T>(
     }
 }
 
+/// Rows read (skipped ones included) and skipped, and bytes received.
 fn record_input(run: &mut RunRow, progress: &ReadProgress) {
-    run.doc["metrics"]["recordSummary"]["inputRecordCount"] = json!(progress.rows());
+    let failed = progress.failed_rows();
+    run.doc["metrics"]["recordSummary"]["inputRecordCount"] = json!(progress.rows() + failed);
+    run.doc["metrics"]["recordSummary"]["failedRecordCount"] = json!(failed);
     run.doc["metrics"]["sizeSummary"]["inputBytes"] = json!(progress.bytes());
 }
 
@@ -295,5 +301,6 @@ fn read_request(state: &AppState, run: &RunRow, flow: &Flow, plan: &RunPlan) -> 
         partitions: state.config.source_partitions,
         batch_rows: state.config.batch_rows,
         channel_depth: 2,
+        on_bad_value: partial::on_bad_value(flow),
     }
 }

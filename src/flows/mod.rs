@@ -5,6 +5,7 @@ pub mod clock;
 pub mod engine;
 pub mod model;
 pub mod params;
+pub mod partial;
 pub mod plan;
 pub mod runs;
 pub mod schedule;

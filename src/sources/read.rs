@@ -5,8 +5,8 @@
 //! Arrow is the only format between a source and the lake. Memory is bounded by the
 //! number of partitions × the channel depth × the batch size, never by the table.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use arrow_array::RecordBatch;
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
@@ -18,8 +18,11 @@ use super::{SourceError, SourceErrorKind, TableRef};
 
 pub(crate) mod calendar;
 pub(crate) mod merge;
+pub mod skip;
 pub(crate) mod text;
 pub mod window;
+
+pub use skip::{RowId, SkippedRow};
 
 /// Arrow's widest decimal: values that need more digits fail loudly.
 pub const MAX_DECIMAL_PRECISION: u32 = 38;
@@ -53,6 +56,23 @@ pub struct ReadRequest {
     pub batch_rows: usize,
     /// Batches buffered per partition before reading pauses (backpressure).
     pub channel_depth: usize,
+    /// What to do with a row holding a value its column cannot hold exactly.
+    pub on_bad_value: BadValue,
+}
+
+/// What a read does with a row holding a value no lake column can hold exactly (NaN or
+/// ±Infinity in a decimal, a decimal too wide for its column, an infinite or out-of-range
+/// date or timestamp, text that is not UTF-8, a multi-dimensional array). Bytes that do
+/// not have their type's form fail the read either way.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum BadValue {
+    /// The read fails with `UNSUPPORTED`, naming the table, the column and the value.
+    #[default]
+    Fail,
+    /// The whole row is left out (never a NULL or a rounded value in its place), counted
+    /// in [`ReadProgress::failed_rows`] and, for the first [`skip::MAX_DESCRIBED_ROWS`],
+    /// described in [`ReadProgress::skipped_rows`].
+    Skip,
 }
 
 /// Counters that grow while a read is in progress, for run metrics and progress bars.
@@ -60,6 +80,8 @@ pub struct ReadRequest {
 pub struct ReadProgress {
     rows: AtomicU64,
     bytes: AtomicU64,
+    failed: AtomicU64,
+    skipped: Mutex<Vec<SkippedRow>>,
 }
 
 impl ReadProgress {
@@ -69,9 +91,30 @@ impl ReadProgress {
         self.bytes.fetch_add(bytes, Ordering::Relaxed);
     }
 
-    /// Rows read so far.
+    /// Adds `count` rows skipped, of which `described` are described (kept while fewer
+    /// than [`skip::MAX_DESCRIBED_ROWS`] are).
+    pub fn add_skipped(&self, count: u64, described: Vec<SkippedRow>) {
+        if !described.is_empty() {
+            let mut skipped = self.skipped.lock().unwrap_or_else(|e| e.into_inner());
+            let room = skip::MAX_DESCRIBED_ROWS.saturating_sub(skipped.len());
+            skipped.extend(described.into_iter().take(room));
+        }
+        self.failed.fetch_add(count, Ordering::Relaxed);
+    }
+
+    /// Rows handed over in batches so far (skipped rows are not among them).
     pub fn rows(&self) -> u64 {
         self.rows.load(Ordering::Relaxed)
+    }
+
+    /// Rows skipped so far ([`BadValue::Skip`]) because a value could not be represented.
+    pub fn failed_rows(&self) -> u64 {
+        self.failed.load(Ordering::Relaxed)
+    }
+
+    /// The first skipped rows, described (at most [`skip::MAX_DESCRIBED_ROWS`]).
+    pub fn skipped_rows(&self) -> Vec<SkippedRow> {
+        self.skipped.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     /// Bytes received from the source so far.
@@ -87,10 +130,11 @@ pub struct ReadStream {
     /// The Arrow schema of every batch.
     pub schema: SchemaRef,
     /// The batches, from all partitions interleaved. The stream ends after the last
-    /// batch, or with the first error (a value that cannot be represented exactly, a
-    /// broken connection), after which nothing more is produced.
+    /// batch, or with the first error (a value that cannot be represented exactly, unless
+    /// the request skips such rows; a broken connection), after which nothing more is
+    /// produced. Skipped rows are counted in `progress` before the stream ends.
     pub batches: BoxStream<'static, Result<RecordBatch, SourceError>>,
-    /// Rows and bytes read so far.
+    /// Rows, bytes and skipped rows read so far.
     pub progress: Arc<ReadProgress>,
     /// The source's estimate of the rows to read (from its statistics), if any.
     pub estimated_rows: Option<u64>,
@@ -176,14 +220,18 @@ impl ValueIssue {
         ValueIssue::Malformed(what.into())
     }
 
+    /// Whether `on_bad_value` lets a read skip the row holding this value: only values
+    /// the column cannot hold; bytes without their type's form mean something broke.
+    pub fn skippable(&self, on_bad_value: BadValue) -> bool {
+        on_bad_value == BadValue::Skip && matches!(self, ValueIssue::CannotHold { .. })
+    }
+
     /// The read's error for this issue, naming the table and the column:
     /// `public.t.amount holds NaN, which a decimal column cannot hold`.
     pub fn error(self, table: &TableRef, column: &str) -> SourceError {
         let message = match self {
             ValueIssue::CannotHold { value, reason } => {
-                let shown: String = value.chars().take(80).collect();
-                let cut = if shown.len() < value.len() { "..." } else { "" };
-                format!("{table}.{column} holds {shown}{cut}, which {reason}")
+                format!("{table}.{column} holds {}, which {reason}", skip::shown(&value))
             }
             ValueIssue::Malformed(what) => format!("{table}.{column}: {what}"),
         };

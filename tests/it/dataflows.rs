@@ -3,6 +3,7 @@
 
 mod copy_cli;
 mod crash;
+mod partial;
 mod runs;
 
 use std::path::PathBuf;

@@ -7,6 +7,7 @@
 mod bench;
 mod partitions;
 mod redshift;
+mod skip;
 mod types;
 mod window;
 
@@ -18,7 +19,7 @@ use futures::TryStreamExt;
 use inlet::secret::Secret;
 use inlet::sources::config::SourceConfig;
 use inlet::sources::connect::ConnectOptions;
-use inlet::sources::read::{ReadRequest, ReadStream};
+use inlet::sources::read::{BadValue, ReadRequest, ReadStream};
 use inlet::sources::source::{Source, open};
 use inlet::sources::ssl_mode::SslMode;
 use inlet::sources::{SourceError, TableRef};
@@ -58,6 +59,7 @@ pub fn request(table: &str) -> ReadRequest {
         partitions: 1,
         batch_rows: 1024,
         channel_depth: 2,
+        on_bad_value: BadValue::Fail,
     }
 }
 

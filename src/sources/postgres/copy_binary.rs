@@ -11,12 +11,13 @@
 use std::mem;
 use std::sync::Arc;
 
-use arrow_array::{RecordBatch, RecordBatchOptions};
+use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
 
 use super::decode::{Column, Wire};
 use crate::sources::SourceError;
-use crate::sources::read::{ValueIssue, arrow_schema};
+use crate::sources::read::skip::{MAX_DESCRIBED_ROWS, RowIdentity, without_rows};
+use crate::sources::read::{BadValue, RowId, ValueIssue, arrow_schema};
 use crate::sources::schema::TableSchema;
 
 const SIGNATURE: &[u8; 11] = b"PGCOPY\n\xff\r\n\0";
@@ -30,12 +31,18 @@ pub struct DecodePlan {
     pub schema: SchemaRef,
     /// Each column's wire format.
     pub wires: Vec<Wire>,
-    /// Each column's select-list expression.
+    /// Each column's select-list expression, then the identity's (see `identity`).
     pub select: Vec<String>,
+    /// What to do with a row holding a value its column cannot hold.
+    pub on_bad_value: BadValue,
+    /// With [`BadValue::Skip`], the fields selected after the columns that say which row
+    /// was skipped; never read otherwise.
+    pub identity: RowIdentity,
 }
 
 impl DecodePlan {
-    /// The plan for `table`'s columns; a column no exact reader exists for is an error.
+    /// The plan for `table`'s columns that fails on a value they cannot hold; a column
+    /// no exact reader exists for is an error.
     pub fn new(table: &TableSchema) -> Result<DecodePlan, SourceError> {
         let schema = arrow_schema(table)?;
         let (wires, select) = table
@@ -45,8 +52,32 @@ impl DecodePlan {
             .collect::<Result<Vec<_>, _>>()?
             .into_iter()
             .unzip();
-        Ok(DecodePlan { schema, wires, select })
+        Ok(DecodePlan {
+            schema,
+            wires,
+            select,
+            on_bad_value: BadValue::Fail,
+            identity: RowIdentity::default(),
+        })
     }
+
+    /// The plan that skips rows holding a value their column cannot hold, identifying
+    /// them by `identity`, selected after the columns.
+    pub fn skipping(mut self, identity: RowIdentity) -> DecodePlan {
+        self.select.extend(identity.select());
+        self.on_bad_value = BadValue::Skip;
+        self.identity = identity;
+        self
+    }
+}
+
+/// A row the decoder skipped: the column whose value could not be held (index), why, and
+/// which row it was.
+#[derive(Debug)]
+pub struct BadRow {
+    pub column: usize,
+    pub issue: ValueIssue,
+    pub row: RowId,
 }
 
 /// Why decoding stopped: a value of column `column` (index), or the stream itself.
@@ -76,12 +107,22 @@ enum Next {
     Tuple(usize),
 }
 
-/// Decodes one COPY stream into batches of `batch_rows` rows.
+/// Decodes one COPY stream into batches of at most `batch_rows` rows.
 pub struct CopyDecoder {
     plan: Arc<DecodePlan>,
     columns: Vec<Column>,
     batch_rows: usize,
+    /// Rows of the current batch, skipped ones included.
     rows: usize,
+    /// Rows of the batches already made, skipped ones included.
+    rows_before: u64,
+    /// The partition this stream is, for [`RowId`]s.
+    partition: usize,
+    /// Indices in the current batch of the rows to skip, ascending.
+    bad: Vec<usize>,
+    /// Rows skipped since [`CopyDecoder::take_skipped`], and the first of them described.
+    skipped: u64,
+    described: Vec<BadRow>,
     state: State,
     carry: Vec<u8>,
     /// (offset, length) of each field of the tuple being decoded.
@@ -90,8 +131,9 @@ pub struct CopyDecoder {
 }
 
 impl CopyDecoder {
-    /// A decoder for `plan`'s columns making batches of `batch_rows` (at least 1) rows.
-    pub fn new(plan: Arc<DecodePlan>, batch_rows: usize) -> CopyDecoder {
+    /// A decoder for `plan`'s columns making batches of `batch_rows` (at least 1) rows,
+    /// of the stream of `partition`.
+    pub fn new(plan: Arc<DecodePlan>, batch_rows: usize, partition: usize) -> CopyDecoder {
         let batch_rows = batch_rows.max(1);
         let columns = plan
             .wires
@@ -100,11 +142,16 @@ impl CopyDecoder {
             .map(|(wire, field)| Column::new(wire, field.data_type(), batch_rows, batch_rows * 8))
             .collect();
         CopyDecoder {
-            fields: Vec::with_capacity(plan.wires.len()),
+            fields: Vec::with_capacity(plan.select.len()),
             plan,
             columns,
             batch_rows,
             rows: 0,
+            rows_before: 0,
+            partition,
+            bad: Vec::new(),
+            skipped: 0,
+            described: Vec::new(),
             state: State::Header,
             carry: Vec::new(),
             ready: Vec::new(),
@@ -129,6 +176,12 @@ impl CopyDecoder {
     /// The batches completed so far.
     pub fn take_ready(&mut self) -> Vec<RecordBatch> {
         mem::take(&mut self.ready)
+    }
+
+    /// How many rows were skipped since the last call, and the first of them described
+    /// (at most [`MAX_DESCRIBED_ROWS`]).
+    pub fn take_skipped(&mut self) -> (u64, Vec<BadRow>) {
+        (mem::take(&mut self.skipped), mem::take(&mut self.described))
     }
 
     /// The last, partly filled batch, once the stream has ended with its trailer.
@@ -164,17 +217,8 @@ impl CopyDecoder {
                 }
                 Next::Tuple(length) => length,
             };
-            for (index, column) in self.columns.iter_mut().enumerate() {
-                let (offset, size) = self.fields[index];
-                if size < 0 {
-                    column.append_null();
-                } else {
-                    let value = &tuple[offset..offset + size as usize];
-                    column.append(value).map_err(|issue| DecodeError {
-                        column: Some(index),
-                        issue,
-                    })?;
-                }
+            if let Err((index, issue)) = self.append_row(tuple) {
+                self.skip_row(tuple, index, issue)?;
             }
             at += length;
             self.rows += 1;
@@ -188,6 +232,53 @@ impl CopyDecoder {
         Ok(at)
     }
 
+    /// Appends the tuple's values; stops at the first that its column cannot take.
+    #[inline]
+    fn append_row(&mut self, tuple: &[u8]) -> Result<(), (usize, ValueIssue)> {
+        for (index, column) in self.columns.iter_mut().enumerate() {
+            let (offset, size) = self.fields[index];
+            if size < 0 {
+                column.append_null();
+            } else {
+                let value = &tuple[offset..offset + size as usize];
+                column.append(value).map_err(|issue| (index, issue))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// After column `index` could not take its value: fails, or (when the plan skips such
+    /// values) pads the row with placeholders and marks it to be dropped at the flush.
+    #[cold]
+    fn skip_row(&mut self, tuple: &[u8], index: usize, issue: ValueIssue) -> Result<(), DecodeError> {
+        if !issue.skippable(self.plan.on_bad_value) {
+            return Err(DecodeError {
+                column: Some(index),
+                issue,
+            });
+        }
+        self.columns[index].pad_after_issue();
+        for column in &mut self.columns[index + 1..] {
+            column.append_null();
+        }
+        self.bad.push(self.rows);
+        self.skipped += 1;
+        if self.described.len() < MAX_DESCRIBED_ROWS {
+            let texts = self.fields[self.columns.len()..].iter().map(|&(offset, size)| {
+                let bytes = tuple.get(offset..offset + size.max(0) as usize).unwrap_or_default();
+                String::from_utf8_lossy(bytes).into_owned()
+            });
+            let ordinal = self.rows_before + self.rows as u64 + 1;
+            let row = self.plan.identity.row(self.partition, ordinal, texts);
+            self.described.push(BadRow {
+                column: index,
+                issue,
+                row,
+            });
+        }
+        Ok(())
+    }
+
     /// Finds the fields of the tuple at the start of `input`, if all of it is there.
     fn locate(&mut self, input: &[u8]) -> Result<Next, DecodeError> {
         let Some(count) = input.get(..2) else {
@@ -197,7 +288,7 @@ impl CopyDecoder {
         if count == -1 {
             return Ok(Next::Trailer);
         }
-        if count as usize != self.columns.len() {
+        if count as usize != self.plan.select.len() {
             return Err(broken(
                 "has a tuple with another number of fields than columns asked for",
             ));
@@ -232,11 +323,12 @@ impl CopyDecoder {
             .zip(plan.schema.fields())
             .map(|((column, wire), field)| column.take(wire, field.data_type(), self.batch_rows))
             .collect();
-        let options = RecordBatchOptions::new().with_row_count(Some(self.rows));
-        let batch = RecordBatch::try_new_with_options(plan.schema.clone(), arrays, &options)
+        let batch = without_rows(&plan.schema, arrays, self.rows, &self.bad)
             .map_err(|e| broken(&format!("made a batch Arrow refuses ({e})")))?;
-        self.ready.push(batch);
+        self.ready.extend(batch);
+        self.rows_before += self.rows as u64;
         self.rows = 0;
+        self.bad.clear();
         Ok(())
     }
 }

@@ -1,5 +1,6 @@
 use super::*;
 use crate::sources::TableRef;
+use crate::sources::read::skip::RowIdentity;
 use crate::sources::schema::ColumnInfo;
 use crate::sources::types::InletType;
 use arrow_array::Array;
@@ -74,7 +75,7 @@ fn stream(rows: i32) -> Vec<u8> {
 }
 
 fn decode_in_chunks(bytes: &[u8], chunk: usize, batch_rows: usize) -> Result<Vec<RecordBatch>, DecodeError> {
-    let mut decoder = CopyDecoder::new(plan(), batch_rows);
+    let mut decoder = CopyDecoder::new(plan(), batch_rows, 0);
     let mut batches = Vec::new();
     for piece in bytes.chunks(chunk) {
         decoder.feed(piece)?;
@@ -114,7 +115,7 @@ fn empty_streams_make_no_batches() {
 #[test]
 fn broken_streams_and_values_are_errors() {
     let bytes = stream(3);
-    let mut decoder = CopyDecoder::new(plan(), 4);
+    let mut decoder = CopyDecoder::new(plan(), 4, 0);
     decoder.feed(&bytes[..bytes.len() - 5]).unwrap();
     assert!(decoder.finish().is_err(), "a stream without its trailer");
 
@@ -139,4 +140,90 @@ fn broken_streams_and_values_are_errors() {
     let mut wrong = stream(0);
     wrong[0] = b'X';
     assert!(decode_in_chunks(&wrong, 100, 4).unwrap_err().column.is_none());
+}
+
+/// A plan with a list of dates, skipping rows and naming them by `id`.
+fn skipping_plan() -> Arc<DecodePlan> {
+    let table = TableSchema {
+        table: TableRef {
+            schema: "public".into(),
+            table: "t".into(),
+        },
+        columns: vec![
+            column("id", InletType::Integer, "int4"),
+            column("name", InletType::String, "text"),
+            column("days", InletType::Array(Box::new(InletType::Date)), "_date"),
+            column("at", InletType::Date, "date"),
+        ],
+    };
+    let identity = RowIdentity::new(vec!["id".into()], false);
+    Arc::new(DecodePlan::new(&table).unwrap().skipping(identity))
+}
+
+/// A one-dimensional date array (1082 is date's OID).
+fn date_array(values: &[i32]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for part in [1i32, 0, 1082, values.len() as i32, 1] {
+        out.extend_from_slice(&part.to_be_bytes());
+    }
+    for value in values {
+        field(&mut out, Some(&value.to_be_bytes()));
+    }
+    out
+}
+
+#[test]
+fn skipped_rows_leave_their_batch_and_are_described() {
+    let mut bytes = stream(0);
+    bytes.truncate(bytes.len() - 2);
+    for i in 0..6i32 {
+        let name: &[u8] = if i == 2 { b"caf\xe9" } else { b"ok" };
+        let days = if i == 4 {
+            date_array(&[1, i32::MAX])
+        } else {
+            date_array(&[i])
+        };
+        let at = if i == 5 { i32::MIN } else { i };
+        bytes.extend_from_slice(&5i16.to_be_bytes());
+        for value in [
+            &i.to_be_bytes()[..],
+            name,
+            &days,
+            &at.to_be_bytes(),
+            i.to_string().as_bytes(),
+        ] {
+            field(&mut bytes, Some(value));
+        }
+    }
+    bytes.extend_from_slice(&(-1i16).to_be_bytes());
+    let mut decoder = CopyDecoder::new(skipping_plan(), 4, 3);
+    decoder.feed(&bytes).unwrap();
+    let mut batches = decoder.take_ready();
+    let (count, described) = decoder.take_skipped();
+    batches.extend(decoder.finish().unwrap());
+
+    assert_eq!(batches.iter().map(|b| b.num_rows()).collect::<Vec<_>>(), [3]);
+    let ids = batches[0].column(0).as_primitive::<Int32Type>();
+    assert_eq!(ids.values(), &[0, 1, 3]);
+    let days = batches[0].column(2).as_list::<i32>();
+    let third = days.value(2);
+    assert_eq!(
+        third.as_primitive::<arrow_array::types::Date32Type>().values(),
+        &[3 + 10_957]
+    );
+    assert_eq!(count, 3);
+    let found: Vec<_> = described
+        .iter()
+        .map(|bad| (bad.column, bad.row.key.clone(), bad.row.ordinal, bad.row.partition))
+        .collect();
+    let key = |id: &str| vec![("id".to_string(), id.to_string())];
+    assert_eq!(found, [(1, key("2"), 3, 3), (2, key("4"), 5, 3), (3, key("5"), 6, 3)]);
+    assert_eq!(
+        described[0].issue,
+        ValueIssue::cannot_hold("caf\\xe9", "a string column cannot hold: it is not UTF-8")
+    );
+    assert_eq!(
+        described[2].issue,
+        ValueIssue::cannot_hold("-infinity", "a date column cannot hold")
+    );
 }

@@ -11,18 +11,16 @@ use std::mem;
 use std::sync::Arc;
 
 use arrow_array::builder::{
-    BinaryBuilder, BooleanBuilder, Date32Builder, Decimal128Builder, Float64Builder, Int32Builder, Int64Builder,
-    NullBufferBuilder, StringBuilder, TimestampMicrosecondBuilder,
+    ArrayBuilder, BinaryBuilder, BooleanBuilder, Date32Builder, Decimal128Builder, Float64Builder, Int32Builder,
+    Int64Builder, NullBufferBuilder, StringBuilder, TimestampMicrosecondBuilder,
 };
 use arrow_array::{ArrayRef, ListArray};
 use arrow_buffer::{OffsetBuffer, ScalarBuffer};
 use arrow_schema::{DataType, FieldRef};
 
 use super::numeric::{self, DecimalShape};
+use super::scalar::{date, fixed, timestamp, utf8, uuid};
 use crate::sources::read::ValueIssue;
-use crate::sources::read::calendar::{
-    OUTSIDE_LAKE, PG_EPOCH_DAYS, PG_EPOCH_MICROS, date_text, lake_days, lake_micros, timestamp_text,
-};
 use crate::sources::schema::ColumnInfo;
 use crate::sources::table_ref::quote_ident;
 use crate::sources::types::InletType;
@@ -183,7 +181,33 @@ impl Column {
         }
     }
 
-    /// Appends one value from its binary form.
+    /// After [`Column::append`] failed, leaves the column with exactly one entry for the
+    /// row (a placeholder, for a row that will be dropped): a list has closed its entry
+    /// already, any other column appended nothing.
+    pub fn pad_after_issue(&mut self) {
+        if !matches!(self, Column::List(_) | Column::TextList(_)) {
+            self.append_null();
+        }
+    }
+
+    /// Entries appended since the last batch was taken.
+    fn len(&self) -> usize {
+        match self {
+            Column::Int2(b) | Column::Int4(b) => b.len(),
+            Column::Int8(b) => b.len(),
+            Column::Float4(b) | Column::Float8(b) => b.len(),
+            Column::Numeric(b, _) => b.len(),
+            Column::Bool(b) => b.len(),
+            Column::Text(b) | Column::Jsonb(b) | Column::Uuid(b) => b.len(),
+            Column::Bytea(b) => b.len(),
+            Column::Date(b) => b.len(),
+            Column::Timestamp(b) => b.len(),
+            Column::List(list) | Column::TextList(list) => list.offsets.len() - 1,
+        }
+    }
+
+    /// Appends one value from its binary form. On failure a list column still closes
+    /// the row's entry (see [`Column::pad_after_issue`]).
     #[inline]
     pub fn append(&mut self, value: &[u8]) -> Result<(), ValueIssue> {
         match self {
@@ -257,10 +281,18 @@ impl ListColumn {
         }
     }
 
+    /// A binary array (see [`ListColumn::elements`]), its entry closed even when an
+    /// element fails, so that the column stays one entry per row.
+    fn append(&mut self, value: &[u8]) -> Result<(), ValueIssue> {
+        let read = self.elements(value);
+        self.close()?;
+        read
+    }
+
     /// A binary array: dimensions, a has-nulls flag, the element type, a (size, lower
     /// bound) pair per dimension, then each element as a length (-1: NULL) and its bytes.
     /// The lower bound is dropped, as Arrow lists start at 0.
-    fn append(&mut self, value: &[u8]) -> Result<(), ValueIssue> {
+    fn elements(&mut self, value: &[u8]) -> Result<(), ValueIssue> {
         let malformed = || ValueIssue::malformed("the server sent an array in an unknown format");
         let int = |at: usize| {
             value
@@ -268,7 +300,6 @@ impl ListColumn {
                 .map(|b| i32::from_be_bytes([b[0], b[1], b[2], b[3]]))
         };
         let dimensions = int(0).filter(|d| *d >= 0).ok_or_else(malformed)?;
-        let mut count = 0usize;
         if dimensions > 1 {
             return Err(multi_dimensional(dimensions as usize));
         }
@@ -286,13 +317,18 @@ impl ListColumn {
                     at += length as usize;
                 }
             }
-            count = elements.max(0) as usize;
         }
-        self.close(count)
+        Ok(())
     }
 
-    /// An array literal's text: each element's text, or NULL.
+    /// An array literal's text: each element's text, or NULL; closed as [`ListColumn::append`].
     fn append_literal(&mut self, value: &[u8]) -> Result<(), ValueIssue> {
+        let read = self.literal_elements(value);
+        self.close()?;
+        read
+    }
+
+    fn literal_elements(&mut self, value: &[u8]) -> Result<(), ValueIssue> {
         let text = utf8(value)?;
         let elements = flat_elements(text).map_err(|dimensions| match dimensions {
             Some(n) => multi_dimensional(n),
@@ -304,14 +340,13 @@ impl ListColumn {
                 None => self.element.append_null(),
             }
         }
-        self.close(elements.len())
+        Ok(())
     }
 
-    /// Ends a list of `count` elements.
-    fn close(&mut self, count: usize) -> Result<(), ValueIssue> {
-        let last = *self.offsets.last().unwrap_or(&0) as usize;
-        let next =
-            i32::try_from(last + count).map_err(|_| ValueIssue::malformed("more array elements than a batch holds"))?;
+    /// Ends the list at the elements appended so far.
+    fn close(&mut self) -> Result<(), ValueIssue> {
+        let next = i32::try_from(self.element.len())
+            .map_err(|_| ValueIssue::malformed("more array elements than a batch holds"))?;
         self.offsets.push(next);
         self.nulls.append_non_null();
         Ok(())
@@ -328,63 +363,4 @@ impl ListColumn {
 fn multi_dimensional(dimensions: usize) -> ValueIssue {
     let reason = "a list column cannot hold (only one-dimensional arrays are read)";
     ValueIssue::cannot_hold(format!("a {dimensions}-dimensional array"), reason)
-}
-
-fn fixed<const N: usize>(value: &[u8], what: &str) -> Result<[u8; N], ValueIssue> {
-    value
-        .try_into()
-        .map_err(|_| ValueIssue::malformed(format!("the server sent {} bytes for {what}, not {N}", value.len())))
-}
-
-fn utf8(value: &[u8]) -> Result<&str, ValueIssue> {
-    std::str::from_utf8(value).map_err(|_| ValueIssue::malformed("the server sent text that is not UTF-8"))
-}
-
-/// The canonical lowercase text of a UUID.
-fn uuid(bytes: [u8; 16]) -> [u8; 36] {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut text = [0u8; 36];
-    let mut at = 0;
-    for (i, byte) in bytes.iter().enumerate() {
-        if matches!(i, 4 | 6 | 8 | 10) {
-            text[at] = b'-';
-            at += 1;
-        }
-        text[at] = HEX[usize::from(byte >> 4)];
-        text[at + 1] = HEX[usize::from(byte & 15)];
-        at += 2;
-    }
-    text
-}
-
-/// Days since 2000-01-01 → days since 1970-01-01, within the lake's years.
-fn date(days: i32) -> Result<i32, ValueIssue> {
-    let text = match days {
-        i32::MAX => "infinity".to_string(),
-        i32::MIN => "-infinity".to_string(),
-        _ => {
-            let unix = i64::from(days) + PG_EPOCH_DAYS;
-            if lake_days(unix) {
-                return Ok(unix as i32);
-            }
-            return Err(ValueIssue::cannot_hold(date_text(unix), OUTSIDE_LAKE));
-        }
-    };
-    Err(ValueIssue::cannot_hold(text, "a date column cannot hold"))
-}
-
-/// Microseconds since 2000-01-01 → since 1970-01-01, within the lake's years.
-fn timestamp(micros: i64) -> Result<i64, ValueIssue> {
-    let text = match micros {
-        i64::MAX => "infinity".to_string(),
-        i64::MIN => "-infinity".to_string(),
-        _ => {
-            let unix = micros.saturating_add(PG_EPOCH_MICROS);
-            if lake_micros(unix) {
-                return Ok(unix);
-            }
-            return Err(ValueIssue::cannot_hold(timestamp_text(unix), OUTSIDE_LAKE));
-        }
-    };
-    Err(ValueIssue::cannot_hold(text, "a timestamp column cannot hold"))
 }

@@ -9,3 +9,4 @@ pub mod explore;
 mod numeric;
 pub mod partition;
 pub mod read;
+mod scalar;

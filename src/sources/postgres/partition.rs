@@ -30,12 +30,13 @@ pub const MIN_PARTITION_BYTES: i64 = 4 << 20;
 /// `server_version_num` of the first release with TID range scans (14).
 const TID_RANGE_SCANS: i32 = 140_000;
 
-/// The relation's kind, size, statistics and single integer primary key ($1 schema, $2
-/// name). 21, 23 and 20 are the fixed OIDs of int2, int4 and int8.
+/// The relation's kind, size, statistics and single integer primary key, and the
+/// database's encoding ($1 schema, $2 name). 21, 23 and 20 are the fixed OIDs of int2,
+/// int4 and int8.
 const TABLE_INFO: &str = "\
 SELECT c.relkind::text, coalesce(pg_relation_size(c.oid), 0)::int8,
        current_setting('block_size')::int8, current_setting('server_version_num')::int4,
-       c.reltuples::float8,
+       c.reltuples::float8, current_setting('server_encoding'),
        (SELECT a.attname::text FROM pg_catalog.pg_index i
         JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
         WHERE i.indrelid = c.oid AND i.indisprimary AND i.indnatts = 1
@@ -66,6 +67,8 @@ pub struct TableInfo {
     pub reltuples: f64,
     /// The single integer primary-key column the user may read, if any.
     pub key: Option<String>,
+    /// The database's encoding (`server_encoding`): `UTF8`, `SQL_ASCII`, `LATIN1`, ...
+    pub encoding: String,
 }
 
 impl TableInfo {
@@ -111,7 +114,8 @@ pub async fn table_info(session: &SourceSession, table: &TableRef) -> Result<Tab
         block_size: row.get::<_, i64>(2).max(1),
         server_version: row.get(3),
         reltuples: row.get(4),
-        key: row.get(5),
+        encoding: row.get(5),
+        key: row.get(6),
     })
 }
 
@@ -237,6 +241,7 @@ mod tests {
             server_version: version,
             reltuples: -1.0,
             key: key.map(str::to_string),
+            encoding: "UTF8".into(),
         }
     }
 

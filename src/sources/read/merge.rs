@@ -21,7 +21,7 @@ use futures::stream::{BoxStream, SelectAll, Stream, StreamExt};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use super::ReadProgress;
+use super::{ReadProgress, SkippedRow};
 use crate::sources::{SourceError, SourceErrorKind};
 
 /// What a reader sends.
@@ -56,6 +56,12 @@ impl BatchSender {
     pub async fn send(&mut self, batch: RecordBatch) -> bool {
         self.report(batch.num_rows() as u64);
         self.tx.send(Message::Batch(batch)).await.is_ok()
+    }
+
+    /// Counts `count` rows skipped, `described` of them described. Readers report them
+    /// before they finish, so the counts are complete when the stream ends.
+    pub fn skipped(&mut self, count: u64, described: Vec<SkippedRow>) {
+        self.progress.add_skipped(count, described);
     }
 
     fn report(&mut self, rows: u64) {

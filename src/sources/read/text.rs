@@ -80,7 +80,8 @@ impl TextColumn {
         Ok(())
     }
 
-    fn append_null(&mut self) {
+    /// Appends SQL NULL.
+    pub fn append_null(&mut self) {
         match self {
             TextColumn::Int32(b) => b.append_null(),
             TextColumn::Int64(b) => b.append_null(),

@@ -1,5 +1,5 @@
 //! `inlet copy`: the type fixture round-trips exactly; values a lake cannot hold fail
-//! the copy loudly and leave no table.
+//! the copy loudly and leave no table, or with `--skip-bad-rows` leave their rows out.
 
 use std::process::{Command, Output};
 
@@ -21,6 +21,10 @@ INSERT INTO public.all_types VALUES
   NULL, NULL, NULL, NULL, NULL);";
 
 fn copy(pg: &PgServer, table: &str, to: &std::path::Path) -> Output {
+    copy_with(pg, table, to, &[])
+}
+
+fn copy_with(pg: &PgServer, table: &str, to: &std::path::Path, more: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_inlet"))
         .args([
             "copy",
@@ -31,6 +35,7 @@ fn copy(pg: &PgServer, table: &str, to: &std::path::Path) -> Output {
             "--partitions",
             "2",
         ])
+        .args(more)
         .env("INLET_SOURCE", pg.admin_url("shop"))
         .env_remove("INLET_CONFIG")
         .output()
@@ -120,6 +125,26 @@ async fn values_a_lake_cannot_hold_fail_the_copy_naming_table_column_and_value()
         }
         assert!(!to.join("_delta_log").exists(), "{table}: a failed copy left a table");
     }
+}
+
+#[tokio::test]
+async fn skip_bad_rows_copies_the_rest_and_names_the_rows_left_out() {
+    let pg = source(
+        "CREATE TABLE public.nan_total (id int PRIMARY KEY, total numeric(10,2));
+         INSERT INTO nan_total VALUES (1, 1.5), (2, 'NaN'), (3, 2.5);",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let to = dir.path().join("nan_total");
+    let out = copy_with(&pg, "public.nan_total", &to, &["--skip-bad-rows"]);
+    let summary = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(summary.contains("copied 2 rows"), "{summary}");
+    assert!(
+        summary.contains("skipped 1 row holding a value the lake cannot hold exactly:\n  public.nan_total.total holds NaN, which a decimal column cannot hold (key id = 2)"),
+        "{summary}"
+    );
+    let table = delta::read(to.to_str().unwrap(), true);
+    assert_eq!(table["rows"], 2, "{table:#}");
 }
 
 #[test]
