@@ -9,6 +9,7 @@ import datetime
 import json
 import os
 import platform
+import shlex
 import shutil
 import subprocess
 import sys
@@ -45,6 +46,8 @@ def parse_args():
     p.add_argument("--out", default=os.path.join(HERE, "results"), help="directory of the results")
     p.add_argument("--work", default=None, help="scratch directory (default: a new one under TMPDIR)")
     p.add_argument("--keep", action="store_true", help="keep the Delta tables written (default: delete)")
+    p.add_argument("--wait-quiet", type=int, default=600, metavar="SECONDS",
+                   help="before each run, wait up to this long for other work to leave the CPUs (default 600)")
     p.add_argument("--note", action="append", default=[], help="a note to put in the results file")
     args = p.parse_args()
     args.runs = args.runs or (1 if args.quick else 3)
@@ -95,6 +98,31 @@ class Context:
         self.partition_on = tables.PARTITION_ON
 
 
+def cpu_busy(seconds=1.0):
+    """Share of the machine's CPU time spent busy over the next `seconds` (/proc/stat)."""
+    def sample():
+        with open("/proc/stat") as f:
+            values = [int(v) for v in f.readline().split()[1:]]
+        idle = values[3] + values[4]  # idle + iowait
+        return sum(values) - idle, sum(values)
+    busy0, total0 = sample()
+    time.sleep(seconds)
+    busy1, total1 = sample()
+    return (busy1 - busy0) / max(1, total1 - total0)
+
+
+def wait_until_quiet(max_wait):
+    """Waits (up to `max_wait` seconds) until others use under a quarter of the CPUs; returns
+    the last busy share seen, recorded with each run."""
+    deadline = time.monotonic() + max_wait
+    busy = cpu_busy()
+    if busy >= 0.25 and max_wait > 0:
+        log(f"  the machine is {busy:.0%} busy with other work: waiting (at most {max_wait} s)")
+        while busy >= 0.25 and time.monotonic() < deadline:
+            busy = cpu_busy(5.0)
+    return busy
+
+
 def rotated(items, by):
     by %= len(items)
     return items[by:] + items[:by]
@@ -109,12 +137,13 @@ def run_all(args, ctx, raw, save):
             for contender in rotated(args.contenders, round_no - 1):
                 work = os.path.join(args.work, f"r{round_no}-{table}-{contender.replace(' ', '-')}")
                 os.makedirs(work)
-                load1 = os.getloadavg()[0]
+                busy = wait_until_quiet(args.wait_quiet)
                 try:
                     result = contenders.CONTENDERS[contender](ctx, table, work)
                 except Exception as error:  # a contender that breaks is a failed run, not a crash
                     result = {"wall_s": None, "rss_kib": None, "ok": False, "note": f"{type(error).__name__}: {error}"}
-                record = {"round": round_no, "table": table, "contender": contender, "load1": load1, **result}
+                record = {"round": round_no, "table": table, "contender": contender,
+                          "busy_before": round(busy, 3), **result}
                 wall = report._f(result["wall_s"], 2, " s")
                 rss = report._f((result["rss_kib"] or 0) / 1024, 0, " MiB")
                 log(f"round {round_no} {table} {contender}: {wall}, {rss}, {'ok' if result['ok'] else 'FAILED'}"
@@ -150,7 +179,7 @@ def main():
     if "--inlet" in argv:  # bench/run names the binary it built
         i = argv.index("--inlet")
         argv = argv[:i] + argv[i + 2:]
-    command = " ".join(["bench/run", *argv])
+    command = shlex.join(["bench/run", *argv])
     raw = {"date": today, "command": command, "mode": "quick" if args.quick else "full", "runs": args.runs,
            "contenders": args.contenders, "notes": args.note, "tables": {}, "generation": {},
            "checksums": {}, "results": [], "profile": None,

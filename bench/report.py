@@ -96,7 +96,9 @@ def markdown(raw):
         f"{m['rustc']}",
         f"- Python {m['python']}: connectorx {m['connectorx']}, deltalake {m['deltalake']}, "
         f"pyarrow {m['pyarrow']}",
-        f"- Load average (1 min) before runs: at most {max(r['load1'] for r in raw['results']):.2f}"
+        "- CPU busy with other work in the second before each run: "
+        f"median {statistics.median(r['busy_before'] for r in raw['results']):.0%}, "
+        f"at most {max(r['busy_before'] for r in raw['results']):.0%}"
         if raw["results"] else "- no runs",
     ]
     for note in raw.get("notes", []):
