@@ -76,9 +76,13 @@ def machine(pg, inlet):
                 break
     with open("/proc/meminfo") as f:
         mem_kib = int(next(line for line in f if line.startswith("MemTotal")).split()[1])
-    commit = _out(["git", "rev-parse", "--short=12", "HEAD"], cwd=REPO)
-    if _out(["git", "status", "--porcelain", "--untracked-files=no", "--", "src", "Cargo.toml", "Cargo.lock"],
-            cwd=REPO):
+    head = _out(["git", "rev-parse", "--short=12", "HEAD"], cwd=REPO)
+    engine = ["--", "src", "Cargo.toml", "Cargo.lock"]
+    engine_commit = _out(["git", "log", "-1", "--format=%h", "--abbrev=12", *engine], cwd=REPO)
+    commit = f"`{head}`"
+    if engine_commit != head:
+        commit += f" (engine: src/ last changed in `{engine_commit}`)"
+    if _out(["git", "status", "--porcelain", "--untracked-files=no", *engine], cwd=REPO):
         commit += " (with uncommitted changes to src/)"
     import connectorx
     import deltalake

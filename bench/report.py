@@ -92,7 +92,7 @@ def markdown(raw):
         + (f", after a {raw['build_s']} s `cargo build --release --locked`" if raw.get("build_s") is not None else "")
         + ").", "",
         f"- Machine: {m['cpus']} cores ({m['cpu_model']}), {m['memory_gib']:.1f} GiB, {m['kernel']}",
-        f"- PostgreSQL {m['postgres']}; inlet {m['inlet_version']} at commit `{m['git_commit']}`; "
+        f"- PostgreSQL {m['postgres']}; inlet {m['inlet_version']} at commit {m['git_commit']}; "
         f"{m['rustc']}",
         f"- Python {m['python']}: connectorx {m['connectorx']}, deltalake {m['deltalake']}, "
         f"pyarrow {m['pyarrow']}",
@@ -168,7 +168,10 @@ METHOD = """\
   given primary keys, then `VACUUM (FREEZE, ANALYZE)`d so no contender pays for hint bits.
   The page cache is warm for everyone: the tables fit in memory and each was read once to
   measure its binary COPY size.
-- **limit**: `psql -c "COPY t TO STDOUT (FORMAT binary)" > /dev/null`.
+- **limit**: `psql -c "COPY t TO STDOUT (FORMAT binary)" > /dev/null`: one COPY stream, so one
+  server backend on one core. `inlet copy` and the flow read `partitions` streams (default:
+  the number of cores) in parallel, each on its own backend, so they can come near 1.0× or
+  under it; ConnectorX with 2 partitions does the same.
   **inlet copy**: `inlet copy --source ... --table public.t --to <new directory>` (defaults:
   partitions = cores). **inlet flow**: a fresh `inlet serve` (default settings except
   `settle_lag = "0s"`: by default a `once` run is due 60 s after its start time), then over
