@@ -132,6 +132,36 @@ def rotated(items, by):
     return items[by:] + items[:by]
 
 
+ATTEMPTS = 3
+
+
+def run_one(args, ctx, raw, round_no, table, contender):
+    """One run, repeated (up to ATTEMPTS times) when other work shows up on the CPUs right
+    after it, which would have slowed it; returns (record, work directory)."""
+    for attempt in range(1, ATTEMPTS + 1):
+        work = os.path.join(args.work, f"r{round_no}-{table}-{contender.replace(' ', '-')}-{attempt}")
+        os.makedirs(work)
+        busy = wait_until_quiet(args.wait_quiet)
+        try:
+            result = contenders.CONTENDERS[contender](ctx, table, work)
+        except Exception as error:  # a contender that breaks is a failed run, not a crash
+            result = {"wall_s": None, "rss_kib": None, "ok": False, "note": f"{type(error).__name__}: {error}"}
+        os.sync()
+        after = cpu_busy()
+        record = {"round": round_no, "table": table, "contender": contender, "attempt": attempt,
+                  "busy_before": round(busy, 3), "busy_after": round(after, 3), **result}
+        wall = report._f(result["wall_s"], 2, " s")
+        rss = report._f((result["rss_kib"] or 0) / 1024, 0, " MiB")
+        log(f"round {round_no} {table} {contender}: {wall}, {rss}, {'ok' if result['ok'] else 'FAILED'}"
+            f" {'' if result['ok'] else result['note']}")
+        if after < 0.25 or attempt == ATTEMPTS or args.wait_quiet == 0:
+            return record, work
+        log(f"  other work took {after:.0%} of the CPUs right after the run: discarding it, running again")
+        record.pop("location", None)
+        raw["discarded"].append(record)
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def run_all(args, ctx, raw, save):
     """Round after round; in each, every table × contender once, the contenders' order
     rotating from round to round."""
@@ -139,22 +169,10 @@ def run_all(args, ctx, raw, save):
     for round_no in range(1, args.runs + 1):
         for table in args.tables:
             for contender in rotated(args.contenders, round_no - 1):
-                work = os.path.join(args.work, f"r{round_no}-{table}-{contender.replace(' ', '-')}")
-                os.makedirs(work)
-                busy = wait_until_quiet(args.wait_quiet)
-                try:
-                    result = contenders.CONTENDERS[contender](ctx, table, work)
-                except Exception as error:  # a contender that breaks is a failed run, not a crash
-                    result = {"wall_s": None, "rss_kib": None, "ok": False, "note": f"{type(error).__name__}: {error}"}
-                record = {"round": round_no, "table": table, "contender": contender,
-                          "busy_before": round(busy, 3), **result}
-                wall = report._f(result["wall_s"], 2, " s")
-                rss = report._f((result["rss_kib"] or 0) / 1024, 0, " MiB")
-                log(f"round {round_no} {table} {contender}: {wall}, {rss}, {'ok' if result['ok'] else 'FAILED'}"
-                    f" {'' if result['ok'] else result['note']}")
-                if contender in contenders.CHECKED and result["ok"]:
+                record, work = run_one(args, ctx, raw, round_no, table, contender)
+                if contender in contenders.CHECKED and record["ok"]:
                     started = time.monotonic()
-                    ok, note = check.verify(raw["checksums"][table], result["location"], columns[table],
+                    ok, note = check.verify(raw["checksums"][table], record["location"], columns[table],
                                             tables.KEYS[table])
                     record.update(check_ok=ok, check_note=note, check_s=round(time.monotonic() - started, 1))
                     log(f"  check: {'ok' if ok else 'FAILED'}: {note}")
@@ -186,7 +204,7 @@ def main():
     command = shlex.join(["bench/run", *argv])
     raw = {"date": today, "command": command, "mode": "quick" if args.quick else "full", "runs": args.runs,
            "contenders": args.contenders, "notes": args.note, "tables": {}, "generation": {},
-           "checksums": {}, "results": [], "profile": None,
+           "checksums": {}, "results": [], "discarded": [], "profile": None,
            "build_s": int(os.environ["BENCH_BUILD_SECONDS"]) if os.environ.get("BENCH_BUILD_SECONDS") else None}
 
     def save(final=False):

@@ -96,9 +96,11 @@ def markdown(raw):
         f"{m['rustc']}",
         f"- Python {m['python']}: connectorx {m['connectorx']}, deltalake {m['deltalake']}, "
         f"pyarrow {m['pyarrow']}",
-        "- CPU busy with other work in the second before each run: "
+        "- CPU busy in the second before each run: "
         f"median {statistics.median(r['busy_before'] for r in raw['results']):.0%}, "
-        f"at most {max(r['busy_before'] for r in raw['results']):.0%}"
+        f"at most {max(r['busy_before'] for r in raw['results']):.0%}; just after: at most "
+        f"{max(r.get('busy_after', 0) for r in raw['results']):.0%}. Runs repeated because other work "
+        f"appeared on the CPUs during them: {len(raw.get('discarded', []))}"
         if raw["results"] else "- no runs",
     ]
     for note in raw.get("notes", []):
