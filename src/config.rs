@@ -164,7 +164,7 @@ impl Config {
             )?,
             workers: file.workers.unwrap_or(2),
             source_partitions: file.source_partitions.unwrap_or_else(default_partitions).max(1),
-            batch_rows: file.batch_rows.unwrap_or(65_536).max(1),
+            batch_rows: file.batch_rows.unwrap_or(8_192).max(1),
             settle_lag: duration(file.settle_lag.as_deref(), "settle_lag", Duration::from_secs(60))?,
             run_lease: duration(file.run_lease.as_deref(), "run_lease", Duration::from_secs(30))?,
             run_attempts: file.run_attempts.unwrap_or(3),

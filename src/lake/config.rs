@@ -26,8 +26,8 @@ pub const AWS_VARIABLES: [&str; 11] = [
 
 /// Default size at which a write rolls to a new Parquet file.
 pub const DEFAULT_TARGET_FILE_BYTES: u64 = 128 * 1024 * 1024;
-/// Default bound on a row group's encoded size (and so on a write's buffered data).
-pub const DEFAULT_ROW_GROUP_BYTES: usize = 64 * 1024 * 1024;
+/// Default bound on a row group's encoded size (and so on each writer's buffered data).
+pub const DEFAULT_ROW_GROUP_BYTES: usize = 16 * 1024 * 1024;
 
 /// Where the lake lives and how it writes.
 #[derive(Clone)]
@@ -40,6 +40,9 @@ pub struct LakeConfig {
     pub target_file_bytes: u64,
     /// A row group is closed once its encoded size reaches this bound.
     pub row_group_bytes: usize,
+    /// Parquet writers encoding one write's batches in parallel, each to its own files
+    /// (default: one per core).
+    pub writers: usize,
 }
 
 impl LakeConfig {
@@ -50,6 +53,7 @@ impl LakeConfig {
             storage_options: HashMap::new(),
             target_file_bytes: DEFAULT_TARGET_FILE_BYTES,
             row_group_bytes: DEFAULT_ROW_GROUP_BYTES,
+            writers: std::thread::available_parallelism().map_or(1, |cores| cores.get()),
         }
     }
 
@@ -78,6 +82,7 @@ impl fmt::Debug for LakeConfig {
             .field("storage_options", &keys)
             .field("target_file_bytes", &self.target_file_bytes)
             .field("row_group_bytes", &self.row_group_bytes)
+            .field("writers", &self.writers)
             .finish()
     }
 }

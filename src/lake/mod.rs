@@ -10,6 +10,7 @@
 mod commit;
 mod config;
 mod error;
+mod parallel;
 mod schema;
 
 pub use config::LakeConfig;
@@ -25,9 +26,11 @@ use arrow::record_batch::RecordBatch;
 use deltalake::kernel::engine::arrow_conversion::TryIntoArrow;
 use deltalake::parquet::basic::{Compression, ZstdLevel};
 use deltalake::parquet::file::properties::WriterProperties;
-use deltalake::writer::{DeltaWriter, RecordBatchWriter};
+use deltalake::parquet::schema::types::ColumnPath;
+use deltalake::writer::RecordBatchWriter;
 use deltalake::{DeltaTable, DeltaTableBuilder, DeltaTableError};
 use futures::{Stream, StreamExt};
+use parallel::ParallelWriter;
 use url::Url;
 
 /// How a write treats the rows already in the table.
@@ -125,7 +128,7 @@ impl Lake {
     /// Streams `batches` into Parquet files and makes exactly one Delta commit (see the
     /// module docs). The table is created with `schema` on the first write; a later write
     /// must have the table's columns and types. Memory stays bounded by the row group and
-    /// upload buffers, whatever the stream's length.
+    /// upload buffers of its writers, whatever the stream's length.
     pub async fn write<E>(
         &self,
         dataset_id: &str,
@@ -152,16 +155,14 @@ impl Lake {
             }
             None => data,
         };
-        let mut writer = self.writer(table.as_ref(), &url, &target)?;
-        let rows = match stream_into(&mut writer, dataset_id, &target, batches).await {
-            Ok(rows) => rows,
-            Err(error) => {
-                // Aborts open uploads; files already rolled stay behind, outside the log.
-                writer.reset();
-                return Err(error);
-            }
-        };
-        let adds = writer.flush().await?;
+        let writers = (0..self.inner.config.writers.max(1))
+            .map(|_| self.writer(table.as_ref(), &url, &target))
+            .collect::<Result<Vec<_>, _>>()?;
+        // On an error the writer is dropped, which aborts open uploads; files already
+        // closed stay behind, outside the log.
+        let mut writer = ParallelWriter::start(writers);
+        let rows = stream_into(&mut writer, dataset_id, &target, batches).await?;
+        let adds = writer.finish().await?;
         commit::commit(self, &url, dataset_id, table, &target, adds, rows, &commit).await
     }
 
@@ -238,30 +239,49 @@ impl Lake {
             )?,
         };
         Ok(writer
-            .with_writer_properties(writer_properties(self.inner.config.row_group_bytes))
+            .with_writer_properties(writer_properties(self.inner.config.row_group_bytes, schema))
             .with_target_file_size(self.inner.config.target_file_bytes))
     }
 }
 
-/// Parquet settings (docs/lake.md says why): zstd level 1, dictionaries on, row groups of
-/// at most 1 Mi rows and `row_group_bytes` encoded bytes.
-fn writer_properties(row_group_bytes: usize) -> WriterProperties {
-    WriterProperties::builder()
+/// Rows in a row group at most: the row group being built is held in memory, so this
+/// (with `row_group_bytes`) bounds a write's memory; docs/lake.md has the measurements.
+const ROW_GROUP_ROWS: usize = 128 * 1024;
+
+/// Parquet settings (docs/lake.md says why): zstd level 1, dictionaries for string
+/// columns only, row groups of at most [`ROW_GROUP_ROWS`] rows and `row_group_bytes`
+/// encoded bytes.
+fn writer_properties(row_group_bytes: usize, schema: &SchemaRef) -> WriterProperties {
+    let mut builder = WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::try_new(1).expect("level 1 is valid")))
-        .set_dictionary_enabled(true)
-        .set_max_row_group_row_count(Some(1024 * 1024))
+        .set_dictionary_enabled(false)
+        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
         .set_max_row_group_bytes(Some(row_group_bytes.max(1)))
         .set_created_by(format!(
             "inlet {} (delta-rs {})",
             env!("CARGO_PKG_VERSION"),
             deltalake::crate_version()
-        ))
-        .build()
+        ));
+    for field in schema.fields() {
+        if gains_from_dictionary(field.data_type()) {
+            builder = builder.set_column_dictionary_enabled(ColumnPath::from(field.name().as_str()), true);
+        }
+    }
+    builder.build()
+}
+
+/// Whether a top-level column is worth a dictionary. Strings are: status, country and
+/// code columns shrink to a few bits per value, and parquet falls back to plain on its
+/// own when a dictionary outgrows its page. Numbers, dates and timestamps are not: they
+/// are mostly distinct, already small, and interning them cost a fifth of a copy's CPU.
+fn gains_from_dictionary(data_type: &arrow::datatypes::DataType) -> bool {
+    use arrow::datatypes::DataType::{LargeUtf8, Utf8, Utf8View};
+    matches!(data_type, Utf8 | LargeUtf8 | Utf8View)
 }
 
 /// Writes every batch of the stream, fitted to `target`; returns the row count.
 async fn stream_into<E>(
-    writer: &mut RecordBatchWriter,
+    writer: &mut ParallelWriter,
     dataset_id: &str,
     target: &SchemaRef,
     batches: impl Stream<Item = Result<RecordBatch, E>> + Send,

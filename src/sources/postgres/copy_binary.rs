@@ -107,13 +107,20 @@ enum Next {
     Tuple(usize),
 }
 
-/// Decodes one COPY stream into batches of at most `batch_rows` rows.
+/// A batch ends after this many bytes of tuples even before `batch_rows` rows, so that
+/// wide rows (long texts, documents) do not make batches, and so memory, large.
+pub const BATCH_BYTES: usize = 1024 * 1024;
+
+/// Decodes one COPY stream into batches of at most `batch_rows` rows and about
+/// [`BATCH_BYTES`] bytes.
 pub struct CopyDecoder {
     plan: Arc<DecodePlan>,
     columns: Vec<Column>,
     batch_rows: usize,
     /// Rows of the current batch, skipped ones included.
     rows: usize,
+    /// Tuple bytes of the current batch.
+    bytes: usize,
     /// Rows of the batches already made, skipped ones included.
     rows_before: u64,
     /// The partition this stream is, for [`RowId`]s.
@@ -147,6 +154,7 @@ impl CopyDecoder {
             columns,
             batch_rows,
             rows: 0,
+            bytes: 0,
             rows_before: 0,
             partition,
             bad: Vec::new(),
@@ -222,7 +230,8 @@ impl CopyDecoder {
             }
             at += length;
             self.rows += 1;
-            if self.rows == self.batch_rows {
+            self.bytes += length;
+            if self.rows == self.batch_rows || self.bytes >= BATCH_BYTES {
                 self.flush()?;
             }
         }
@@ -321,13 +330,14 @@ impl CopyDecoder {
             .iter_mut()
             .zip(&plan.wires)
             .zip(plan.schema.fields())
-            .map(|((column, wire), field)| column.take(wire, field.data_type(), self.batch_rows))
+            .map(|((column, wire), field)| column.take(wire, field.data_type(), self.rows))
             .collect();
         let batch = without_rows(&plan.schema, arrays, self.rows, &self.bad)
             .map_err(|e| broken(&format!("made a batch Arrow refuses ({e})")))?;
         self.ready.extend(batch);
         self.rows_before += self.rows as u64;
         self.rows = 0;
+        self.bytes = 0;
         self.bad.clear();
         Ok(())
     }

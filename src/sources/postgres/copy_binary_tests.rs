@@ -108,6 +108,24 @@ fn tuples_decode_whatever_the_chunk_edges() {
 }
 
 #[test]
+fn wide_rows_end_a_batch_at_its_byte_budget() {
+    let text = vec![b'x'; BATCH_BYTES / 4];
+    let mut bytes = stream(0);
+    bytes.truncate(bytes.len() - 2);
+    for i in 0..10i32 {
+        bytes.extend_from_slice(&4i16.to_be_bytes());
+        field(&mut bytes, Some(&i.to_be_bytes()));
+        field(&mut bytes, Some(&text));
+        field(&mut bytes, None);
+        field(&mut bytes, None);
+    }
+    bytes.extend_from_slice(&(-1i16).to_be_bytes());
+    let batches = decode_in_chunks(&bytes, 64 * 1024, 1000).unwrap();
+    assert_eq!(batches.iter().map(|b| b.num_rows()).collect::<Vec<_>>(), [4, 4, 2]);
+    assert_eq!(batches[1].column(1).as_string::<i32>().value(0).len(), text.len());
+}
+
+#[test]
 fn empty_streams_make_no_batches() {
     assert!(decode_in_chunks(&stream(0), 5, 4).unwrap().is_empty());
 }
