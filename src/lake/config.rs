@@ -27,7 +27,7 @@ pub const AWS_VARIABLES: [&str; 11] = [
 /// Default size at which a write rolls to a new Parquet file.
 pub const DEFAULT_TARGET_FILE_BYTES: u64 = 128 * 1024 * 1024;
 /// Default bound on a row group's encoded size (and so on each writer's buffered data).
-pub const DEFAULT_ROW_GROUP_BYTES: usize = 16 * 1024 * 1024;
+pub const DEFAULT_ROW_GROUP_BYTES: usize = 8 * 1024 * 1024;
 
 /// Where the lake lives and how it writes.
 #[derive(Clone)]

@@ -56,7 +56,7 @@ impl ParallelWriter {
             match joined {
                 Ok(Ok(files)) => adds.extend(files),
                 Ok(Err(error)) => return Err(error.into()),
-                Err(panic) => return Err(LakeError::Input(format!("a Parquet writer stopped: {panic}").into())),
+                Err(panic) => return Err(stopped(panic)),
             }
         }
         Ok(adds)
@@ -68,7 +68,7 @@ impl ParallelWriter {
             match joined {
                 Ok(Ok(_)) => continue,
                 Ok(Err(error)) => return error.into(),
-                Err(panic) => return LakeError::Input(format!("a Parquet writer stopped: {panic}").into()),
+                Err(panic) => return stopped(panic),
             }
         }
         LakeError::Input("the Parquet writers stopped without saying why".into())
@@ -82,6 +82,10 @@ impl Drop for ParallelWriter {
     fn drop(&mut self) {
         self.writers.abort_all();
     }
+}
+
+fn stopped(panic: tokio::task::JoinError) -> LakeError {
+    LakeError::Input(format!("a Parquet writer stopped: {panic}").into())
 }
 
 /// One writer's loop: batches until the queue closes, then its files.

@@ -7,7 +7,7 @@ use futures::stream;
 use inlet::lake::arrow::array::{ArrayRef, Int64Array, StringArray};
 use inlet::lake::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use inlet::lake::arrow::record_batch::RecordBatch;
-use inlet::lake::{CommitOutcome, CommitSpec, Lake, LakeError, WriteMode};
+use inlet::lake::{CommitOutcome, CommitSpec, Lake, LakeConfig, LakeError, WriteMode};
 
 use crate::common::delta::{lake_in, ok_stream, parquet_files, read, spec};
 
@@ -285,6 +285,41 @@ async fn a_million_rows_stream_into_several_files() {
     assert_eq!(table["rows"], 1_000_000);
     assert_eq!(table["files"], files);
     assert_eq!(table["sums"]["id"], sum(0..1_000_000));
+}
+
+#[tokio::test]
+async fn several_writers_put_every_row_into_one_commit() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = LakeConfig::new(dir.path().join("lake").to_str().unwrap());
+    config.writers = 4;
+    let lake = Lake::new(&config).unwrap();
+    let batches = stream::iter((0..40).map(|i| Ok::<_, std::io::Error>(people(i * 5_000..(i + 1) * 5_000))));
+    let outcome = lake
+        .write("d", people_schema(), batches, spec(WriteMode::Append, "flow-a", 1))
+        .await
+        .unwrap();
+    let CommitOutcome::Committed {
+        table_version,
+        files,
+        rows,
+        ..
+    } = outcome
+    else {
+        panic!("{outcome:?}")
+    };
+    assert_eq!((table_version, rows), (0, 200_000), "one commit holding every row");
+    let table = read(&lake.table_location("d"), true);
+    assert_eq!(table["rows"], 200_000);
+    assert_eq!(table["files"], files);
+    assert_eq!(table["sums"]["id"], sum(0..200_000));
+    let mut ids: Vec<i64> = table["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| row["id"].as_i64().unwrap())
+        .collect();
+    ids.sort_unstable();
+    assert_eq!(ids, (0..200_000).collect::<Vec<_>>(), "each row exactly once");
 }
 
 /// Writes one batch once all `barrier`'s writers have passed their txn check, so every
