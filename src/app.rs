@@ -19,6 +19,7 @@ use crate::config::{Config, LogFormat};
 use crate::connections::secrets::SecretCipher;
 use crate::flows;
 use crate::flows::clock::Clock;
+use crate::flows::slots::SourceSlots;
 use crate::identity::keys;
 use crate::identity::tokens::TokenSigner;
 use crate::lake::{Lake, LakeConfig};
@@ -38,6 +39,8 @@ pub struct AppState {
     pub lake: Lake,
     /// The flow clock schedules and runs are judged by.
     pub clock: Arc<dyn Clock>,
+    /// The reading connections runs may open to each source server.
+    pub source_slots: Arc<SourceSlots>,
 }
 
 impl AppState {
@@ -49,6 +52,7 @@ impl AppState {
         let lake = Lake::new(&LakeConfig::from_env(config.lake_root.clone()))?;
         Ok(AppState {
             clock: config.clock(),
+            source_slots: Arc::new(SourceSlots::new(config.source_connections)),
             config: Arc::new(config),
             store,
             specs: Arc::new(SpecCatalog::new()),

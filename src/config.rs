@@ -69,6 +69,7 @@ struct FileConfig {
     clock_file: Option<PathBuf>,
     workers: Option<usize>,
     source_partitions: Option<usize>,
+    source_connections: Option<usize>,
     batch_rows: Option<usize>,
     settle_lag: Option<String>,
     run_lease: Option<String>,
@@ -100,6 +101,9 @@ pub struct Config {
     pub workers: usize,
     /// Partitions a run reads a PostgreSQL table in, in parallel.
     pub source_partitions: usize,
+    /// Reading connections this process opens to one source server at a time, all runs
+    /// together (see [`crate::flows::slots`]).
+    pub source_connections: usize,
     /// Rows per Arrow record batch.
     pub batch_rows: usize,
     /// How long after a window's end (by the source's clock) its run starts, so rows
@@ -164,6 +168,7 @@ impl Config {
             )?,
             workers: file.workers.unwrap_or(2),
             source_partitions: file.source_partitions.unwrap_or_else(default_partitions).max(1),
+            source_connections: file.source_connections.unwrap_or(8).max(1),
             batch_rows: file.batch_rows.unwrap_or(8_192).max(1),
             settle_lag: duration(file.settle_lag.as_deref(), "settle_lag", Duration::from_secs(60))?,
             run_lease: duration(file.run_lease.as_deref(), "run_lease", Duration::from_secs(30))?,

@@ -220,7 +220,12 @@ async fn copy(
     plan: &RunPlan,
     source: &dyn Source,
 ) -> Result<CommitOutcome, RunFailure> {
-    let request = read_request(state, run, &plan.flow, plan);
+    // Held until the write ends: the read's connections close with its stream.
+    let slots = state
+        .source_slots
+        .acquire(&plan.source_config, state.config.source_partitions)
+        .await;
+    let request = read_request(state, run, &plan.flow, plan, slots.count());
     let read = source.read(&request).await?;
     let mapping = match &plan.mapping {
         Some(set) => Some(
@@ -287,7 +292,7 @@ fn record_input(run: &mut RunRow, progress: &ReadProgress) {
     run.doc["metrics"]["sizeSummary"]["inputBytes"] = json!(progress.bytes());
 }
 
-fn read_request(state: &AppState, run: &RunRow, flow: &Flow, plan: &RunPlan) -> ReadRequest {
+fn read_request(state: &AppState, run: &RunRow, flow: &Flow, plan: &RunPlan, partitions: usize) -> ReadRequest {
     let window = flow.delta_column.as_ref().map(|column| WindowFilter {
         column: column.name.clone(),
         start: run.window_start.map(|s| s * 1_000_000),
@@ -298,7 +303,7 @@ fn read_request(state: &AppState, run: &RunRow, flow: &Flow, plan: &RunPlan) -> 
         table: plan.table.clone(),
         columns: plan.columns.clone(),
         window,
-        partitions: state.config.source_partitions,
+        partitions,
         batch_rows: state.config.batch_rows,
         channel_depth: 2,
         on_bad_value: partial::on_bad_value(flow),

@@ -10,4 +10,5 @@ pub mod plan;
 pub mod runs;
 pub mod schedule;
 pub mod scheduler;
+pub mod slots;
 pub mod worker;

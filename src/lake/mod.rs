@@ -11,6 +11,7 @@ mod commit;
 mod config;
 mod error;
 mod parallel;
+mod parquet;
 mod schema;
 
 pub use config::LakeConfig;
@@ -24,9 +25,6 @@ use std::sync::Arc;
 use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
 use deltalake::kernel::engine::arrow_conversion::TryIntoArrow;
-use deltalake::parquet::basic::{Compression, ZstdLevel};
-use deltalake::parquet::file::properties::WriterProperties;
-use deltalake::parquet::schema::types::ColumnPath;
 use deltalake::writer::RecordBatchWriter;
 use deltalake::{DeltaTable, DeltaTableBuilder, DeltaTableError};
 use futures::{Stream, StreamExt};
@@ -239,44 +237,9 @@ impl Lake {
             )?,
         };
         Ok(writer
-            .with_writer_properties(writer_properties(self.inner.config.row_group_bytes, schema))
+            .with_writer_properties(parquet::writer_properties(self.inner.config.row_group_bytes, schema))
             .with_target_file_size(self.inner.config.target_file_bytes))
     }
-}
-
-/// Rows in a row group at most: the row group being built is held in memory, so this
-/// (with `row_group_bytes`) bounds a write's memory; docs/lake.md has the measurements.
-const ROW_GROUP_ROWS: usize = 128 * 1024;
-
-/// Parquet settings (docs/lake.md says why): zstd level 1, dictionaries for string
-/// columns only, row groups of at most [`ROW_GROUP_ROWS`] rows and `row_group_bytes`
-/// encoded bytes.
-fn writer_properties(row_group_bytes: usize, schema: &SchemaRef) -> WriterProperties {
-    let mut builder = WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::try_new(1).expect("level 1 is valid")))
-        .set_dictionary_enabled(false)
-        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
-        .set_max_row_group_bytes(Some(row_group_bytes.max(1)))
-        .set_created_by(format!(
-            "inlet {} (delta-rs {})",
-            env!("CARGO_PKG_VERSION"),
-            deltalake::crate_version()
-        ));
-    for field in schema.fields() {
-        if gains_from_dictionary(field.data_type()) {
-            builder = builder.set_column_dictionary_enabled(ColumnPath::from(field.name().as_str()), true);
-        }
-    }
-    builder.build()
-}
-
-/// Whether a top-level column is worth a dictionary. Strings are: status, country and
-/// code columns shrink to a few bits per value, and parquet falls back to plain on its
-/// own when a dictionary outgrows its page. Numbers, dates and timestamps are not: they
-/// are mostly distinct, already small, and interning them cost a fifth of a copy's CPU.
-fn gains_from_dictionary(data_type: &arrow::datatypes::DataType) -> bool {
-    use arrow::datatypes::DataType::{LargeUtf8, Utf8, Utf8View};
-    matches!(data_type, Utf8 | LargeUtf8 | Utf8View)
 }
 
 /// Writes every batch of the stream, fitted to `target`; returns the row count.

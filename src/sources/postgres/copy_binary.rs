@@ -168,17 +168,41 @@ impl CopyDecoder {
 
     /// Decodes the complete tuples of `chunk` (and of what was carried over).
     pub fn feed(&mut self, chunk: &[u8]) -> Result<(), DecodeError> {
+        let rest = match self.complete_carried(chunk)? {
+            Some(start) => &chunk[start..],
+            None => return Ok(()),
+        };
+        let used = self.decode(rest)?;
+        self.carry.extend_from_slice(&rest[used..]);
+        Ok(())
+    }
+
+    /// Finishes the tuple carried over from the last chunk with the first bytes of
+    /// `chunk`, copying no more of it than that tuple needs (copying whole chunks cost a
+    /// copy of the table). Answers where the rest of `chunk` starts, or `None` when all of
+    /// it went into the carry and the tuple is still incomplete.
+    fn complete_carried(&mut self, chunk: &[u8]) -> Result<Option<usize>, DecodeError> {
         if self.carry.is_empty() {
-            let used = self.decode(chunk)?;
-            self.carry.extend_from_slice(&chunk[used..]);
-        } else {
-            self.carry.extend_from_slice(chunk);
+            return Ok(Some(0));
+        }
+        let mut taken = 0;
+        while taken < chunk.len() {
+            // Growing steps: a few bytes usually finish the tuple, a long value needs more.
+            let step = self.carry.len().max(64).min(chunk.len() - taken);
+            self.carry.extend_from_slice(&chunk[taken..taken + step]);
+            taken += step;
             let carry = mem::take(&mut self.carry);
             let used = self.decode(&carry);
             self.carry = carry;
-            self.carry.drain(..used?);
+            let used = used?;
+            if used > 0 {
+                // The carried tuple is done; the bytes after `used` are `chunk`'s too.
+                let start = taken - (self.carry.len() - used);
+                self.carry.clear();
+                return Ok(Some(start));
+            }
         }
-        Ok(())
+        Ok(None)
     }
 
     /// The batches completed so far.

@@ -51,20 +51,23 @@ pub fn decode(bytes: &[u8], shape: DecimalShape) -> Result<i128, ValueIssue> {
     let scale = i32::from(shape.scale);
     let mut value: i128 = 0;
     for i in 0..ndigits {
-        let digit = i128::from(header(8 + 2 * i));
+        let digit = u32::from(header(8 + 2 * i));
         if digit == 0 {
             continue;
         }
         // The power of ten this base-10000 digit stands for in the unscaled value.
         let exponent = 4 * (i32::from(weight) - i as i32) + scale;
         let part = if exponent >= 0 {
-            POW10.get(exponent as usize).and_then(|p| digit.checked_mul(*p))
+            POW10
+                .get(exponent as usize)
+                .and_then(|p| i128::from(digit).checked_mul(*p))
         } else {
-            let divisor = POW10[(-exponent).min(4) as usize];
+            // In u32: a 128-bit division costs a call, and every value with cents has one.
+            let divisor = [1u32, 10, 100, 1000, 10000][(-exponent).min(4) as usize];
             if digit % divisor != 0 {
                 return Err(ValueIssue::cannot_hold(text(bytes), too_precise(shape)));
             }
-            Some(digit / divisor)
+            Some(i128::from(digit / divisor))
         };
         value = part
             .and_then(|p| value.checked_add(p))
