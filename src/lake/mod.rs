@@ -25,6 +25,7 @@ use std::sync::Arc;
 use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
 use deltalake::kernel::engine::arrow_conversion::TryIntoArrow;
+use deltalake::parquet::file::properties::WriterProperties;
 use deltalake::writer::RecordBatchWriter;
 use deltalake::{DeltaTable, DeltaTableBuilder, DeltaTableError};
 use futures::{Stream, StreamExt};
@@ -153,8 +154,9 @@ impl Lake {
             }
             None => data,
         };
+        let properties = parquet::writer_properties(self.inner.config.row_group_bytes, &target);
         let writers = (0..self.inner.config.writers.max(1))
-            .map(|_| self.writer(table.as_ref(), &url, &target))
+            .map(|_| self.writer(table.as_ref(), &url, &target, properties.clone()))
             .collect::<Result<Vec<_>, _>>()?;
         // On an error the writer is dropped, which aborts open uploads; files already
         // closed stay behind, outside the log.
@@ -226,6 +228,7 @@ impl Lake {
         table: Option<&DeltaTable>,
         url: &Url,
         schema: &SchemaRef,
+        properties: WriterProperties,
     ) -> Result<RecordBatchWriter, LakeError> {
         let writer = match table {
             Some(table) => RecordBatchWriter::for_table(table)?,
@@ -237,7 +240,7 @@ impl Lake {
             )?,
         };
         Ok(writer
-            .with_writer_properties(parquet::writer_properties(self.inner.config.row_group_bytes, schema))
+            .with_writer_properties(properties)
             .with_target_file_size(self.inner.config.target_file_bytes))
     }
 }

@@ -43,35 +43,31 @@ impl ParallelWriter {
     pub async fn write(&mut self, batch: RecordBatch) -> Result<(), LakeError> {
         let queue = self.queue.as_ref().expect("no write after finish");
         if queue.send(batch).await.is_err() {
-            return Err(self.first_error().await);
+            return Err(match self.join().await {
+                Err(error) => error,
+                Ok(_) => LakeError::Input("the Parquet writers stopped without saying why".into()),
+            });
         }
         Ok(())
     }
 
     /// Waits for every writer to close its files; their `add` actions, in no set order.
     pub async fn finish(mut self) -> Result<Vec<Add>, LakeError> {
+        self.join().await
+    }
+
+    /// Closes the queue and waits for the writers: their files, or the first error.
+    async fn join(&mut self) -> Result<Vec<Add>, LakeError> {
         self.queue = None;
         let mut adds = Vec::new();
         while let Some(joined) = self.writers.join_next().await {
             match joined {
                 Ok(Ok(files)) => adds.extend(files),
                 Ok(Err(error)) => return Err(error.into()),
-                Err(panic) => return Err(stopped(panic)),
+                Err(panic) => return Err(LakeError::Input(format!("a Parquet writer stopped: {panic}").into())),
             }
         }
         Ok(adds)
-    }
-
-    async fn first_error(&mut self) -> LakeError {
-        self.queue = None;
-        while let Some(joined) = self.writers.join_next().await {
-            match joined {
-                Ok(Ok(_)) => continue,
-                Ok(Err(error)) => return error.into(),
-                Err(panic) => return stopped(panic),
-            }
-        }
-        LakeError::Input("the Parquet writers stopped without saying why".into())
     }
 }
 
@@ -82,10 +78,6 @@ impl Drop for ParallelWriter {
     fn drop(&mut self) {
         self.writers.abort_all();
     }
-}
-
-fn stopped(panic: tokio::task::JoinError) -> LakeError {
-    LakeError::Input(format!("a Parquet writer stopped: {panic}").into())
 }
 
 /// One writer's loop: batches until the queue closes, then its files.

@@ -17,8 +17,9 @@ fn column(name: &str, inlet_type: InletType, source: &str) -> ColumnInfo {
     }
 }
 
-fn plan() -> Arc<DecodePlan> {
-    let table = TableSchema {
+/// Table `public.t` of `id`, `name`, then `list` (the given array column), then `at`.
+fn table(list: ColumnInfo) -> TableSchema {
+    TableSchema {
         table: TableRef {
             schema: "public".into(),
             table: "t".into(),
@@ -26,11 +27,15 @@ fn plan() -> Arc<DecodePlan> {
         columns: vec![
             column("id", InletType::Integer, "int4"),
             column("name", InletType::String, "text"),
-            column("tags", InletType::Array(Box::new(InletType::Integer)), "_int4"),
+            list,
             column("at", InletType::Date, "date"),
         ],
-    };
-    Arc::new(DecodePlan::new(&table).unwrap())
+    }
+}
+
+fn plan() -> Arc<DecodePlan> {
+    let tags = column("tags", InletType::Array(Box::new(InletType::Integer)), "_int4");
+    Arc::new(DecodePlan::new(&table(tags)).unwrap())
 }
 
 fn field(out: &mut Vec<u8>, value: Option<&[u8]>) {
@@ -162,20 +167,9 @@ fn broken_streams_and_values_are_errors() {
 
 /// A plan with a list of dates, skipping rows and naming them by `id`.
 fn skipping_plan() -> Arc<DecodePlan> {
-    let table = TableSchema {
-        table: TableRef {
-            schema: "public".into(),
-            table: "t".into(),
-        },
-        columns: vec![
-            column("id", InletType::Integer, "int4"),
-            column("name", InletType::String, "text"),
-            column("days", InletType::Array(Box::new(InletType::Date)), "_date"),
-            column("at", InletType::Date, "date"),
-        ],
-    };
+    let days = column("days", InletType::Array(Box::new(InletType::Date)), "_date");
     let identity = RowIdentity::new(vec!["id".into()], false);
-    Arc::new(DecodePlan::new(&table).unwrap().skipping(identity))
+    Arc::new(DecodePlan::new(&table(days)).unwrap().skipping(identity))
 }
 
 /// A one-dimensional date array (1082 is date's OID).
