@@ -1,4 +1,4 @@
-//! The application: its shared state, the router, and the server loop.
+//! The application: the router and the server loop.
 
 use std::sync::Arc;
 
@@ -16,53 +16,8 @@ use utoipa_axum::router::OpenApiRouter;
 
 use crate::api::{self, CATALOG, CONVERSION, FLOW_SERVICE, SANDBOX_MANAGEMENT, error::ApiError};
 use crate::config::{Config, LogFormat};
-use crate::connections::secrets::SecretCipher;
 use crate::flows;
-use crate::flows::clock::Clock;
-use crate::flows::slots::SourceSlots;
-use crate::identity::keys;
-use crate::identity::tokens::TokenSigner;
-use crate::lake::{Lake, LakeConfig};
-use crate::metrics::Metrics;
-use crate::specs::SpecCatalog;
-use crate::store::Store;
-
-/// Everything a request handler may need; cheap to clone.
-#[derive(Clone)]
-pub struct AppState {
-    pub config: Arc<Config>,
-    pub store: Store,
-    pub specs: Arc<SpecCatalog>,
-    pub cipher: SecretCipher,
-    pub tokens: TokenSigner,
-    pub metrics: Arc<Metrics>,
-    pub lake: Lake,
-    /// The flow clock schedules and runs are judged by.
-    pub clock: Arc<dyn Clock>,
-    /// The reading connections runs may open to each source server.
-    pub source_slots: Arc<SourceSlots>,
-}
-
-impl AppState {
-    /// Opens the data directory, the keys, the metadata store and the lake.
-    pub async fn open(config: Config) -> anyhow::Result<AppState> {
-        let store = crate::cli::open_store(&config).await?;
-        let master = keys::load_or_create(config.master_key.as_ref(), &config.data_dir, keys::MASTER_KEY_FILE)?;
-        let token_key = keys::load_or_create(config.token_key.as_ref(), &config.data_dir, keys::TOKEN_KEY_FILE)?;
-        let lake = Lake::new(&LakeConfig::from_env(config.lake_root.clone()))?;
-        Ok(AppState {
-            clock: config.clock(),
-            source_slots: Arc::new(SourceSlots::new(config.source_connections)),
-            config: Arc::new(config),
-            store,
-            specs: Arc::new(SpecCatalog::new()),
-            cipher: SecretCipher::new(&master),
-            tokens: TokenSigner::new(&token_key),
-            metrics: Arc::new(Metrics::new()),
-            lake,
-        })
-    }
-}
+use crate::state::AppState;
 
 #[derive(OpenApi)]
 #[openapi(info(
@@ -150,14 +105,14 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
 fn start_background(state: &AppState, stop: &CancellationToken) -> Vec<tokio::task::JoinHandle<()>> {
     let config = &state.config;
     let mut tasks = vec![tokio::spawn(flows::scheduler::run(
-        state.clone(),
+        state.scheduler(),
         config.poll_interval,
         stop.clone(),
     ))];
     if config.workers > 0 {
         let process = flows::worker::process_name().to_string();
         tasks.push(tokio::spawn(flows::worker::run(
-            state.clone(),
+            Arc::new(state.engine()),
             process,
             config.workers,
             stop.clone(),

@@ -3,12 +3,11 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use clap::{Parser, Subcommand};
 
 use crate::config::{Config, ConfigArgs};
 use crate::identity::{clients, keys, tokens::TokenSigner};
-use crate::store::Store;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -101,7 +100,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Clients {
             command: ClientsCommand::Create { org, name },
         } => {
-            let store = open_store(&config).await?;
+            let store = crate::state::open_store(&config).await?;
             let (client, secret) = clients::register(&store, &org, &name).await?;
             let out = serde_json::json!({
                 "client_id": client.client_id,
@@ -113,7 +112,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Token { org, client_id, ttl } => {
-            let store = open_store(&config).await?;
+            let store = crate::state::open_store(&config).await?;
             match store.get_client(&client_id).await? {
                 Some(client) if client.org == org => {}
                 Some(_) => bail!("client {client_id} does not belong to org {org}"),
@@ -171,14 +170,4 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
-}
-
-/// Opens the configured metadata store, creating the data directory if needed.
-pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
-    config.ensure_data_dir()?;
-    match &config.metadata_url {
-        Some(url) => Store::connect(url).await,
-        None => Store::open_sqlite(&config.data_dir).await,
-    }
-    .context("metadata store")
 }

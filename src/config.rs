@@ -10,6 +10,7 @@ use anyhow::Context;
 use serde::Deserialize;
 
 use crate::flows::clock::{Clock, FileClock, SystemClock};
+use crate::flows::engine::RunSettings;
 use crate::secret::Secret;
 use crate::sources::connect::ConnectOptions;
 
@@ -111,7 +112,8 @@ pub struct Config {
     pub settle_lag: Duration,
     /// How long a worker's claim on a run lasts without a heartbeat.
     pub run_lease: Duration,
-    /// Attempts at a run whose failures are transient, before it fails.
+    /// Attempts at a run (claims, across processes) before it fails: transient failures
+    /// are retried until then, and a run whose worker died that many times is abandoned.
     pub run_attempts: u32,
     /// Wait before the first retry; doubled for each further one.
     pub retry_backoff: Duration,
@@ -191,6 +193,19 @@ impl Config {
             connect_timeout: self.source_connect_timeout,
             statement_timeout: Some(self.source_statement_timeout),
             ..ConnectOptions::default()
+        }
+    }
+
+    /// The settings the run engine and the workers use.
+    pub fn run_settings(&self) -> RunSettings {
+        RunSettings {
+            settle_lag: self.settle_lag,
+            batch_rows: self.batch_rows,
+            source_partitions: self.source_partitions,
+            run_attempts: self.run_attempts,
+            retry_backoff: self.retry_backoff,
+            run_lease: self.run_lease,
+            poll_interval: self.poll_interval,
         }
     }
 

@@ -81,6 +81,7 @@ pub async fn copy(request: CopyRequest) -> anyhow::Result<CopyReport> {
         app_id: APP_ID.into(),
         txn_version,
         run_id: uuid::Uuid::new_v4().to_string(),
+        batch_id: None,
     };
     let progress = read.progress.clone();
     let reporter = tokio::spawn(show_progress(progress.clone(), read.estimated_rows));

@@ -16,6 +16,7 @@ pub mod metrics;
 pub mod secret;
 pub mod sources;
 pub mod specs;
+pub mod state;
 pub mod store;
 
 /// Makes `ring` the process's rustls crypto provider. The dependency tree enables both

@@ -7,9 +7,9 @@ use axum::http::StatusCode;
 use axum::http::request::Parts;
 
 use super::error::ApiError;
-use crate::app::AppState;
 use crate::identity::tokens::TokenError;
 use crate::identity::{Caller, DEFAULT_SANDBOX, Tenant};
+use crate::state::AppState;
 
 /// A caller whose token, api key and org headers hold; not yet bound to a sandbox.
 #[derive(Clone, Debug)]

@@ -7,7 +7,7 @@ use axum::http::{StatusCode, header};
 use serde_json::Value;
 
 use super::error::ApiError;
-use crate::app::AppState;
+use crate::state::AppState;
 
 /// A JSON request body, parsed to a `Value` for the handler to read field by field.
 pub struct JsonBody(pub Value);

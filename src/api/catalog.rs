@@ -11,9 +11,9 @@ use utoipa_axum::routes;
 use super::body::JsonBody;
 use super::catalog_query::{CatalogQuery, keyed};
 use super::error::{ApiError, json_response};
-use crate::app::AppState;
 use crate::catalog::{self, CatalogError, DatasetInput};
 use crate::identity::Caller;
+use crate::state::AppState;
 
 /// The Catalog routes.
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -30,7 +30,7 @@ impl From<CatalogError> for ApiError {
             CatalogError::Invalid(violations) => ApiError::invalid("The dataset is not valid", violations),
             CatalogError::DatasetNotFound(id) => ApiError::not_found("Dataset", &id),
             CatalogError::BatchNotFound(id) => ApiError::not_found("Batch", &id),
-            error @ (CatalogError::BatchFinished(_) | CatalogError::Store(_)) => ApiError::internal(error),
+            CatalogError::Store(error) => ApiError::internal(error),
         }
     }
 }

@@ -12,9 +12,9 @@ use super::error::{ApiError, json_response};
 use super::resource::{
     CONNECTION, FLOW, SOURCE_CONNECTION, find, find_for_patch, first_user, in_use, list_answer, one, stale,
 };
-use crate::app::AppState;
 use crate::connections::{self, ConnectionError, ConnectionInput, KIND};
 use crate::identity::Caller;
+use crate::state::AppState;
 use crate::store::{ResourceRow, Update, new_etag, now_millis};
 
 /// The connection routes.

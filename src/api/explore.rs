@@ -11,12 +11,12 @@ use utoipa_axum::routes;
 
 use super::error::{ApiError, json_response};
 use super::resource::{CONNECTION, find};
-use crate::app::AppState;
 use crate::connections::{self, ConnectionError};
 use crate::identity::Caller;
 use crate::sources::config::SourceConfig;
 use crate::sources::source::{Source, open};
 use crate::sources::{SourceError, SourceErrorKind, TableRef, schema, types};
+use crate::state::AppState;
 use crate::store::ResourceRow;
 
 const DEFAULT_PREVIEW_ROWS: usize = 10;

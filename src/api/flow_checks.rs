@@ -9,12 +9,12 @@ use super::explore::open_source;
 use super::fields::Fields;
 use super::resource::{CONNECTION, MAPPING_SET, SOURCE_CONNECTION, TARGET_CONNECTION, referenced};
 use super::source_connections::unreadable;
-use crate::app::AppState;
 use crate::flows::model::SourceConnection;
 use crate::flows::params::{Transformations, parse_options, parse_transformations};
 use crate::flows::schedule::{Schedule, integer};
 use crate::identity::Caller;
 use crate::mapping::{self, MappingSet};
+use crate::state::AppState;
 use crate::store::ResourceRow;
 
 /// Seconds a start time may lie in the past: a client computes "now" a moment before

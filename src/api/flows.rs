@@ -2,8 +2,6 @@
 //! schedule. The rules live in [`super::flow_checks`]; `lastRunDetails` and the `runs`
 //! link are computed when an item is read.
 
-use std::collections::HashMap;
-
 use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -13,14 +11,14 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::body::JsonBody;
-use super::error::ApiError;
+use super::error::{ApiError, json_response};
 use super::flow_checks::checked;
-use super::resource::{FLOW, create, find, find_for_patch, list_answer, merge, one, patch, replace};
-use crate::app::AppState;
-use crate::flows::runs::last_run_details;
+use super::paging::ListQuery;
+use super::resource::{FLOW, create, find, find_for_patch, merge, one, patch, replace};
 use crate::flows::schedule::integer;
 use crate::identity::Caller;
-use crate::store::{ResourceRow, RunRow, now_millis};
+use crate::state::AppState;
+use crate::store::{ResourceRow, now_millis};
 
 /// The flow routes.
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -48,36 +46,59 @@ async fn list_flows(
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
     let rows = state.store.list_resources(FLOW.store, &caller.tenant).await?;
-    let runs = state.store.list_runs(&caller.tenant).await?;
-    let mut by_flow: HashMap<&str, Vec<&RunRow>> = HashMap::new();
-    for run in &runs {
-        by_flow.entry(run.flow_id.as_str()).or_default().push(run);
+    let items = rows.iter().map(item).collect();
+    let mut answer = ListQuery::parse(query.as_deref())?.answer(items, "/flows");
+    // Each item's runs are looked up for the page only, by the flow's own index.
+    if let Some(page) = answer["items"].as_array_mut() {
+        for item in page {
+            let id = item["id"].as_str().unwrap_or_default().to_string();
+            add_runs(&state, &id, item).await?;
+        }
     }
-    let items = rows
-        .iter()
-        .map(|row| {
-            let runs = by_flow.get(row.id.as_str()).map(Vec::as_slice).unwrap_or_default();
-            item(row, runs.iter().copied())
-        })
-        .collect();
-    list_answer(query.as_deref(), items, "/flows")
+    Ok(json_response(StatusCode::OK, &answer))
 }
 
 #[utoipa::path(get, path = "/flows/{id}", tag = "Flows", params(("id" = String, Path)), responses((status = 200, description = "`{items: [flow]}`")))]
 async fn get_flow(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Response, ApiError> {
     let row = find(&state, &caller, FLOW, &id).await?;
-    let runs = state.store.list_runs(&caller.tenant).await?;
-    Ok(one(item(&row, runs.iter().filter(|run| run.flow_id == id))))
+    let mut shown = item(&row);
+    add_runs(&state, &id, &mut shown).await?;
+    Ok(one(shown))
 }
 
-/// The flow as the API shows it: its document, the link to its runs and its newest run.
-fn item<'a>(row: &ResourceRow, runs: impl Iterator<Item = &'a RunRow>) -> Value {
+/// The flow as stored, with the link to its runs.
+fn item(row: &ResourceRow) -> Value {
     let mut item = row.doc.clone();
     item["runs"] = json!(format!("/runs?property=flowId=={}", row.id));
-    if let Some(details) = last_run_details(runs) {
-        item["lastRunDetails"] = details;
-    }
     item
+}
+
+/// Adds `lastRunDetails` (the run in progress or the last that ended, else the next
+/// scheduled one) and, while a failed window holds the later ones back, Inlet's `heldBy`.
+async fn add_runs(state: &AppState, flow_id: &str, item: &mut Value) -> Result<(), ApiError> {
+    if let Some(last) = state.store.last_run(flow_id).await? {
+        let summary = &last.details.metrics.duration_summary;
+        item["lastRunDetails"] = json!({
+            "id": last.id,
+            "state": last.status,
+            "startedAtUTC": summary.started_at_utc,
+            "completedAtUTC": summary.completed_at_utc,
+        });
+    }
+    if let Some(failed) = state.store.first_failed_run(flow_id).await? {
+        let waiting = state.store.count_waiting_after(flow_id, failed.window_number).await?;
+        item["heldBy"] = json!({
+            "runId": failed.id,
+            "windowNumber": failed.window_number,
+            "waitingRuns": waiting,
+            "message": format!(
+                "window {} failed; the flow's later windows wait for it to land. Re-run it with \
+                 POST /runs/{}/action?op=re-trigger once its cause is fixed",
+                failed.window_number, failed.id
+            ),
+        });
+    }
+    Ok(())
 }
 
 #[utoipa::path(patch, path = "/flows/{id}", tag = "Flows", params(("id" = String, Path)), responses((status = 200, description = "`{id, etag}`")))]
@@ -129,7 +150,14 @@ async fn flow_action(
     let mut doc = row.doc.clone();
     doc["state"] = json!(new_state);
     let answer = replace(&state, &caller, FLOW, &row, doc).await?;
-    tracing::info!(flow = %id, state = new_state, "flow state changed");
+    // After the state is written, so that a worker that cancels a run meanwhile sees it
+    // (see `flows::worker`): no window of a flow that is enabled again is skipped.
+    let moved = if new_state == "enabled" {
+        state.store.resume_cancelled_runs(&id, now_millis()).await?
+    } else {
+        state.store.cancel_scheduled_runs(&id, now_millis()).await?
+    };
+    tracing::info!(flow = %id, state = new_state, runs = moved, "flow state changed");
     Ok(answer)
 }
 

@@ -10,8 +10,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::error::{ApiError, json_response};
-use crate::app::AppState;
 use crate::identity::clients;
+use crate::state::AppState;
 
 /// The token route.
 pub fn routes() -> OpenApiRouter<AppState> {

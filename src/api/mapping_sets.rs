@@ -13,9 +13,9 @@ use utoipa_axum::routes;
 use super::body::JsonBody;
 use super::error::{ApiError, json_response};
 use super::resource::{FLOW, MAPPING_SET, find, first_user, in_use};
-use crate::app::AppState;
 use crate::identity::Caller;
 use crate::mapping::{self, Mapping, parse_mappings};
+use crate::state::AppState;
 use crate::store::{ResourceRow, StoreError, Update, new_etag, now_millis};
 
 const DEFAULT_LIMIT: usize = 10;

@@ -15,6 +15,7 @@ pub mod mapping_sets;
 pub mod ops;
 pub mod paging;
 pub mod resource;
+pub mod run_item;
 pub mod runs;
 pub mod sandboxes;
 pub mod source_connections;

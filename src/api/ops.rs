@@ -8,7 +8,7 @@ use axum::routing::get;
 use serde_json::json;
 
 use super::error::json_response;
-use crate::app::AppState;
+use crate::state::AppState;
 
 /// `/healthz`, `/readyz`, `/metrics`.
 pub fn routes() -> Router<AppState> {

@@ -8,9 +8,9 @@ use serde_json::{Value, json};
 
 use super::error::{ApiError, json_response};
 use super::paging::ListQuery;
-use crate::app::AppState;
 use crate::flows::model;
 use crate::identity::Caller;
+use crate::state::AppState;
 use crate::store::{ResourceRow, Update, new_etag, now_millis};
 
 /// One kind of stored resource and the word users know it by.

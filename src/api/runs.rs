@@ -1,8 +1,12 @@
-//! `/runs` (§9): the runs of the caller's flows, and on-demand runs of `once` flows.
+//! `/runs` (§9): the runs of the caller's flows, on-demand runs of `once` flows, and the
+//! re-run of a failed run (`POST /runs/{id}/action?op=re-trigger`).
 
-use axum::extract::{Path, RawQuery, State};
+use std::collections::HashMap;
+
+use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::Response;
+use serde::Deserialize;
 use serde_json::{Value, json};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -11,13 +15,14 @@ use super::body::JsonBody;
 use super::error::{ApiError, json_response};
 use super::fields::Fields;
 use super::flow_checks::{START_GRACE, check_columns};
-use super::resource::{FLOW, SOURCE_CONNECTION, list_answer, one, referenced};
-use crate::app::AppState;
+use super::resource::{FLOW, SOURCE_CONNECTION, find, list_answer, one, referenced};
+use super::run_item::{Hold, RunItem};
 use crate::flows::model::{DeltaColumn, Flow};
-use crate::flows::runs::{new_run, run_item};
+use crate::flows::runs::{new_run, rerun};
 use crate::flows::schedule::{Frequency, Window, integer};
 use crate::identity::Caller;
-use crate::store::{RunRow, now_millis};
+use crate::state::AppState;
+use crate::store::{OnDemandParams, RunRow, RunStatus, Store, StoreError, StoredDeltaColumn};
 
 /// How often an on-demand run retries when another one took its window number.
 const INSERT_ATTEMPTS: usize = 5;
@@ -27,6 +32,25 @@ pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_runs, create_run))
         .routes(routes!(get_run))
+        .routes(routes!(run_action))
+}
+
+/// Why each flow's scheduled runs wait, if they do: its first failed window.
+pub async fn holds(store: &Store, flow_ids: impl Iterator<Item = &str>) -> Result<HashMap<String, Hold>, StoreError> {
+    let mut holds = HashMap::new();
+    for flow_id in flow_ids {
+        if holds.contains_key(flow_id) {
+            continue;
+        }
+        if let Some(failed) = store.first_failed_run(flow_id).await? {
+            let hold = Hold {
+                run_id: failed.id,
+                window_number: failed.window_number,
+            };
+            holds.insert(flow_id.to_string(), hold);
+        }
+    }
+    Ok(holds)
 }
 
 #[utoipa::path(get, path = "/runs", tag = "Runs", responses((status = 200, description = "A page of runs (filter with property=flowId==<id>), or `{count}`")))]
@@ -36,25 +60,81 @@ async fn list_runs(
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
     let runs = state.store.list_runs(&caller.tenant).await?;
-    list_answer(query.as_deref(), runs.iter().map(run_item).collect(), "/runs")
+    let holds = holds(&state.store, runs.iter().map(|run| run.flow_id.as_str())).await?;
+    let items = runs
+        .iter()
+        .map(|run| RunItem::new(run, holds.get(&run.flow_id)).to_json())
+        .collect();
+    list_answer(query.as_deref(), items, "/runs")
 }
 
-#[utoipa::path(get, path = "/runs/{id}", tag = "Runs", params(("id" = String, Path)), responses((status = 200, description = "`{items: [run]}`")))]
+#[utoipa::path(get, path = "/runs/{id}", tag = "Runs", params(("id" = String, Path)), responses((status = 200, description = "`{items: [run]}`", body = RunItem)))]
 async fn get_run(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Response, ApiError> {
-    let run = state
-        .store
-        .get_run(&caller.tenant, &id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("Run", &id))?;
-    Ok(one(run_item(&run)))
+    let run = caller_run(&state, &caller, &id).await?;
+    let holds = holds(&state.store, std::iter::once(run.flow_id.as_str())).await?;
+    Ok(one(RunItem::new(&run, holds.get(&run.flow_id)).to_json()))
 }
 
-/// What `POST /runs` asks for, checked.
-struct OnDemand {
-    start: i64,
-    window_start: i64,
-    window_end: i64,
-    delta_column: Option<DeltaColumn>,
+async fn caller_run(state: &AppState, caller: &Caller, id: &str) -> Result<RunRow, ApiError> {
+    state
+        .store
+        .get_run(&caller.tenant, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("Run", id))
+}
+
+/// `POST /runs/{id}/action`'s query.
+#[derive(Deserialize)]
+struct ActionQuery {
+    op: Option<String>,
+}
+
+#[utoipa::path(post, path = "/runs/{id}/action", tag = "Runs",
+    params(("id" = String, Path), ("op" = String, Query, description = "re-trigger (any case): re-run a failed run")),
+    responses((status = 201, description = "The new run: `{id, etag}`")))]
+async fn run_action(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Query(query): Query<ActionQuery>,
+) -> Result<Response, ApiError> {
+    if !query.op.unwrap_or_default().eq_ignore_ascii_case("re-trigger") {
+        return Err(ApiError::bad_request("1388", "`op` must be re-trigger"));
+    }
+    let failed = caller_run(&state, &caller, &id).await?;
+    if let Some(retry) = &failed.replaced_by {
+        return Err(ApiError::flow(
+            StatusCode::CONFLICT,
+            "1390",
+            format!("run {id} was re-run already, by run {retry}"),
+        ));
+    }
+    if failed.status != RunStatus::Failed {
+        return Err(ApiError::bad_request(
+            "1389",
+            format!("run {id} is {}; only a failed run can be re-run", failed.status),
+        ));
+    }
+    let flow_row = find(&state, &caller, FLOW, &failed.flow_id).await?;
+    if !Flow::from_row(&flow_row).map_err(ApiError::internal)?.enabled {
+        return Err(ApiError::bad_request(
+            "1385",
+            format!("flow {} is disabled; enable it first", failed.flow_id),
+        ));
+    }
+    let retry = rerun(&failed, state.clock.now(), state.clock.wall_millis());
+    if !state.store.insert_retry(&failed.id, &retry).await? {
+        return Err(ApiError::flow(
+            StatusCode::CONFLICT,
+            "1390",
+            format!("run {id} was re-run meanwhile; list the flow's runs to see the new one"),
+        ));
+    }
+    tracing::info!(run = %retry.id, failed = %id, window = retry.window_number, "failed run re-triggered");
+    Ok(json_response(
+        StatusCode::CREATED,
+        &json!({"id": retry.id, "etag": retry.etag}),
+    ))
 }
 
 #[utoipa::path(post, path = "/runs", tag = "Runs", responses((status = 201, description = "`{items: [{id, etag}]}`")))]
@@ -85,17 +165,15 @@ async fn create_run(
         ));
     }
     let asked = on_demand(&body["params"], state.clock.now())?;
-    if let Some(delta) = &asked.delta_column {
-        let source = referenced(
-            &state,
-            &caller,
-            SOURCE_CONNECTION,
-            &flow.source_connection_id,
-            "source connection",
-        )
-        .await?;
-        check_columns(&state, &caller, &source, Some(&delta.name), &[]).await?;
-    }
+    let source = referenced(
+        &state,
+        &caller,
+        SOURCE_CONNECTION,
+        &flow.source_connection_id,
+        "source connection",
+    )
+    .await?;
+    check_columns(&state, &caller, &source, Some(&asked.delta_column.name), &[]).await?;
     let run = insert(&state, &caller, &flow, &asked).await?;
     tracing::info!(flow = %flow_id, run = %run.id, window = run.window_number, "on-demand run created");
     Ok(json_response(
@@ -106,8 +184,8 @@ async fn create_run(
 
 /// Reads `params` of `POST /runs`: `1382` a bound missing or not epoch seconds,
 /// `1381` a window that does not end after it starts, `1383` a start in the past,
-/// `1384` a malformed delta column.
-fn on_demand(params: &Value, now: i64) -> Result<OnDemand, ApiError> {
+/// `1384` a delta column missing or malformed.
+fn on_demand(params: &Value, now: i64) -> Result<OnDemandParams, ApiError> {
     let bound = |name: &str| {
         integer(&params[name]).ok_or_else(|| {
             ApiError::bad_request(
@@ -135,26 +213,37 @@ fn on_demand(params: &Value, now: i64) -> Result<OnDemand, ApiError> {
             format!("params.startTime {start} is in the past; the server's time is {now}"),
         ));
     }
-    let delta_column = DeltaColumn::parse(&params["deltaColumn"], "params.deltaColumn").map_err(|violations| {
-        let listed: Vec<String> = violations.iter().map(|v| v.to_string()).collect();
-        ApiError::bad_request("1384", listed.join("; "))
-    })?;
-    Ok(OnDemand {
-        start: start.max(now),
-        window_start,
-        window_end,
-        delta_column,
+    let delta_column = DeltaColumn::parse(&params["deltaColumn"], "params.deltaColumn")
+        .map_err(|violations| {
+            let listed: Vec<String> = violations.iter().map(|v| v.to_string()).collect();
+            ApiError::bad_request("1384", listed.join("; "))
+        })?
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "1384",
+                "params.deltaColumn is required: an on-demand run copies the rows whose delta column \
+                 ({\"name\": <a timestamp or date column>}) falls in [windowStartTime, windowEndTime)",
+            )
+        })?;
+    Ok(OnDemandParams {
+        start_time: start.max(now),
+        window_start_time: window_start,
+        window_end_time: window_end,
+        delta_column: StoredDeltaColumn {
+            name: delta_column.name,
+            timezone: delta_column.timezone,
+        },
     })
 }
 
 /// Records the run under the flow's next window number. Window 1 of a `once` flow is its
 /// scheduled run; if that is not recorded yet it is recorded first, so that the
-/// scheduler, which plans from the highest window number, does not lose it.
-async fn insert(state: &AppState, caller: &Caller, flow: &Flow, asked: &OnDemand) -> Result<RunRow, ApiError> {
+/// scheduler, which plans from the last window, does not lose it. The run waits for the
+/// flow's earlier windows, like every run.
+async fn insert(state: &AppState, caller: &Caller, flow: &Flow, asked: &OnDemandParams) -> Result<RunRow, ApiError> {
     for _ in 0..INSERT_ATTEMPTS {
-        let last = state.store.last_window(&flow.id).await?;
-        let now_ms = now_millis();
-        if last == 0 {
+        let now_ms = state.clock.wall_millis();
+        let Some(last) = state.store.last_window(&flow.id).await? else {
             let first = flow.schedule.window(1);
             let due = flow.schedule.due_at(&first, 0);
             state
@@ -162,19 +251,14 @@ async fn insert(state: &AppState, caller: &Caller, flow: &Flow, asked: &OnDemand
                 .insert_run(&new_run(&caller.tenant, &flow.id, &first, due, now_ms))
                 .await?;
             continue;
-        }
-        let window = Window {
-            number: last + 1,
-            start: Some(asked.window_start),
-            end: Some(asked.window_end),
         };
-        let mut run = new_run(&caller.tenant, &flow.id, &window, asked.start, now_ms);
-        run.doc["params"] = json!({
-            "startTime": asked.start,
-            "windowStartTime": asked.window_start,
-            "windowEndTime": asked.window_end,
-            "deltaColumn": asked.delta_column.as_ref().map(|d| json!({"name": d.name, "timezone": d.timezone})),
-        });
+        let window = Window {
+            number: last.number + 1,
+            start: Some(asked.window_start_time),
+            end: Some(asked.window_end_time),
+        };
+        let mut run = new_run(&caller.tenant, &flow.id, &window, asked.start_time, now_ms);
+        run.details.params = Some(asked.clone());
         if state.store.insert_run(&run).await? {
             return Ok(run);
         }

@@ -11,9 +11,9 @@ use utoipa_axum::routes;
 use super::auth::OrgCaller;
 use super::body::JsonBody;
 use super::error::{ApiError, json_response};
-use crate::app::AppState;
 use crate::identity::{DEFAULT_SANDBOX, Tenant, sandbox_id};
 use crate::specs::Violation;
+use crate::state::AppState;
 use crate::store::{SandboxRow, StoreError, now_millis};
 
 const MAX_NAME_LEN: usize = 64;

@@ -16,11 +16,11 @@ use super::resource::{
     CONNECTION, SOURCE_CONNECTION, create, delete_unless_a_flow_uses, find, find_for_patch, list, merge, one, patch,
     referenced, replace,
 };
-use crate::app::AppState;
 use crate::flows::model::column_names;
 use crate::identity::Caller;
 use crate::sources::schema::{TableSchema, object_path};
 use crate::sources::{SourceError, SourceErrorKind, TableRef, types};
+use crate::state::AppState;
 
 /// The source connection routes.
 pub fn routes() -> OpenApiRouter<AppState> {

@@ -8,8 +8,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::error::{ApiError, json_response};
-use crate::app::AppState;
 use crate::identity::Caller;
+use crate::state::AppState;
 
 /// The spec routes.
 pub fn routes() -> OpenApiRouter<AppState> {

@@ -15,9 +15,9 @@ use super::resource::{
     DATASET, TARGET_CONNECTION, create, delete_unless_a_flow_uses, find, find_for_patch, list, merge, one, patch,
     replace,
 };
-use crate::app::AppState;
 use crate::identity::Caller;
 use crate::specs::DATALAKE_SPEC_ID;
+use crate::state::AppState;
 
 /// The formats a target connection accepts; all mean a Delta Lake table.
 const FORMATS: [&str; 3] = ["delta", "parquet", "tabular"];

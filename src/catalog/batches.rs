@@ -54,10 +54,24 @@ pub async fn create_batch(
     run_id: &str,
     flow_id: &str,
 ) -> Result<String, CatalogError> {
+    let id = new_id();
+    open_batch(store, tenant, &id, dataset_id, run_id, flow_id).await?;
+    Ok(id)
+}
+
+/// Starts batch `id` (from [`new_id`]), as [`create_batch`] does: a run names its batch
+/// before the batch exists, so that no batch can exist that its run does not name.
+pub async fn open_batch(
+    store: &Store,
+    tenant: &Tenant,
+    id: &str,
+    dataset_id: &str,
+    run_id: &str,
+    flow_id: &str,
+) -> Result<(), CatalogError> {
     if store.get_resource(DATASET, tenant, dataset_id).await?.is_none() {
         return Err(CatalogError::DatasetNotFound(dataset_id.to_string()));
     }
-    let id = new_id();
     let now = now_millis();
     let doc = json!({
         "id": id,
@@ -76,33 +90,40 @@ pub async fn create_batch(
         "runId": run_id,
         "version": "1.0.0",
     });
-    store.insert_resource(&new_row(BATCH, &id, tenant, now, doc)).await?;
-    Ok(id)
+    store.insert_resource(&new_row(BATCH, id, tenant, now, doc)).await?;
+    Ok(())
 }
 
-/// Gives the batch its final status, row count, table version and errors, and records it
-/// on its dataset as `lastBatchId`/`lastBatchStatus` (and `lastSuccessfulBatch`).
+/// Gives a `processing` batch its final status, row count, table version and errors, and
+/// records it on its dataset as `lastBatchId`/`lastBatchStatus` (and
+/// `lastSuccessfulBatch`). A batch that has its final status already keeps it (closing is
+/// idempotent), except that with `correct` a `failed` batch becomes a `success`: its
+/// commit was found in the table after its attempt had been given up.
 pub async fn finish_batch(
     store: &Store,
     tenant: &Tenant,
     batch_id: &str,
     result: &BatchResult,
+    correct: bool,
 ) -> Result<(), CatalogError> {
     let status = result.status.as_str();
+    let mut changed = false;
     let doc = modify(store, BATCH, tenant, batch_id, |doc| {
-        if doc["status"] != "processing" {
-            return Err(CatalogError::BatchFinished(batch_id.to_string()));
+        let open = doc["status"] == "processing";
+        let corrected = correct && doc["status"] == "failed" && result.status == BatchStatus::Success;
+        changed = open || corrected;
+        if changed {
+            doc["status"] = json!(status);
+            doc["completed"] = json!(now_millis());
+            doc["metrics"]["recordCount"] = json!(result.record_count);
+            doc["deltaVersion"] = json!(result.table_version);
+            doc["errors"] = json!(result.errors);
         }
-        doc["status"] = json!(status);
-        doc["completed"] = json!(now_millis());
-        doc["metrics"]["recordCount"] = json!(result.record_count);
-        doc["deltaVersion"] = json!(result.table_version);
-        doc["errors"] = json!(result.errors);
-        Ok(())
+        Ok(changed)
     })
     .await?
     .ok_or_else(|| CatalogError::BatchNotFound(batch_id.to_string()))?;
-    let Some(dataset) = dataset_of(&doc) else {
+    let Some(dataset) = dataset_of(&doc).filter(|_| changed) else {
         return Ok(());
     };
     // The dataset may have been deleted while the batch ran; the batch still records it.
@@ -112,7 +133,7 @@ pub async fn finish_batch(
         if result.status == BatchStatus::Success {
             doc["lastSuccessfulBatch"] = json!(batch_id);
         }
-        Ok(())
+        Ok(true)
     })
     .await?;
     Ok(())

@@ -5,7 +5,9 @@
 mod batches;
 mod observable;
 
-pub use batches::{BATCH, BatchIssue, BatchResult, BatchStatus, create_batch, finish_batch, get_batch, list_batches};
+pub use batches::{
+    BATCH, BatchIssue, BatchResult, BatchStatus, create_batch, finish_batch, get_batch, list_batches, open_batch,
+};
 pub use observable::observable_schema;
 
 use serde_json::{Map, Value, json};
@@ -30,9 +32,6 @@ pub enum CatalogError {
     /// No batch with that id in the tenant.
     #[error("batch {0} was not found")]
     BatchNotFound(String),
-    /// The batch has a final status already.
-    #[error("batch {0} is finished already")]
-    BatchFinished(String),
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -187,7 +186,7 @@ pub async fn set_observable_schema(
     let observed = observable_schema(schema);
     modify(store, DATASET, tenant, id, |doc| {
         doc["observableSchema"] = observed.clone();
-        Ok(())
+        Ok(true)
     })
     .await?
     .ok_or_else(|| CatalogError::DatasetNotFound(id.to_string()))?;
@@ -208,20 +207,23 @@ fn new_row(kind: &str, id: &str, tenant: &Tenant, now: i64, doc: Value) -> Resou
 }
 
 /// Read, change, write back under the etag the read saw; retried when another process
-/// changed the document in between. `None` when the document does not exist.
+/// changed the document in between. `change` answers whether it changed anything (nothing
+/// is written otherwise). `None` when the document does not exist.
 async fn modify(
     store: &Store,
     kind: &str,
     tenant: &Tenant,
     id: &str,
-    change: impl Fn(&mut Value) -> Result<(), CatalogError>,
+    mut change: impl FnMut(&mut Value) -> Result<bool, CatalogError>,
 ) -> Result<Option<Value>, CatalogError> {
     loop {
         let Some(row) = store.get_resource(kind, tenant, id).await? else {
             return Ok(None);
         };
         let mut doc = row.doc.clone();
-        change(&mut doc)?;
+        if !change(&mut doc)? {
+            return Ok(Some(doc));
+        }
         let now = now_millis();
         doc["updated"] = json!(now);
         let updated = ResourceRow {

@@ -6,8 +6,15 @@ use std::path::PathBuf;
 
 /// A source of the current time for schedules and runs.
 pub trait Clock: Send + Sync {
-    /// Now, in seconds since the Unix epoch.
+    /// Now, in seconds since the Unix epoch: what schedules and windows are judged by.
     fn now(&self) -> i64;
+
+    /// Now by the wall clock, in milliseconds since the Unix epoch: what leases, retry
+    /// waits and run timestamps are measured by. A file clock keeps the system's, so
+    /// leases lapse in real time while a test holds the flow clock still.
+    fn wall_millis(&self) -> i64 {
+        crate::store::now_millis()
+    }
 }
 
 /// The system's wall clock.

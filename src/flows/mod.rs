@@ -3,6 +3,8 @@
 
 pub mod clock;
 pub mod engine;
+pub mod failure;
+mod landing;
 pub mod model;
 pub mod params;
 pub mod partial;
@@ -11,4 +13,10 @@ pub mod runs;
 pub mod schedule;
 pub mod scheduler;
 pub mod slots;
+pub mod source_factory;
+pub mod target;
+mod transfer;
 pub mod worker;
+
+#[cfg(test)]
+mod engine_tests;

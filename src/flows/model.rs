@@ -3,11 +3,11 @@
 
 use serde_json::Value;
 
+pub use super::params::DeltaColumn;
 use super::params::{parse_options, parse_transformations};
 use super::schedule::Schedule;
 use crate::identity::Tenant;
 use crate::sources::TableRef;
-use crate::sources::read::window::Zone;
 use crate::specs::Violation;
 use crate::store::ResourceRow;
 
@@ -47,14 +47,6 @@ pub struct TargetConnection {
     pub id: String,
     pub tenant: Tenant,
     pub dataset_id: String,
-}
-
-/// The column whose value places a row in a window (`Copy` transformation).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct DeltaColumn {
-    pub name: String,
-    /// `UTC` or a fixed offset such as `+02:00`: how to read a timestamp without time zone.
-    pub timezone: String,
 }
 
 /// A flow's pinned mapping set version.
@@ -179,42 +171,6 @@ impl TargetConnection {
     /// Reads a stored target connection row.
     pub fn from_row(row: &ResourceRow) -> Result<TargetConnection, ModelError> {
         TargetConnection::from_doc(&row.tenant, &row.doc)
-    }
-}
-
-impl DeltaColumn {
-    /// Reads a `deltaColumn` object found at `path`; `None` when absent or null.
-    pub fn parse(value: &Value, path: &str) -> Result<Option<DeltaColumn>, Vec<Violation>> {
-        if value.is_null() {
-            return Ok(None);
-        }
-        let mut violations = Vec::new();
-        let name = match value["name"].as_str().map(str::trim) {
-            Some(name) if !name.is_empty() => name.to_string(),
-            _ => {
-                violations.push(Violation::new(
-                    format!("{path}/name"),
-                    "is required: the column to window rows by",
-                ));
-                String::new()
-            }
-        };
-        let timezone = match &value["timezone"] {
-            Value::Null => "UTC".to_string(),
-            Value::String(zone) if Zone::parse(zone).is_some() => zone.clone(),
-            _ => {
-                violations.push(Violation::new(
-                    format!("{path}/timezone"),
-                    "must be an IANA time zone name (such as UTC or Europe/Paris) or a fixed offset such as +02:00",
-                ));
-                String::new()
-            }
-        };
-        if violations.is_empty() {
-            Ok(Some(DeltaColumn { name, timezone }))
-        } else {
-            Err(violations)
-        }
     }
 }
 

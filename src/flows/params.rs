@@ -4,9 +4,53 @@
 
 use serde_json::Value;
 
-use super::model::DeltaColumn;
 use super::schedule::integer;
+use crate::sources::read::window::Zone;
 use crate::specs::Violation;
+
+/// The column whose value places a row in a window (`Copy` transformation).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeltaColumn {
+    pub name: String,
+    /// `UTC` or a fixed offset such as `+02:00`: how to read a timestamp without time zone.
+    pub timezone: String,
+}
+
+impl DeltaColumn {
+    /// Reads a `deltaColumn` object found at `path`; `None` when absent or null.
+    pub fn parse(value: &Value, path: &str) -> Result<Option<DeltaColumn>, Vec<Violation>> {
+        if value.is_null() {
+            return Ok(None);
+        }
+        let mut violations = Vec::new();
+        let name = match value["name"].as_str().map(str::trim) {
+            Some(name) if !name.is_empty() => name.to_string(),
+            _ => {
+                violations.push(Violation::new(
+                    format!("{path}/name"),
+                    "is required: the column to window rows by",
+                ));
+                String::new()
+            }
+        };
+        let timezone = match &value["timezone"] {
+            Value::Null => "UTC".to_string(),
+            Value::String(zone) if Zone::parse(zone).is_some() => zone.clone(),
+            _ => {
+                violations.push(Violation::new(
+                    format!("{path}/timezone"),
+                    "must be an IANA time zone name (such as UTC or Europe/Paris) or a fixed offset such as +02:00",
+                ));
+                String::new()
+            }
+        };
+        if violations.is_empty() {
+            Ok(Some(DeltaColumn { name, timezone }))
+        } else {
+            Err(violations)
+        }
+    }
+}
 
 /// A flow's `transformations`, read.
 #[derive(Clone, Debug, Default, PartialEq)]

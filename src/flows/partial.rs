@@ -15,10 +15,10 @@ use arrow_array::RecordBatch;
 use futures::{Stream, StreamExt};
 use serde_json::{Map, Value, json};
 
-use super::engine::RunFailure;
+use super::failure::RunFailure;
 use super::model::Flow;
 use crate::sources::read::{BadValue, ReadProgress, SkippedRow};
-use crate::store::RunRow;
+use crate::store::{RunError, RunRow};
 
 /// The error code of a run whose skipped rows exceed the flow's share.
 pub const LIMIT_CODE: &str = "PARTIAL_INGESTION_LIMIT";
@@ -43,7 +43,7 @@ fn limit(flow: &Flow) -> Option<f64> {
 
 /// `batches`, then, once they have ended, the failure if the rows skipped exceed the
 /// flow's share: the lake never commits a stream that ends in an error.
-pub fn guarded<S>(batches: S, progress: Arc<ReadProgress>, flow: &Flow) -> impl Stream<Item = S::Item> + Send
+pub fn guarded<S>(batches: S, progress: Arc<ReadProgress>, flow: &Flow) -> impl Stream<Item = S::Item> + Send + use<S>
 where
     S: Stream<Item = Result<RecordBatch, RunFailure>> + Send,
 {
@@ -65,7 +65,7 @@ pub fn over_limit(progress: &ReadProgress, percent: f64) -> Option<RunFailure> {
          lists the rows under failedRecords)",
         share(failed, read)
     );
-    Some(RunFailure::new_permanent(LIMIT_CODE, message))
+    Some(RunFailure::permanent(LIMIT_CODE, message))
 }
 
 /// Records, for a flow with partial ingestion, the rows skipped: the copy activity's
@@ -73,12 +73,11 @@ pub fn over_limit(progress: &ReadProgress, percent: f64) -> Option<RunFailure> {
 /// share, a `ROWS_SKIPPED` warning in `statusSummary.warnings`.
 pub fn record(run: &mut RunRow, progress: &ReadProgress, flow: &Flow) {
     let Some(percent) = limit(flow) else { return };
-    let described: Vec<Value> = progress.skipped_rows().iter().map(failed_record).collect();
-    run.doc["activities"][0]["failedRecords"] = Value::Array(described);
+    run.details.failed_records = progress.skipped_rows().iter().map(failed_record).collect();
     let failed = progress.failed_rows();
-    let status = &mut run.doc["metrics"]["statusSummary"];
+    let warnings = &mut run.details.metrics.status_summary.warnings;
+    warnings.clear();
     if failed == 0 || over_limit(progress, percent).is_some() {
-        status["warnings"] = json!([]);
         return;
     }
     let read = progress.rows() + failed;
@@ -87,7 +86,10 @@ pub fn record(run: &mut RunRow, progress: &ReadProgress, flow: &Flow) {
          skipped (the flow allows {percent}%); the copy activity lists them under failedRecords",
         share(failed, read)
     );
-    status["warnings"] = json!([{"code": SKIPPED_CODE, "message": message}]);
+    warnings.push(RunError {
+        code: SKIPPED_CODE.into(),
+        message,
+    });
 }
 
 /// One entry of `failedRecords`.

@@ -1,18 +1,10 @@
-//! Runs as records: a new run's row and initial document (the scheduler and
-//! `POST /runs` both make runs with [`new_run`]), and the API item of a stored run.
-//!
-//! The row's columns (status, window, times) are the truth; the document carries what
-//! only the API shows (metrics, activities, errors) and is merged under them.
+//! New runs: the scheduler's and `POST /runs`'s ([`new_run`]), and the re-run of a failed
+//! one ([`rerun`]).
 
-use serde_json::{Value, json};
-
-use super::model::DeltaColumn;
-use super::schedule::{Window, instant};
+use super::params::DeltaColumn;
+use super::schedule::Window;
 use crate::identity::Tenant;
-use crate::store::{RunRow, new_etag};
-
-/// A run's `status` before a worker claims it.
-pub const SCHEDULED: &str = "scheduled";
+use crate::store::{RunDetails, RunRow, RunStatus, new_etag};
 
 /// A `scheduled` run of `flow_id` for `window`, which may start at flow-clock second
 /// `due_at`; `now_ms` (wall-clock epoch milliseconds) stamps its creation.
@@ -22,89 +14,54 @@ pub fn new_run(tenant: &Tenant, flow_id: &str, window: &Window, due_at: i64, now
         tenant: tenant.clone(),
         flow_id: flow_id.to_string(),
         window_number: window.number,
+        generation: 0,
         window_start: window.start,
         window_end: window.end,
-        status: SCHEDULED.to_string(),
+        status: RunStatus::Scheduled,
         due_at,
+        retry_at: None,
         attempts: 0,
         lease_owner: None,
         lease_expires_at: None,
+        replaced_by: None,
         created_at: now_ms,
         updated_at: now_ms,
         etag: new_etag(),
-        doc: initial_doc(window),
+        details: RunDetails::default(),
     }
 }
 
-/// The document of a run that has not started: every count zero, no times yet.
-fn initial_doc(window: &Window) -> Value {
-    let bound = |seconds: Option<i64>| seconds.map(instant).map_or(Value::Null, Value::String);
-    json!({
-        "metrics": {
-            "durationSummary": {"startedAtUTC": null, "completedAtUTC": null},
-            "sizeSummary": {"inputBytes": 0, "outputBytes": 0},
-            "recordSummary": {"inputRecordCount": 0, "outputRecordCount": 0, "failedRecordCount": 0},
-            "fileSummary": {"outputFileCount": 0},
-            "statusSummary": {"status": SCHEDULED, "errors": []},
-        },
-        "activities": [{
-            "id": "copyActivity",
-            "name": "Copy Activity",
-            "activityType": "copy",
-            "durationSummary": {
-                "startedAtUTC": null,
-                "completedAtUTC": null,
-                "extensions": {"windowStart": bound(window.start), "windowEnd": bound(window.end)},
-            },
-            "targetInfo": [],
-        }],
-    })
-}
-
-/// The run as the API shows it: its document with the row's fields laid over it.
-pub fn run_item(row: &RunRow) -> Value {
-    let mut item = match &row.doc {
-        Value::Object(_) => row.doc.clone(),
-        _ => json!({}),
+/// A new run of `failed`'s window, due at once (flow-clock second `now`): the next
+/// generation, with the same on-demand parameters, naming the run it re-runs.
+pub fn rerun(failed: &RunRow, now: i64, now_ms: i64) -> RunRow {
+    let window = Window {
+        number: failed.window_number,
+        start: failed.window_start,
+        end: failed.window_end,
     };
-    item["id"] = json!(row.id);
-    item["flowId"] = json!(row.flow_id);
-    item["etag"] = json!(row.etag);
-    item["createdAt"] = json!(row.created_at);
-    item["updatedAt"] = json!(row.updated_at);
-    if !item["metrics"].is_object() {
-        item["metrics"] = json!({});
-    }
-    if !item["metrics"]["statusSummary"].is_object() {
-        item["metrics"]["statusSummary"] = json!({"errors": []});
-    }
-    item["metrics"]["statusSummary"]["status"] = json!(row.status);
-    item
+    let mut run = new_run(&failed.tenant, &failed.flow_id, &window, now.min(failed.due_at), now_ms);
+    run.generation = failed.generation + 1;
+    run.details.params = failed.details.params.clone();
+    run.details.retry_of = Some(failed.id.clone());
+    run
 }
 
-/// The delta column an on-demand run was started with (`params.deltaColumn` of
-/// `POST /runs`), which overrides the flow's for that run.
-pub fn run_delta_column(row: &RunRow) -> Option<DeltaColumn> {
-    DeltaColumn::parse(&row.doc["params"]["deltaColumn"], "/params/deltaColumn")
-        .ok()
-        .flatten()
-}
-
-/// `lastRunDetails` of a flow: its newest run (by creation, then window), if any.
-pub fn last_run_details<'a>(runs: impl Iterator<Item = &'a RunRow>) -> Option<Value> {
-    let newest = runs.max_by_key(|run| (run.created_at, run.window_number))?;
-    let summary = &newest.doc["metrics"]["durationSummary"];
-    Some(json!({
-        "id": newest.id,
-        "state": newest.status,
-        "startedAtUTC": summary["startedAtUTC"],
-        "completedAtUTC": summary["completedAtUTC"],
-    }))
+/// The delta column of the run's window: an on-demand run's own (`params.deltaColumn` of
+/// `POST /runs`), else the flow's.
+pub fn window_column(run: &RunRow, flow_column: Option<&DeltaColumn>) -> Option<DeltaColumn> {
+    match &run.details.params {
+        Some(params) => Some(DeltaColumn {
+            name: params.delta_column.name.clone(),
+            timezone: params.delta_column.timezone.clone(),
+        }),
+        None => flow_column.cloned(),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::{OnDemandParams, StoredDeltaColumn};
 
     fn tenant() -> Tenant {
         Tenant {
@@ -114,49 +71,44 @@ mod tests {
     }
 
     #[test]
-    fn a_new_run_is_scheduled_with_zero_metrics_and_its_window() {
+    fn a_rerun_is_the_next_generation_of_the_same_window() {
         let window = Window {
             number: 3,
             start: Some(1_800_000_000),
             end: Some(1_800_000_900),
         };
-        let run = new_run(&tenant(), "flow-1", &window, 1_800_000_960, 42);
+        let mut failed = new_run(&tenant(), "flow-1", &window, 1_800_000_960, 42);
+        failed.status = RunStatus::Failed;
+        failed.details.params = Some(OnDemandParams {
+            start_time: 1,
+            window_start_time: 1_800_000_000,
+            window_end_time: 1_800_000_900,
+            delta_column: StoredDeltaColumn {
+                name: "updated_at".into(),
+                timezone: "UTC".into(),
+            },
+        });
+        let again = rerun(&failed, 1_800_001_000, 43);
         assert_eq!(
-            (run.status.as_str(), run.window_number, run.due_at),
-            ("scheduled", 3, 1_800_000_960)
+            (
+                again.window_number,
+                again.generation,
+                again.window_start,
+                again.window_end
+            ),
+            (3, 1, failed.window_start, failed.window_end)
         );
-        let item = run_item(&run);
-        assert_eq!(item["flowId"], "flow-1");
-        assert_eq!(item["createdAt"], 42);
-        assert_eq!(item["metrics"]["recordSummary"]["inputRecordCount"], 0);
-        assert_eq!(
-            item["metrics"]["statusSummary"],
-            json!({"status": "scheduled", "errors": []})
-        );
-        let extensions = &item["activities"][0]["durationSummary"]["extensions"];
-        assert_eq!(extensions["windowStart"], "2027-01-15T08:00:00Z");
-        assert_eq!(extensions["windowEnd"], "2027-01-15T08:15:00Z");
-    }
-
-    #[test]
-    fn the_row_status_wins_over_the_document() {
-        let window = Window {
-            number: 1,
-            start: None,
-            end: None,
+        assert_eq!(again.status, RunStatus::Scheduled);
+        assert_eq!(again.due_at, 1_800_000_960, "due at once");
+        assert_eq!(again.details.retry_of.as_deref(), Some(failed.id.as_str()));
+        assert_ne!(again.id, failed.id);
+        let column = window_column(&again, None).unwrap();
+        assert_eq!(column.name, "updated_at");
+        let flows_own = DeltaColumn {
+            name: "ts".into(),
+            timezone: "UTC".into(),
         };
-        let mut run = new_run(&tenant(), "f", &window, 0, 1);
-        run.status = "success".into();
-        assert_eq!(run_item(&run)["metrics"]["statusSummary"]["status"], "success");
-        assert_eq!(
-            run_item(&run)["activities"][0]["durationSummary"]["extensions"]["windowStart"],
-            Value::Null
-        );
-        let mut later = new_run(&tenant(), "f", &window, 0, 2);
-        later.doc["metrics"]["durationSummary"]["startedAtUTC"] = json!(5);
-        let details = last_run_details([&run, &later].into_iter()).unwrap();
-        assert_eq!(details["id"], later.id.as_str());
-        assert_eq!(details["startedAtUTC"], 5);
-        assert!(last_run_details(std::iter::empty()).is_none());
+        let scheduled = new_run(&tenant(), "flow-1", &window, 0, 1);
+        assert_eq!(window_column(&scheduled, Some(&flows_own)), Some(flows_own));
     }
 }

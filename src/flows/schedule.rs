@@ -212,18 +212,41 @@ impl Schedule {
         window.end.unwrap_or(self.start) + settle_lag
     }
 
-    /// The windows that are due at `now`, after window `last` (0 when none ran yet).
-    pub fn due_windows(&self, last: i64, now: i64, settle_lag: i64) -> Vec<Window> {
+    /// The window that follows `last` (the flow's latest window with a run; `None` when it
+    /// has none): window 1, or the one that starts where `last` ended and ends at the next
+    /// boundary of this schedule. So windows tile time without gap or overlap even when the
+    /// schedule was changed in between. A `once` flow has no window after its first.
+    pub fn next_window(&self, last: Option<&Window>) -> Option<Window> {
+        let Some(last) = last else {
+            return Some(self.window(1));
+        };
         if self.frequency == Frequency::Once {
-            return if last == 0 && now >= self.start {
-                vec![self.window(1)]
-            } else {
-                Vec::new()
-            };
+            return None;
         }
-        (last + 1..)
-            .map(|n| self.window(n))
-            .take_while(|w| self.due_at(w, settle_lag) <= now)
+        let number = last.number + 1;
+        // An unbounded last window (the flow was a `once` flow before) has no end to
+        // continue from: take this schedule's own window of that number.
+        let Some(start) = last.end else {
+            return Some(self.window(number));
+        };
+        let end = if start < self.start {
+            self.start
+        } else {
+            let period = self.period();
+            self.start + ((start - self.start) / period + 1) * period
+        };
+        Some(Window {
+            number,
+            start: Some(start),
+            end: Some(end),
+        })
+    }
+
+    /// The windows due at `now` after `last` (see [`Schedule::next_window`]), at most `limit`.
+    pub fn due_windows(&self, last: Option<Window>, now: i64, settle_lag: i64, limit: usize) -> Vec<Window> {
+        std::iter::successors(self.next_window(last.as_ref()), |window| self.next_window(Some(window)))
+            .take_while(|window| self.due_at(window, settle_lag) <= now)
+            .take(limit)
             .collect()
     }
 }
@@ -245,144 +268,5 @@ pub fn instant(seconds: i64) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const NOW: i64 = 1_800_000_000;
-
-    fn parse(params: Value, delta: bool) -> Result<Schedule, ScheduleError> {
-        Schedule::parse(&params, delta, NOW, 60)
-    }
-
-    fn code(params: Value, delta: bool) -> &'static str {
-        parse(params, delta).unwrap_err().code
-    }
-
-    #[test]
-    fn each_rule_has_its_code() {
-        assert_eq!(
-            code(json!({"startTime": NOW - 3600, "frequency": "once"}), false),
-            "1360"
-        );
-        assert_eq!(
-            code(json!({"startTime": NOW, "frequency": "once", "interval": "15"}), false),
-            "1361"
-        );
-        assert_eq!(
-            code(json!({"startTime": NOW, "frequency": "minute", "interval": "14"}), true),
-            "1362"
-        );
-        assert_eq!(code(json!({"startTime": NOW, "frequency": "hour"}), true), "1362");
-        assert_eq!(
-            code(json!({"startTime": NOW, "frequency": "hour", "interval": 0}), true),
-            "1362"
-        );
-        assert_eq!(
-            code(json!({"startTime": NOW, "frequency": "monthly", "interval": 1}), true),
-            "1363"
-        );
-        assert_eq!(
-            code(
-                json!({"startTime": NOW, "frequency": "once", "backfill": "true"}),
-                false
-            ),
-            "1364"
-        );
-        assert_eq!(code(json!({"frequency": "once"}), false), "1365");
-        assert_eq!(code(json!({"startTime": NOW, "frequency": "once"}), true), "1369");
-        assert_eq!(
-            code(
-                json!({"startTime": NOW, "frequency": "day", "interval": 1, "backfill": "maybe"}),
-                true
-            ),
-            "1367"
-        );
-    }
-
-    #[test]
-    fn strings_are_accepted_for_numbers_and_booleans() {
-        let schedule = parse(
-            json!({"startTime": NOW.to_string(), "frequency": "Minute", "interval": "15", "backfill": "true"}),
-            true,
-        )
-        .unwrap();
-        assert_eq!(
-            schedule,
-            Schedule {
-                start: NOW,
-                frequency: Frequency::Minute,
-                interval: 15,
-                backfill: true
-            }
-        );
-        assert_eq!(schedule.to_json()["interval"], "15");
-        assert!(
-            parse(json!({"startTime": NOW - 30, "frequency": "once"}), false).is_ok(),
-            "within the grace"
-        );
-    }
-
-    #[test]
-    fn windows_tile_time_without_gaps_or_overlaps() {
-        let plain = parse(json!({"startTime": NOW, "frequency": "minute", "interval": 15}), true).unwrap();
-        assert_eq!(
-            plain.window(1),
-            Window {
-                number: 1,
-                start: Some(NOW),
-                end: Some(NOW + 900)
-            }
-        );
-        assert_eq!(plain.window(2).start, plain.window(1).end);
-        let backfill = parse(
-            json!({"startTime": NOW, "frequency": "hour", "interval": 1, "backfill": true}),
-            true,
-        )
-        .unwrap();
-        assert_eq!(
-            backfill.window(1),
-            Window {
-                number: 1,
-                start: None,
-                end: Some(NOW)
-            }
-        );
-        assert_eq!(
-            backfill.window(2),
-            Window {
-                number: 2,
-                start: Some(NOW),
-                end: Some(NOW + 3600)
-            }
-        );
-        assert_eq!(backfill.window(3).start, backfill.window(2).end);
-    }
-
-    #[test]
-    fn due_windows_follow_the_clock_and_the_settle_lag() {
-        let schedule = parse(
-            json!({"startTime": NOW, "frequency": "hour", "interval": 1, "backfill": true}),
-            true,
-        )
-        .unwrap();
-        assert!(schedule.due_windows(0, NOW - 1, 0).is_empty());
-        assert_eq!(schedule.due_windows(0, NOW, 0).len(), 1);
-        assert!(schedule.due_windows(0, NOW, 10).is_empty(), "the lag delays the run");
-        let due: Vec<i64> = schedule
-            .due_windows(1, NOW + 2 * 3600 + 5, 5)
-            .iter()
-            .map(|w| w.number)
-            .collect();
-        assert_eq!(due, [2, 3]);
-        let once = parse(json!({"startTime": NOW, "frequency": "once"}), false).unwrap();
-        assert_eq!(
-            once.due_windows(0, NOW, 0),
-            vec![Window {
-                number: 1,
-                start: None,
-                end: None
-            }]
-        );
-        assert!(once.due_windows(1, NOW + 99, 0).is_empty());
-    }
-}
+#[path = "schedule_tests.rs"]
+mod tests;

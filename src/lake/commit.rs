@@ -37,11 +37,13 @@ pub(super) async fn commit(
 ) -> Result<CommitOutcome, LakeError> {
     let files = adds.len();
     let bytes = adds.iter().map(|add| add.size.max(0) as u64).sum();
+    let output = json!({"rows": rows, "files": files, "bytes": bytes});
     for attempt in 1..=MAX_ATTEMPTS {
         let base = table.as_ref().and_then(DeltaTable::version);
+        let properties = properties(spec, &output);
         let attempted = match &table {
-            None => create(lake, url, dataset, target, &adds, spec).await,
-            Some(current) => commit_on(current, &adds, spec).await,
+            None => create(lake, url, dataset, target, &adds, properties).await,
+            Some(current) => commit_on(current, &adds, spec.mode, properties).await,
         };
         let error = match attempted {
             Ok(version) => {
@@ -86,7 +88,7 @@ async fn create(
     dataset: &str,
     target: &SchemaRef,
     adds: &[Add],
-    spec: &CommitSpec,
+    properties: CommitProperties,
 ) -> Result<i64, DeltaTableError> {
     let schema: StructType = target.as_ref().try_into_kernel()?;
     let table = lake
@@ -98,17 +100,22 @@ async fn create(
         .with_columns(schema.fields().cloned())
         .with_actions(adds.iter().cloned().map(Action::Add))
         .with_save_mode(SaveMode::ErrorIfExists)
-        .with_commit_properties(properties(spec))
+        .with_commit_properties(properties)
         .await?;
     Ok(table.version().map_or(0, |v| v as i64))
 }
 
 /// A commit on top of the table's current version; a replace removes every file the
 /// version has.
-async fn commit_on(table: &DeltaTable, adds: &[Add], spec: &CommitSpec) -> Result<i64, DeltaTableError> {
+async fn commit_on(
+    table: &DeltaTable,
+    adds: &[Add],
+    mode: WriteMode,
+    properties: CommitProperties,
+) -> Result<i64, DeltaTableError> {
     let snapshot = table.snapshot()?;
     let mut actions: Vec<Action> = adds.iter().cloned().map(Action::Add).collect();
-    let mode = match spec.mode {
+    let mode = match mode {
         WriteMode::Append => SaveMode::Append,
         WriteMode::Replace => {
             let log_store = table.log_store();
@@ -127,16 +134,17 @@ async fn commit_on(table: &DeltaTable, adds: &[Add], spec: &CommitSpec) -> Resul
         partition_by: None,
         predicate: None,
     };
-    let committed = CommitBuilder::from(properties(spec))
+    let committed = CommitBuilder::from(properties)
         .with_actions(actions)
         .build(Some(snapshot), table.log_store(), operation)
         .await?;
     Ok(committed.version() as i64)
 }
 
-/// The txn action (with `lastUpdated`, so txn retention can expire it correctly) and the
-/// run id for `commitInfo`.
-fn properties(spec: &CommitSpec) -> CommitProperties {
+/// The txn action (with `lastUpdated`, so txn retention can expire it correctly), and for
+/// `commitInfo` the run and batch ids and what the commit adds (`inletOutput`: rows, files,
+/// bytes), by which a later attempt recognises the commit (see `landed.rs`).
+fn properties(spec: &CommitSpec, output: &serde_json::Value) -> CommitProperties {
     let now = chrono::Utc::now().timestamp_millis();
     CommitProperties::default()
         .with_application_transaction(Transaction::new_with_last_update(
@@ -144,6 +152,10 @@ fn properties(spec: &CommitSpec) -> CommitProperties {
             spec.txn_version,
             Some(now),
         ))
-        .with_metadata([("runId".to_string(), json!(spec.run_id))])
+        .with_metadata([
+            ("runId".to_string(), json!(spec.run_id)),
+            ("batchId".to_string(), json!(spec.batch_id)),
+            ("inletOutput".to_string(), output.clone()),
+        ])
         .with_max_retries(0)
 }

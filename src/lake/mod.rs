@@ -10,6 +10,7 @@
 mod commit;
 mod config;
 mod error;
+mod landed;
 mod parallel;
 mod parquet;
 mod schema;
@@ -17,6 +18,7 @@ mod schema;
 pub use config::LakeConfig;
 pub use deltalake::arrow;
 pub use error::LakeError;
+pub use landed::{Landed, LandedCommit};
 
 use std::path::PathBuf;
 use std::pin::pin;
@@ -53,6 +55,8 @@ pub struct CommitSpec {
     pub txn_version: i64,
     /// Recorded in the commit's `commitInfo` as `runId`.
     pub run_id: String,
+    /// Recorded in the commit's `commitInfo` as `batchId`, when the write has a batch.
+    pub batch_id: Option<String>,
 }
 
 /// How a write ended.

@@ -60,6 +60,43 @@ CREATE TABLE runs (
 CREATE INDEX runs_by_status ON runs (status, due_at);
 CREATE INDEX runs_by_tenant ON runs (org, sandbox, created_at)
 "#,
+    // A window may have several runs (a failed one and its re-run): `generation` counts
+    // them, `replaced_by` names the re-run of a failed run, and `retry_at` holds a run
+    // back (wall-clock ms) after a transient failure. The table is rebuilt because
+    // SQLite cannot drop the old unique constraint in place.
+    r#"
+CREATE TABLE runs_v3 (
+    id TEXT PRIMARY KEY,
+    org TEXT NOT NULL,
+    sandbox TEXT NOT NULL,
+    flow_id TEXT NOT NULL,
+    window_number BIGINT NOT NULL,
+    generation BIGINT NOT NULL,
+    window_start BIGINT,
+    window_end BIGINT,
+    status TEXT NOT NULL,
+    due_at BIGINT NOT NULL,
+    retry_at BIGINT,
+    attempts BIGINT NOT NULL,
+    lease_owner TEXT,
+    lease_expires_at BIGINT,
+    replaced_by TEXT,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    etag TEXT NOT NULL,
+    doc TEXT NOT NULL,
+    UNIQUE (flow_id, window_number, generation)
+);
+INSERT INTO runs_v3 (id, org, sandbox, flow_id, window_number, generation, window_start, window_end, status,
+    due_at, retry_at, attempts, lease_owner, lease_expires_at, replaced_by, created_at, updated_at, etag, doc)
+  SELECT id, org, sandbox, flow_id, window_number, 0, window_start, window_end, status,
+    due_at, NULL, attempts, lease_owner, lease_expires_at, NULL, created_at, updated_at, etag, doc FROM runs;
+DROP TABLE runs;
+ALTER TABLE runs_v3 RENAME TO runs;
+CREATE INDEX runs_by_status ON runs (status, due_at);
+CREATE INDEX runs_by_tenant ON runs (org, sandbox, created_at);
+CREATE INDEX runs_by_flow ON runs (flow_id, window_number)
+"#,
 ];
 
 /// The statements of every migration, rendered for `backend`, numbered from 1.

@@ -3,13 +3,20 @@
 //! `--metadata-url postgres://...` is given), both reached through sqlx's `Any` driver with
 //! portable SQL (`$1` placeholders work on both).
 
+mod claims;
 mod migrations;
 mod resources;
+mod run_record;
 mod runs;
 mod tenants;
 
-pub use resources::{ResourceRow, Update};
-pub use runs::RunRow;
+pub use claims::{Lease, WallTimes};
+pub use resources::{ResourceRow, UnreadableRow, Update};
+pub use run_record::{
+    DurationSummary, FileSummary, OnDemandParams, RecordSummary, RunDetails, RunError, RunMetrics, RunStatus,
+    SizeSummary, StatusSummary, StoredDeltaColumn,
+};
+pub use runs::{LastWindow, RunRow};
 pub use tenants::{ApiClient, SandboxRow};
 
 use std::path::Path;
@@ -42,6 +49,9 @@ pub enum StoreError {
     /// A stored document could not be read back.
     #[error("stored document is corrupt: {0}")]
     Corrupt(#[from] serde_json::Error),
+    /// A stored value is not one Inlet writes.
+    #[error("stored value is not valid: {0}")]
+    Invalid(String),
 }
 
 /// Handle to the metadata database; cheap to clone.

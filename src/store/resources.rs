@@ -22,6 +22,13 @@ pub struct ResourceRow {
     pub secret: Option<Vec<u8>>,
 }
 
+/// A stored row that could not be read back, by id.
+#[derive(Debug)]
+pub struct UnreadableRow {
+    pub id: String,
+    pub error: StoreError,
+}
+
 /// The outcome of a conditional update.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Update {
@@ -87,11 +94,21 @@ impl Store {
         rows.iter().map(read_row).collect()
     }
 
-    /// Every resource of `kind` in every tenant (for the scheduler, which serves them all).
-    pub async fn list_all_resources(&self, kind: &str) -> Result<Vec<ResourceRow>, StoreError> {
+    /// Every resource of `kind` in every tenant (for the scheduler, which serves them all),
+    /// each read on its own: a row that cannot be read is an `Err` naming its id, and the
+    /// others are still returned.
+    pub async fn scan_resources(&self, kind: &str) -> Result<Vec<Result<ResourceRow, UnreadableRow>>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM resources WHERE kind = $1 ORDER BY created_at, id");
         let rows = sqlx::query(&sql).bind(kind).fetch_all(&self.pool).await?;
-        rows.iter().map(read_row).collect()
+        Ok(rows
+            .iter()
+            .map(|row| {
+                read_row(row).map_err(|error| UnreadableRow {
+                    id: row.try_get("id").unwrap_or_default(),
+                    error,
+                })
+            })
+            .collect())
     }
 
     /// Replaces a resource's etag, document and secret if its etag is still `expected_etag`.

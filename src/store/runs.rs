@@ -1,12 +1,12 @@
-//! Runs: one row per (flow, window), claimed by workers with a lease. On PostgreSQL a
-//! claim skips rows another process holds locked (`FOR UPDATE SKIP LOCKED`); on SQLite
-//! writers are serialised by the database, which gives the same one-winner outcome.
+//! Runs: one row per run of a flow's window. A window's first run has generation 0; a
+//! re-run of a failed one (`op=re-trigger`) is a new row of the next generation, and the
+//! failed row names it in `replaced_by`. Claims, leases and outcomes are in `claims.rs`.
 
-use serde_json::Value;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{Backend, Store, StoreError};
+use super::run_record::{RunDetails, RunStatus};
+use super::{Store, StoreError};
 use crate::identity::Tenant;
 
 /// A run as stored.
@@ -15,131 +15,84 @@ pub struct RunRow {
     pub id: String,
     pub tenant: Tenant,
     pub flow_id: String,
+    /// The window's number: its Delta `txn` version, and its place in the flow's order.
     pub window_number: i64,
+    /// 0 for a window's first run, one more for each re-run.
+    pub generation: i64,
     pub window_start: Option<i64>,
     pub window_end: Option<i64>,
-    /// `scheduled`, `inProgress`, `success`, `failed` or `cancelled`.
-    pub status: String,
+    pub status: RunStatus,
     /// Flow-clock seconds at which the run may start.
     pub due_at: i64,
+    /// Wall-clock milliseconds before which a run waiting for a retry is not claimed.
+    pub retry_at: Option<i64>,
+    /// Claims so far, across every process.
     pub attempts: i64,
     pub lease_owner: Option<String>,
     /// Wall-clock milliseconds at which the lease lapses.
     pub lease_expires_at: Option<i64>,
+    /// The run that re-runs this (failed) one.
+    pub replaced_by: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
     pub etag: String,
-    /// The run's API item (metrics, activities, errors).
-    pub doc: Value,
+    pub details: RunDetails,
 }
 
-const COLUMNS: &str = "id, org, sandbox, flow_id, window_number, window_start, window_end, status, due_at, attempts, \
-                       lease_owner, lease_expires_at, created_at, updated_at, etag, doc";
+/// The last window a flow has a run for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LastWindow {
+    pub number: i64,
+    pub end: Option<i64>,
+}
+
+pub(super) const COLUMNS: &str = "id, org, sandbox, flow_id, window_number, generation, window_start, window_end, \
+    status, due_at, retry_at, attempts, lease_owner, lease_expires_at, replaced_by, created_at, updated_at, etag, doc";
+
+/// Runs that hold the flow's current state of a window: not replaced by a re-run.
+const LIVE: &str = "replaced_by IS NULL";
 
 impl Store {
-    /// Records a run unless its flow already has one for that window; true if inserted.
+    /// Records a run unless its window already has one of its generation; true if inserted.
     pub async fn insert_run(&self, run: &RunRow) -> Result<bool, StoreError> {
-        let sql = format!(
-            "INSERT INTO runs ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
-             ON CONFLICT (flow_id, window_number) DO NOTHING"
-        );
-        let done = sqlx::query(&sql)
-            .bind(&run.id)
-            .bind(&run.tenant.org)
-            .bind(&run.tenant.sandbox)
-            .bind(&run.flow_id)
-            .bind(run.window_number)
-            .bind(run.window_start)
-            .bind(run.window_end)
-            .bind(&run.status)
-            .bind(run.due_at)
-            .bind(run.attempts)
-            .bind(&run.lease_owner)
-            .bind(run.lease_expires_at)
-            .bind(run.created_at)
-            .bind(run.updated_at)
-            .bind(&run.etag)
-            .bind(serde_json::to_string(&run.doc)?)
-            .execute(&self.pool)
-            .await?;
-        Ok(done.rows_affected() == 1)
+        Ok(insert(&self.pool, run).await? == 1)
     }
 
-    /// The highest window number the flow has a run for (0 when none).
-    pub async fn last_window(&self, flow_id: &str) -> Result<i64, StoreError> {
-        let last: Option<i64> = sqlx::query_scalar("SELECT MAX(window_number) FROM runs WHERE flow_id = $1")
-            .bind(flow_id)
-            .fetch_one(&self.pool)
-            .await?;
-        Ok(last.unwrap_or(0))
-    }
-
-    /// Claims the next run that is due (`due_at <= flow_now`) or whose lease lapsed
-    /// (`lease_expires_at < wall_now`), for `owner` until `lease_until`.
-    pub async fn claim_run(
-        &self,
-        owner: &str,
-        flow_now: i64,
-        wall_now: i64,
-        lease_until: i64,
-    ) -> Result<Option<RunRow>, StoreError> {
-        let lock = if self.backend == Backend::Postgres {
-            "FOR UPDATE SKIP LOCKED"
-        } else {
-            ""
-        };
-        let sql = format!(
-            "UPDATE runs SET lease_owner = $1, lease_expires_at = $2, updated_at = $3, status = 'inProgress', \
-             attempts = attempts + 1 WHERE id = (SELECT id FROM runs WHERE (status = 'scheduled' AND due_at <= $4) \
-             OR (status = 'inProgress' AND lease_expires_at < $3) ORDER BY due_at, window_number LIMIT 1 {lock}) \
-             RETURNING {COLUMNS}"
-        );
-        let row = sqlx::query(&sql)
-            .bind(owner)
-            .bind(lease_until)
-            .bind(wall_now)
-            .bind(flow_now)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.map(|r| read_run(&r)).transpose()
-    }
-
-    /// Extends `owner`'s lease; false if the lease was lost (another worker took the run).
-    pub async fn renew_lease(&self, run_id: &str, owner: &str, lease_until: i64) -> Result<bool, StoreError> {
-        let done = sqlx::query(
-            "UPDATE runs SET lease_expires_at = $1 WHERE id = $2 AND lease_owner = $3 AND status = 'inProgress'",
-        )
-        .bind(lease_until)
-        .bind(run_id)
-        .bind(owner)
-        .execute(&self.pool)
+    /// Records `retry` as the re-run of the failed run `failed_id`, in one transaction:
+    /// false (and nothing written) unless that run is still failed and not re-run yet.
+    pub async fn insert_retry(&self, failed_id: &str, retry: &RunRow) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let marked = sqlx::query(&format!(
+            "UPDATE runs SET replaced_by = $1, updated_at = $2 WHERE id = $3 AND status = $4 AND {LIVE}"
+        ))
+        .bind(&retry.id)
+        .bind(retry.created_at)
+        .bind(failed_id)
+        .bind(RunStatus::Failed.as_str())
+        .execute(&mut *tx)
         .await?;
-        Ok(done.rows_affected() == 1)
+        if marked.rows_affected() != 1 || insert(&mut *tx, retry).await? != 1 {
+            return Ok(false);
+        }
+        tx.commit().await?;
+        Ok(true)
     }
 
-    /// Saves the run's status and document while `owner` holds it; `release` gives the
-    /// lease up (a finished run, or one postponed to `due_at`). False if the lease was lost.
-    pub async fn save_run(&self, run: &RunRow, owner: &str, release: bool) -> Result<bool, StoreError> {
-        let release_sql = if release {
-            ", lease_owner = NULL, lease_expires_at = NULL"
-        } else {
-            ""
-        };
-        let sql = format!(
-            "UPDATE runs SET status = $1, doc = $2, updated_at = $3, etag = $4, due_at = $5{release_sql} \
-             WHERE id = $6 AND lease_owner = $7"
-        );
-        let done = sqlx::query(&sql)
-            .bind(&run.status)
-            .bind(serde_json::to_string(&run.doc)?)
-            .bind(run.updated_at)
-            .bind(&run.etag)
-            .bind(run.due_at)
-            .bind(&run.id)
-            .bind(owner)
-            .execute(&self.pool)
-            .await?;
-        Ok(done.rows_affected() == 1)
+    /// The flow's last window with a run, if any.
+    pub async fn last_window(&self, flow_id: &str) -> Result<Option<LastWindow>, StoreError> {
+        let row = sqlx::query(
+            "SELECT window_number, window_end FROM runs WHERE flow_id = $1 ORDER BY window_number DESC LIMIT 1",
+        )
+        .bind(flow_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|row| {
+            Ok(LastWindow {
+                number: row.try_get("window_number")?,
+                end: row.try_get("window_end")?,
+            })
+        })
+        .transpose()
     }
 
     /// The tenant's run `id`.
@@ -165,20 +118,105 @@ impl Store {
         rows.iter().map(read_run).collect()
     }
 
-    /// Cancels the flow's runs that have not started.
+    /// The flow's earliest window whose run failed and was not re-run: every later window
+    /// waits for it.
+    pub async fn first_failed_run(&self, flow_id: &str) -> Result<Option<RunRow>, StoreError> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM runs WHERE flow_id = $1 AND status = $2 AND {LIVE} ORDER BY window_number LIMIT 1"
+        );
+        let row = sqlx::query(&sql)
+            .bind(flow_id)
+            .bind(RunStatus::Failed.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| read_run(&r)).transpose()
+    }
+
+    /// How many of the flow's runs wait behind window `number`.
+    pub async fn count_waiting_after(&self, flow_id: &str, number: i64) -> Result<i64, StoreError> {
+        let sql =
+            format!("SELECT COUNT(*) FROM runs WHERE flow_id = $1 AND window_number > $2 AND status = $3 AND {LIVE}");
+        Ok(sqlx::query_scalar(&sql)
+            .bind(flow_id)
+            .bind(number)
+            .bind(RunStatus::Scheduled.as_str())
+            .fetch_one(&self.pool)
+            .await?)
+    }
+
+    /// The flow's run for `lastRunDetails`: the latest window whose run started (the one in
+    /// progress, or the last that ended), else the latest scheduled one.
+    pub async fn last_run(&self, flow_id: &str) -> Result<Option<RunRow>, StoreError> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM runs WHERE flow_id = $1 AND {LIVE} \
+             ORDER BY CASE WHEN status IN ($2, $3) THEN 1 ELSE 0 END, window_number DESC LIMIT 1"
+        );
+        let row = sqlx::query(&sql)
+            .bind(flow_id)
+            .bind(RunStatus::Scheduled.as_str())
+            .bind(RunStatus::Cancelled.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| read_run(&r)).transpose()
+    }
+
+    /// Cancels the flow's runs that have not started (its flow was disabled or deleted).
     pub async fn cancel_scheduled_runs(&self, flow_id: &str, now: i64) -> Result<u64, StoreError> {
-        let done = sqlx::query(
-            "UPDATE runs SET status = 'cancelled', updated_at = $1 WHERE flow_id = $2 AND status = 'scheduled'",
-        )
-        .bind(now)
-        .bind(flow_id)
-        .execute(&self.pool)
-        .await?;
+        self.move_runs(flow_id, RunStatus::Scheduled, RunStatus::Cancelled, now)
+            .await
+    }
+
+    /// Schedules the flow's cancelled runs again (its flow was enabled again), so that no
+    /// window is skipped.
+    pub async fn resume_cancelled_runs(&self, flow_id: &str, now: i64) -> Result<u64, StoreError> {
+        self.move_runs(flow_id, RunStatus::Cancelled, RunStatus::Scheduled, now)
+            .await
+    }
+
+    async fn move_runs(&self, flow_id: &str, from: RunStatus, to: RunStatus, now: i64) -> Result<u64, StoreError> {
+        let done = sqlx::query("UPDATE runs SET status = $1, updated_at = $2 WHERE flow_id = $3 AND status = $4")
+            .bind(to.as_str())
+            .bind(now)
+            .bind(flow_id)
+            .bind(from.as_str())
+            .execute(&self.pool)
+            .await?;
         Ok(done.rows_affected())
     }
 }
 
-fn read_run(row: &AnyRow) -> Result<RunRow, StoreError> {
+async fn insert<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(executor: E, run: &RunRow) -> Result<u64, StoreError> {
+    let sql = format!(
+        "INSERT INTO runs ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
+         $17, $18, $19) ON CONFLICT (flow_id, window_number, generation) DO NOTHING"
+    );
+    let done = sqlx::query(&sql)
+        .bind(&run.id)
+        .bind(&run.tenant.org)
+        .bind(&run.tenant.sandbox)
+        .bind(&run.flow_id)
+        .bind(run.window_number)
+        .bind(run.generation)
+        .bind(run.window_start)
+        .bind(run.window_end)
+        .bind(run.status.as_str())
+        .bind(run.due_at)
+        .bind(run.retry_at)
+        .bind(run.attempts)
+        .bind(&run.lease_owner)
+        .bind(run.lease_expires_at)
+        .bind(&run.replaced_by)
+        .bind(run.created_at)
+        .bind(run.updated_at)
+        .bind(&run.etag)
+        .bind(run.details.to_stored())
+        .execute(executor)
+        .await?;
+    Ok(done.rows_affected())
+}
+
+pub(super) fn read_run(row: &AnyRow) -> Result<RunRow, StoreError> {
+    let status: String = row.try_get("status")?;
     let doc: String = row.try_get("doc")?;
     Ok(RunRow {
         id: row.try_get("id")?,
@@ -188,16 +226,19 @@ fn read_run(row: &AnyRow) -> Result<RunRow, StoreError> {
         },
         flow_id: row.try_get("flow_id")?,
         window_number: row.try_get("window_number")?,
+        generation: row.try_get("generation")?,
         window_start: row.try_get("window_start")?,
         window_end: row.try_get("window_end")?,
-        status: row.try_get("status")?,
+        status: RunStatus::parse(&status).ok_or_else(|| StoreError::Invalid(format!("run status `{status}`")))?,
         due_at: row.try_get("due_at")?,
+        retry_at: row.try_get("retry_at")?,
         attempts: row.try_get("attempts")?,
         lease_owner: row.try_get("lease_owner")?,
         lease_expires_at: row.try_get("lease_expires_at")?,
+        replaced_by: row.try_get("replaced_by")?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
         etag: row.try_get("etag")?,
-        doc: serde_json::from_str(&doc)?,
+        details: RunDetails::from_stored(&doc)?,
     })
 }

@@ -226,7 +226,9 @@ async fn batches_record_each_run_of_a_dataset() {
         table_version: Some(table_version),
         errors: vec![],
     };
-    catalog::finish_batch(&store, &tenant, &batch, &success).await.unwrap();
+    catalog::finish_batch(&store, &tenant, &batch, &success, false)
+        .await
+        .unwrap();
     let schema = lake.table_schema(&orders).await.unwrap().unwrap();
     catalog::set_observable_schema(&store, &tenant, &orders, &schema)
         .await
@@ -245,7 +247,9 @@ async fn batches_record_each_run_of_a_dataset() {
         table_version: None,
         errors: vec![issue],
     };
-    catalog::finish_batch(&store, &tenant, &failed, &failure).await.unwrap();
+    catalog::finish_batch(&store, &tenant, &failed, &failure, false)
+        .await
+        .unwrap();
     spaced().await;
     let running = catalog::create_batch(&store, &tenant, &stock, "run-3", "flow-2")
         .await

@@ -1,8 +1,10 @@
 //! Dataflows end to end: real PostgreSQL sources, a real `inlet serve` running the
 //! scheduler and workers, Delta tables read back by an independent reader.
 
+mod chaos;
 mod copy_cli;
 mod crash;
+mod exactly_once;
 mod partial;
 mod runs;
 
@@ -33,8 +35,14 @@ pub struct Lab {
 }
 
 impl Lab {
-    /// Starts both servers; the flow clock starts at `now`; `sql` sets up the source.
+    /// Starts both servers; the flow clock starts at `now`; `sql` sets up the source;
+    /// `config` adds to the quick run settings.
     pub fn start(now: i64, sql: &str, config: &str) -> Lab {
+        Lab::start_with(now, sql, config, Options::default())
+    }
+
+    /// As [`Lab::start`], with the server's other options (e.g. a PostgreSQL metadata store).
+    pub fn start_with(now: i64, sql: &str, config: &str, options: Options) -> Lab {
         let pg = PgServer::start(PgOptions {
             users: vec![User::new("reader", PASSWORD, Auth::Scram)],
             ..PgOptions::default()
@@ -48,7 +56,7 @@ impl Lab {
         let inlet = Inlet::start_with(Options {
             clock_file: Some(clock.clone()),
             config: Some(format!("{QUICK}{config}")),
-            ..Options::default()
+            ..options
         });
         let api = inlet.identity("ORG1@AdobeOrg");
         Lab {

@@ -16,3 +16,4 @@ mod service;
 mod source_api;
 mod source_connect;
 mod store;
+mod store_runs;

@@ -10,6 +10,7 @@ as one JSON object:
   txns      {appId: version}: the latest txn version per app id, from the log itself
   commits   [{version, operation, runId}] oldest first, from the log itself
   sums      {column: sum} for every integer column (an order-independent checksum)
+  distinct  {column: count of distinct values} for every integer column
   data      the rows (only with --rows), sorted by their JSON text, values made JSON-safe
 
 Usage: python3 read_delta.py <table directory> [--rows]
@@ -80,6 +81,11 @@ def main():
         "commits": commits,
         "sums": {
             f.name: pyarrow.compute.sum(data.column(f.name)).as_py() or 0
+            for f in data.schema
+            if pyarrow.types.is_integer(f.type)
+        },
+        "distinct": {
+            f.name: pyarrow.compute.count_distinct(data.column(f.name)).as_py()
             for f in data.schema
             if pyarrow.types.is_integer(f.type)
         },

@@ -39,6 +39,7 @@ pub fn spec(mode: WriteMode, app: &str, version: i64) -> CommitSpec {
         app_id: app.to_string(),
         txn_version: version,
         run_id: format!("run-{app}-{version}"),
+        batch_id: None,
     }
 }
 

@@ -26,6 +26,9 @@ pub struct Options {
     pub clock_file: Option<PathBuf>,
     /// TOML settings for `--config` (e.g. `run_lease = "3s"`).
     pub config: Option<String>,
+    /// Another server's data directory, for a second process sharing its keys and lake
+    /// (with a shared PostgreSQL metadata store); a fresh one when `None`.
+    pub data_dir: Option<PathBuf>,
 }
 
 /// A running `inlet serve`. Killed when dropped.
@@ -60,7 +63,15 @@ impl Inlet {
 
     /// The data directory.
     pub fn data_dir(&self) -> PathBuf {
-        self.dir.path().join("data")
+        match &self.options.data_dir {
+            Some(shared) => shared.clone(),
+            None => self.dir.path().join("data"),
+        }
+    }
+
+    /// Whether the server process is running (not killed or stopped).
+    pub fn is_running(&self) -> bool {
+        self.child.is_some()
     }
 
     fn log_path(&self) -> PathBuf {

@@ -92,6 +92,7 @@ async fn on_demand_run_errors_have_their_codes() {
             ),
             "1331-400",
         ),
+        (run(&once, window(1000, 2000)), "1384-400"),
         (run(&periodic, window(1000, 2000)), "1386-400"),
         (run("no-such-flow", window(1000, 2000)), "1102-400"),
         (json!({"params": window(1000, 2000)}), "1001-400"),
@@ -120,7 +121,8 @@ async fn other_sandboxes_and_orgs_see_none_of_it() {
         .api
         .post(
             "/runs",
-            &json!({"flowId": flow, "params": {"windowStartTime": 1, "windowEndTime": 2}}),
+            &json!({"flowId": flow, "params": {"windowStartTime": 1, "windowEndTime": 2,
+                "deltaColumn": {"name": "updated_at"}}}),
         )
         .await;
     let run = created.body["items"][0]["id"].as_str().unwrap().to_string();

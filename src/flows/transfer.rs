@@ -1,0 +1,114 @@
+//! The data path of an attempt: read the window from the source, map it, and write it to
+//! the target in one commit, saving the run's growing counts every second meanwhile.
+
+use std::time::Duration;
+
+use futures::StreamExt;
+
+use super::engine::Engine;
+use super::failure::RunFailure;
+use super::partial;
+use super::plan::RunPlan;
+use crate::lake::{CommitOutcome, CommitSpec};
+use crate::mapping::apply::MappingPlan;
+use crate::sources::read::{ReadProgress, ReadRequest, WindowFilter};
+use crate::sources::source::Source;
+use crate::store::RunRow;
+
+impl Engine {
+    /// Copies the run's window into its dataset as batch `batch_id`.
+    pub(super) async fn transfer(
+        &self,
+        owner: &str,
+        run: &mut RunRow,
+        plan: &RunPlan,
+        source: &dyn Source,
+        batch_id: &str,
+    ) -> Result<CommitOutcome, RunFailure> {
+        // Held until the write ends: the read's connections close with its stream.
+        let slots = self
+            .slots
+            .acquire(&plan.source_config, self.settings.source_partitions)
+            .await;
+        let read = source.read(&self.read_request(run, plan, slots.count())).await?;
+        let mapping = match &plan.mapping {
+            Some(set) => Some(
+                MappingPlan::new(&read.schema, &set.mappings)
+                    .map_err(|e| RunFailure::permanent("MAPPING_INVALID", e.to_string()))?,
+            ),
+            None => None,
+        };
+        let schema = mapping.as_ref().map_or(read.schema.clone(), MappingPlan::output_schema);
+        let progress = read.progress.clone();
+        let batches = read.batches.map(move |batch| {
+            let batch = batch.map_err(RunFailure::from)?;
+            match &mapping {
+                Some(plan) => plan
+                    .apply(&batch)
+                    .map_err(|e| RunFailure::permanent("MAPPING_FAILED", e.to_string())),
+                None => Ok(batch),
+            }
+        });
+        let batches = partial::guarded(batches, progress.clone(), &plan.flow).boxed();
+        let spec = CommitSpec {
+            mode: plan.write_mode(),
+            app_id: plan.flow.id.clone(),
+            txn_version: run.window_number,
+            run_id: run.id.clone(),
+            batch_id: Some(batch_id.to_string()),
+        };
+        let write = self.target.write(&plan.dataset_id, schema, batches, spec);
+        let outcome = self.report_progress(owner, run, &progress, write).await;
+        record_input(run, &progress);
+        partial::record(run, &progress, &plan.flow);
+        self.metrics.bytes_read(progress.bytes());
+        Ok(outcome?)
+    }
+
+    /// Awaits `write`, saving the run's growing counts every second meanwhile.
+    async fn report_progress<T>(
+        &self,
+        owner: &str,
+        run: &mut RunRow,
+        progress: &ReadProgress,
+        write: impl Future<Output = T>,
+    ) -> T {
+        tokio::pin!(write);
+        loop {
+            tokio::select! {
+                result = &mut write => return result,
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {
+                    record_input(run, progress);
+                    self.save(owner, run).await;
+                }
+            }
+        }
+    }
+
+    fn read_request(&self, run: &RunRow, plan: &RunPlan, partitions: usize) -> ReadRequest {
+        let window = plan.delta_column.as_ref().map(|column| WindowFilter {
+            column: column.name.clone(),
+            start: run.window_start.map(|s| s * 1_000_000),
+            end: run.window_end.map(|s| s * 1_000_000),
+            timezone: column.timezone.clone(),
+        });
+        ReadRequest {
+            table: plan.table.clone(),
+            columns: plan.columns.clone(),
+            window,
+            partitions,
+            batch_rows: self.settings.batch_rows,
+            channel_depth: 2,
+            on_bad_value: partial::on_bad_value(&plan.flow),
+        }
+    }
+}
+
+/// Rows read (skipped ones included) and skipped, and bytes received.
+fn record_input(run: &mut RunRow, progress: &ReadProgress) {
+    let failed = progress.failed_rows();
+    let records = &mut run.details.metrics.record_summary;
+    records.input_record_count = progress.rows() + failed;
+    records.failed_record_count = failed;
+    run.details.metrics.size_summary.input_bytes = progress.bytes();
+}
