@@ -95,7 +95,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         .await?;
     stop.cancel();
     for task in background {
-        let _ = task.await;
+        if let Err(error) = task.await {
+            tracing::error!(%error, "a background task (scheduler or workers) ended in a panic");
+        }
     }
     tracing::info!("inlet stopped");
     Ok(())

@@ -107,6 +107,13 @@ async fn checked(state: &AppState, caller: &Caller, body: &Value) -> Result<Valu
         None | Some(Value::Null) => None,
         Some(list) => column_names(list).map_err(|v| fields.extend(v)).ok(),
     };
+    if asks_for_cdc(body.pointer("/params/cdcEnabled")) {
+        fields.push(
+            "/params/cdcEnabled",
+            "change data capture is not available: leave cdcEnabled out (or false); flows copy the whole table \
+             or the rows of each window by a delta column",
+        );
+    }
     fields.finish("The source connection is not valid")?;
     let base = referenced(state, caller, CONNECTION, &base_id, "/baseConnectionId").await?;
     let base_spec = &base.doc["connectionSpec"];
@@ -138,6 +145,17 @@ async fn checked(state: &AppState, caller: &Caller, body: &Value) -> Result<Valu
         "connectionSpec": {"id": base_spec["id"], "version": if spec_version.is_empty() { "1.0" } else { &spec_version }},
         "inheritedAttributes": {"baseConnection": {"id": base.id, "connectionSpec": base_spec}},
     }))
+}
+
+/// Whether `cdcEnabled` asks for change data capture (`true`, or the string in any case):
+/// it is refused rather than ignored, since it would change what the dataset holds.
+fn asks_for_cdc(value: Option<&Value>) -> bool {
+    match value {
+        Some(Value::Bool(on)) => *on,
+        Some(Value::String(text)) => !text.eq_ignore_ascii_case("false"),
+        Some(Value::Null) | None => false,
+        Some(_) => true,
+    }
 }
 
 /// `1330-400` for `table`.

@@ -89,6 +89,19 @@ async fn source_connection_bodies_are_checked_field_by_field() {
     let reply = shop.api.post("/sourceConnections", &csv).await;
     assert_eq!(reply.code(), "1001-400");
     assert_eq!(detail_paths(&reply), ["/data/format", "/params/tableName"]);
+    // Change data capture is not built: asking for it is refused, never ignored.
+    for asked in [json!(true), json!("TRUE"), json!(1)] {
+        let mut cdc = source_body(&base, "orders");
+        cdc["params"]["cdcEnabled"] = asked.clone();
+        let reply = shop.api.post("/sourceConnections", &cdc).await;
+        assert_eq!(detail_paths(&reply), ["/params/cdcEnabled"], "{asked}: {}", reply.body);
+    }
+    let mut off = source_body(&base, "orders");
+    off["params"]["cdcEnabled"] = json!(false);
+    assert_eq!(
+        shop.api.post("/sourceConnections", &off).await.status,
+        reqwest::StatusCode::CREATED
+    );
 }
 
 #[tokio::test]
