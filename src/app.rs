@@ -103,14 +103,18 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Starts the scheduler and this process's workers; they stop when `stop` is cancelled.
+/// Starts the scheduler, retention and this process's workers; they stop when `stop` is
+/// cancelled.
 fn start_background(state: &AppState, stop: &CancellationToken) -> Vec<tokio::task::JoinHandle<()>> {
     let config = &state.config;
-    let mut tasks = vec![tokio::spawn(flows::scheduler::run(
-        state.scheduler(),
-        config.poll_interval,
-        stop.clone(),
-    ))];
+    let mut tasks = vec![
+        tokio::spawn(flows::scheduler::run(
+            state.scheduler(),
+            config.poll_interval,
+            stop.clone(),
+        )),
+        tokio::spawn(flows::retention::run(state.retention(), stop.clone())),
+    ];
     if config.workers > 0 {
         let process = flows::worker::process_name().to_string();
         tasks.push(tokio::spawn(flows::worker::run(

@@ -77,6 +77,8 @@ struct FileConfig {
     run_attempts: Option<u32>,
     retry_backoff: Option<String>,
     poll_interval: Option<String>,
+    run_retention_keep: Option<usize>,
+    run_retention_age: Option<String>,
 }
 
 /// The resolved configuration.
@@ -119,6 +121,10 @@ pub struct Config {
     pub retry_backoff: Duration,
     /// How often idle workers and the scheduler look for work.
     pub poll_interval: Duration,
+    /// Runs kept per flow however old (retention, see [`crate::flows::retention`]).
+    pub run_retention_keep: usize,
+    /// Runs younger than this are kept however many there are.
+    pub run_retention_age: Duration,
     /// Secrets-encryption key from `INLET_MASTER_KEY`, else a key file in the data directory.
     pub master_key: Option<Secret>,
     /// Token-signing key from `INLET_TOKEN_KEY`, else a key file in the data directory.
@@ -180,6 +186,12 @@ impl Config {
                 file.poll_interval.as_deref(),
                 "poll_interval",
                 Duration::from_millis(500),
+            )?,
+            run_retention_keep: file.run_retention_keep.unwrap_or(500),
+            run_retention_age: duration(
+                file.run_retention_age.as_deref(),
+                "run_retention_age",
+                Duration::from_secs(30 * 86_400),
             )?,
             master_key: env_secret("INLET_MASTER_KEY"),
             token_key: env_secret("INLET_TOKEN_KEY"),

@@ -10,6 +10,7 @@ use crate::config::Config;
 use crate::connections::secrets::SecretCipher;
 use crate::flows::clock::Clock;
 use crate::flows::engine::Engine;
+use crate::flows::retention::Retention;
 use crate::flows::scheduler::Scheduler;
 use crate::flows::slots::SourceSlots;
 use crate::flows::source_factory::Databases;
@@ -70,6 +71,16 @@ impl AppState {
             slots: self.source_slots.clone(),
             metrics: self.metrics.clone(),
             settings: self.config.run_settings(),
+        }
+    }
+
+    /// The retention of old runs and batches.
+    pub fn retention(&self) -> Retention {
+        Retention {
+            store: self.store.clone(),
+            clock: self.clock.clone(),
+            keep: self.config.run_retention_keep,
+            max_age: self.config.run_retention_age,
         }
     }
 

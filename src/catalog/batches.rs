@@ -139,6 +139,21 @@ pub async fn finish_batch(
     Ok(())
 }
 
+/// Deletes a batch that retention lets go, unless its dataset still names it as its last
+/// (or last successful) batch; true if it was deleted.
+pub async fn delete_old_batch(store: &Store, tenant: &Tenant, batch_id: &str) -> Result<bool, CatalogError> {
+    let Some(batch) = store.get_resource(BATCH, tenant, batch_id).await? else {
+        return Ok(false);
+    };
+    if let Some(dataset) = dataset_of(&batch.doc)
+        && let Some(row) = store.get_resource(DATASET, tenant, &dataset).await?
+        && (row.doc["lastBatchId"] == batch_id || row.doc["lastSuccessfulBatch"] == batch_id)
+    {
+        return Ok(false);
+    }
+    Ok(store.delete_resource(BATCH, tenant, batch_id).await?)
+}
+
 /// The batch's document, if it exists in `tenant`.
 pub async fn get_batch(store: &Store, tenant: &Tenant, id: &str) -> Result<Option<Value>, CatalogError> {
     Ok(store.get_resource(BATCH, tenant, id).await?.map(|row| row.doc))

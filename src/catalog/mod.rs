@@ -6,7 +6,8 @@ mod batches;
 mod observable;
 
 pub use batches::{
-    BATCH, BatchIssue, BatchResult, BatchStatus, create_batch, finish_batch, get_batch, list_batches, open_batch,
+    BATCH, BatchIssue, BatchResult, BatchStatus, create_batch, delete_old_batch, finish_batch, get_batch, list_batches,
+    open_batch,
 };
 pub use observable::observable_schema;
 

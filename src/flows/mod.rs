@@ -9,6 +9,7 @@ pub mod model;
 pub mod params;
 pub mod partial;
 pub mod plan;
+pub mod retention;
 pub mod runs;
 pub mod schedule;
 pub mod scheduler;

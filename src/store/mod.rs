@@ -6,12 +6,14 @@
 mod claims;
 mod migrations;
 mod resources;
+mod retention;
 mod run_record;
 mod runs;
 mod tenants;
 
 pub use claims::{Lease, WallTimes};
 pub use resources::{ResourceRow, UnreadableRow, Update};
+pub use retention::PrunedRun;
 pub use run_record::{
     DurationSummary, FileSummary, OnDemandParams, RecordSummary, RunDetails, RunError, RunMetrics, RunStatus,
     SizeSummary, StatusSummary, StoredDeltaColumn,

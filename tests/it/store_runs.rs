@@ -184,3 +184,110 @@ async fn runs_of_the_previous_schema_migrate_on_postgres() {
     Store::connect(&Secret::new(url.clone())).await.unwrap();
     old_runs_migrate(&url, async || Store::connect(&Secret::new(url.clone())).await.unwrap()).await;
 }
+
+/// A run of flow `flow`, window `number`, in `status`, last changed at `updated_at`.
+fn aged(flow: &str, number: i64, status: RunStatus, updated_at: i64) -> RunRow {
+    let mut run = run(flow, number);
+    run.status = status;
+    run.updated_at = updated_at;
+    run.details.batches = vec![format!("batch-{flow}-{number}")];
+    run
+}
+
+async fn retention_keeps_what_matters(store: Store) {
+    use RunStatus::*;
+    let flow = inlet::store::ResourceRow {
+        kind: "flow".into(),
+        id: "f1".into(),
+        tenant: tenant(),
+        etag: "\"e\"".into(),
+        created_at: 0,
+        updated_at: 0,
+        doc: json!({"id": "f1"}),
+        secret: None,
+    };
+    store.insert_resource(&flow).await.unwrap();
+    // Windows 1..=6 of f1, all old: successes, a failed one that was re-run (window 4,
+    // generation 1 succeeded), a failed one that holds the rest (window 6), scheduled ones.
+    let mut runs = vec![
+        aged("f1", 1, Success, 10),
+        aged("f1", 2, Cancelled, 10),
+        aged("f1", 3, Success, 10),
+        aged("f1", 4, Failed, 10),
+        aged("f1", 5, Success, 10),
+        aged("f1", 6, Failed, 10),
+        aged("f1", 7, Scheduled, 10),
+        aged("f1", 8, Scheduled, 10),
+    ];
+    let mut retry = rerun(&runs[3], 0, 11);
+    retry.status = Success;
+    retry.updated_at = 10;
+    runs[3].replaced_by = Some(retry.id.clone());
+    runs.push(retry.clone());
+    // A deleted flow's runs: ended ones go, however they ended.
+    runs.push(aged("gone", 1, Success, 10));
+    runs.push(aged("gone", 2, Cancelled, 10));
+    runs.push(aged("gone", 3, Failed, 10));
+    for run in &runs {
+        assert!(store.insert_run(run).await.unwrap());
+    }
+    assert!(
+        store.prune_runs(2, 5).await.unwrap().is_empty(),
+        "nothing is older than the cut-off"
+    );
+    let pruned = store.prune_runs(2, 1_000).await.unwrap();
+    let mut removed: Vec<&str> = pruned.iter().map(|r| r.id.as_str()).collect();
+    removed.sort();
+    let mut expected = vec![
+        runs[0].id.as_str(),
+        runs[2].id.as_str(),
+        runs[3].id.as_str(),
+        retry.id.as_str(),
+        runs[4].id.as_str(),
+        runs[9].id.as_str(),
+    ];
+    expected.sort();
+    assert_eq!(
+        removed, expected,
+        "old successes and the re-run failure; not the cancelled run of a living \
+        flow, the holding failure, the last started run of each flow, or anything scheduled"
+    );
+    let first = pruned.iter().find(|r| r.id == runs[0].id).unwrap();
+    assert_eq!(
+        (first.batches.clone(), first.tenant.clone()),
+        (vec!["batch-f1-1".to_string()], tenant())
+    );
+    let left: Vec<i64> = store
+        .list_runs(&tenant())
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| r.flow_id == "f1")
+        .map(|r| r.window_number)
+        .collect();
+    let mut left = left;
+    left.sort();
+    assert_eq!(left, [2, 6, 7, 8]);
+    assert_eq!(
+        store.last_run("f1").await.unwrap().unwrap().window_number,
+        6,
+        "lastRunDetails unchanged"
+    );
+    assert!(
+        store.prune_runs(2, 1_000).await.unwrap().is_empty(),
+        "a second pass finds nothing"
+    );
+}
+
+#[tokio::test]
+async fn retention_keeps_what_matters_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    retention_keeps_what_matters(Store::open_sqlite(dir.path()).await.unwrap()).await;
+}
+
+#[tokio::test]
+async fn retention_keeps_what_matters_on_postgres() {
+    let pg = PgServer::start(PgOptions::default());
+    pg.create_database("meta");
+    retention_keeps_what_matters(Store::connect(&Secret::new(pg.admin_url("meta"))).await.unwrap()).await;
+}

@@ -164,3 +164,41 @@ async fn the_scheduler_skips_a_flow_it_cannot_read_and_schedules_the_others() {
     skipped.sort();
     assert_eq!(skipped, ["invalid", "unreadable"]);
 }
+
+#[tokio::test]
+async fn retention_removes_old_runs_with_their_batches_but_not_the_last_run() {
+    let lab = lab().await;
+    drain(&lab).await;
+    let before = runs(&lab).await;
+    assert_eq!(statuses(&before), [RunStatus::Success; 5]);
+    lab.wait(10_000);
+    let retention = crate::flows::retention::Retention {
+        store: lab.store().clone(),
+        clock: lab.clock.clone(),
+        keep: 1,
+        max_age: std::time::Duration::from_millis(5_000),
+    };
+    let pruned = retention.pass().await.unwrap();
+    assert_eq!((pruned.runs, pruned.batches), (4, 4));
+    let after = runs(&lab).await;
+    assert_eq!(after.iter().map(|r| r.window_number).collect::<Vec<_>>(), [5]);
+    let gone = before[0].details.current_batch().unwrap();
+    assert!(
+        crate::catalog::get_batch(lab.store(), &lab.tenant, gone)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let kept = after[0].details.current_batch().unwrap();
+    assert!(
+        crate::catalog::get_batch(lab.store(), &lab.tenant, kept)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert_eq!(
+        retention.pass().await.unwrap(),
+        crate::flows::retention::Pruned::default()
+    );
+    assert_eq!(schedule(&lab).await, 0, "the scheduler still knows the last window");
+}
