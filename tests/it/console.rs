@@ -302,6 +302,8 @@ async fn dataset(browser: &mut Browser) {
     browser
         .wait_text("pre.snippet", &format!("pl.read_delta(\"{location}\")"))
         .await;
+    browser.scroll_to("table.versions").await;
+    browser.shot("14-dataset-read").await;
 }
 
 async fn phone(browser: &mut Browser, flow_url: &str) {
@@ -318,6 +320,11 @@ async fn phone(browser: &mut Browser, flow_url: &str) {
     browser.click_in("//nav", "Connections").await;
     browser.wait_text(SHOP_CARD_CSS, "shop").await;
     browser.assert_fits_width("connections").await;
+    // A connection a flow reads through cannot go; the API's reason is shown.
+    browser.click_in(SHOP_CARD, "Delete").await;
+    browser.click_in(SHOP_CARD, "Yes, delete").await;
+    let refused = browser.wait_text(".test-result .notice.error", "Not deleted:").await;
+    assert!(refused.contains("delete that first"), "{refused}");
     browser.shot("17-phone-connections").await;
     browser.resize(1280, 800).await;
 }
@@ -342,11 +349,159 @@ async fn sign_out(browser: &mut Browser, token: &str, client_secret: &str) {
     browser.shot("18-signed-out").await;
 }
 
+/// The wizard's other paths: some columns, a mapping with a nested destination and a
+/// constant, a periodic schedule with backfill and a delta column picked from the
+/// table's timestamps. The flow the API stored is what was chosen.
+#[tokio::test]
+async fn the_wizard_builds_a_periodic_flow_with_a_mapping() {
+    let started = Instant::now();
+    let pg = source_database();
+    let inlet = Inlet::start_with(Options {
+        config: Some(QUICK.to_string()),
+        ..Options::default()
+    });
+    let api = inlet.identity(ORG);
+    api.create_connection(&serde_json::json!({
+        "name": "shop", "connectionSpec": {"id": crate::common::server::PG_SPEC, "version": "1.0"},
+        "auth": {"specName": "Basic Authentication", "params": {"server": "127.0.0.1", "port": pg.port(),
+            "database": "shop", "username": "reader", "password": PASSWORD, "sslMode": "Disable"}}}))
+        .await;
+    let mut browser = Browser::start(&shots_dir()).await;
+    browser.secrets = vec![api.client_secret.clone(), PASSWORD.into()];
+    browser
+        .client
+        .goto(&format!("{}/#/flows/new", inlet.base))
+        .await
+        .unwrap();
+    browser.type_into("Client ID", &api.client_id).await;
+    browser.type_into("Client secret", &api.client_secret).await;
+    browser.click("Sign in").await;
+    browser.click("Continue").await;
+    browser.click_in("//nav", "Dataflows").await;
+    browser.click("New dataflow").await;
+    browser.wait_text(".step-body h2", "Step 1 of 5: Source").await;
+    browser.choose("Table or view", "public.orders").await;
+    let total = browser
+        .wait("the total column", Locator::Css(".checks input[value=total]"))
+        .await;
+    total.click().await.unwrap();
+    browser.click("Next").await;
+    browser.type_into("Dataset name", "orders_mapped").await;
+    browser.click("Next").await;
+    let map = browser
+        .wait(
+            "the mapping switch",
+            Locator::XPath("//label[contains(., 'Map columns')]/input"),
+        )
+        .await;
+    map.click().await.unwrap();
+    browser.type_into("Destination 1", "order.id").await;
+    browser.click("Add a mapping").await;
+    let kind = browser
+        .wait("the new row's kind", Locator::Css(".mapping-row[data-row='3'] select"))
+        .await;
+    kind.select_by_value("constant").await.unwrap();
+    browser.type_into("Source 4", "shop").await;
+    browser.type_into("Destination 4", "origin").await;
+    browser.shot("20-wizard-mapping").await;
+    browser.click("Next").await;
+    browser.choose("Frequency", "minute").await;
+    browser.type_into("Interval (minutes between runs)", "15").await;
+    let delta = browser.field("Delta column").await;
+    let options = delta.text().await.unwrap();
+    assert!(
+        options.contains("placed_at") && !options.contains("customer"),
+        "{options}"
+    );
+    delta.select_by_value("placed_at").await.unwrap();
+    let backfill = browser
+        .wait(
+            "the backfill switch",
+            Locator::XPath("//label[contains(., 'Copy the rows from before')]/input"),
+        )
+        .await;
+    backfill.click().await.unwrap();
+    browser.shot("21-wizard-schedule").await;
+    browser.click("Next").await;
+    let review = browser.wait_text("dl.summary", "order.id").await;
+    assert!(
+        review.contains("\"shop\" → origin") && review.contains("with backfill"),
+        "{review}"
+    );
+    browser.click("Create dataflow").await;
+    browser.heading("public.orders to orders_mapped").await;
+    browser.wait_text("dl.summary", "every 15 minutes").await;
+
+    let flows = api.get("/flows").await;
+    let flow = &flows.body["items"][0];
+    assert_eq!(flow["scheduleParams"]["frequency"], "minute", "{flow}");
+    assert_eq!(flow["scheduleParams"]["backfill"], "true", "{flow}");
+    let transformations = flow["transformations"].to_string();
+    assert!(
+        transformations.contains(r#""deltaColumn":{"#) && transformations.contains("placed_at"),
+        "{flow}"
+    );
+    let source = api
+        .get(&format!(
+            "/sourceConnections/{}",
+            flow["sourceConnectionIds"][0].as_str().unwrap()
+        ))
+        .await;
+    let columns: Vec<&str> = source.body["items"][0]["params"]["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(columns, ["id", "customer", "placed_at"]);
+    let mapping_id = flow["transformations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "Mapping")
+        .expect("a Mapping transformation")["params"]["mappingId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let set = api
+        .send(api.request(
+            Method::GET,
+            &format!("/data/foundation/conversion/mappingSets/{mapping_id}"),
+        ))
+        .await;
+    let entries: Vec<(String, String, String)> = set.body["mappings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["sourceType"].to_string(),
+                m["source"].to_string(),
+                m["destination"].to_string(),
+            )
+        })
+        .collect();
+    let expected = [
+        ("ATTRIBUTE", "id", "order.id"),
+        ("ATTRIBUTE", "customer", "customer"),
+        ("ATTRIBUTE", "placed_at", "placed_at"),
+        ("STATIC", "shop", "origin"),
+    ];
+    let expected: Vec<(String, String, String)> = expected
+        .iter()
+        .map(|(a, b, c)| (format!("{a:?}"), format!("{b:?}"), format!("{c:?}")))
+        .collect();
+    assert_eq!(entries, expected);
+    list_screenshots(&browser, started);
+    browser.quit().await;
+}
+
 /// The session ends when the token expires: the console signs out by itself and says why.
 #[tokio::test]
 async fn the_session_ends_when_the_token_expires() {
+    let started = Instant::now();
     let inlet = Inlet::start_with(Options {
-        config: Some("token_ttl = \"4s\"\n".into()),
+        config: Some("token_ttl = \"5s\"\n".into()),
         ..Options::default()
     });
     let api = inlet.identity(ORG);
@@ -356,12 +511,15 @@ async fn the_session_ends_when_the_token_expires() {
     browser.type_into("Client ID", &api.client_id).await;
     browser.type_into("Client secret", &api.client_secret).await;
     browser.click("Sign in").await;
-    browser.heading("Choose a sandbox").await;
+    // Only the expiry timer says this; a refused sign-in or a 401 words it otherwise.
+    browser
+        .wait_text(".notice", "Your session expired. Sign in again to go on.")
+        .await;
     browser.heading("Sign in to Inlet").await;
-    browser.wait_text(".notice", "Your session expired").await;
     let storage = browser.eval("return sessionStorage.length", vec![]).await;
     assert_eq!(storage, serde_json::json!(0));
     browser.shot("19-session-expired").await;
+    list_screenshots(&browser, started);
     browser.quit().await;
 }
 

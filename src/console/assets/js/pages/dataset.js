@@ -76,7 +76,7 @@ export async function render(view, ctx) {
   add(view, h('h2', {}, 'Delta table versions'), lake.versions.length
     ? table('Delta table versions, newest first', ['Version', 'Committed', 'Operation', 'Rows added', 'Files added / removed', 'Run'],
       lake.versions.map((v) => [String(v.version), time(v.timestamp), v.operation || '—', count(v.rowsAdded),
-        `${v.filesAdded} / ${v.filesRemoved}`, v.runId ? h('code', {}, v.runId) : '—']))
+        `${v.filesAdded} / ${v.filesRemoved}`, v.runId ? h('code', {}, v.runId) : '—']), {class: 'versions'})
     : h('p', {class: 'empty'}, 'No Delta table yet: the first successful run creates it.'));
   add(view, h('h2', {}, 'Batches'), batches.length
     ? table('Batches, newest first', ['Status', 'Records', 'Started', 'Completed', 'Delta version', 'Errors', 'Id'],

@@ -44,7 +44,7 @@ function runNow(flow, refresh) {
     try {
       await api.call(`${api.FLOW}/runs`, {method: 'POST', body: {flowId: flow.id,
         params: {windowStartTime: seconds(start), windowEndTime: seconds(end)}}});
-      fill(out, notice('ok', 'Run started; it appears in the runs below.'));
+      fill(out, notice('ok', 'Run started; it appears in the runs above.'));
       refresh();
     } catch (error) {
       errors.show(error, {1381: '/params/windowEndTime', 1382: '/params/windowStartTime'});
