@@ -47,6 +47,7 @@ pub fn router(state: AppState) -> Router {
     let openapi = Arc::new(openapi);
     let request_id = HeaderName::from_static("x-request-id");
     api.merge(api::ops::routes())
+        .merge(crate::console::routes())
         .route(
             "/openapi.json",
             axum::routing::get(move || async move { axum::Json(openapi.as_ref().clone()) }),

@@ -7,6 +7,7 @@ pub mod catalog;
 pub mod cli;
 pub mod config;
 pub mod connections;
+pub mod console;
 pub mod copy;
 pub mod flows;
 pub mod identity;

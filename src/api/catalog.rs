@@ -20,6 +20,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(create_dataset, list_datasets))
         .routes(routes!(get_dataset, delete_dataset))
+        .routes(routes!(dataset_versions))
         .routes(routes!(list_batches))
         .routes(routes!(get_batch))
 }
@@ -78,6 +79,31 @@ async fn get_dataset(
         .await?
         .ok_or_else(|| ApiError::not_found("Dataset", &id))?;
     Ok(keyed(&[shown(&state, dataset)]))
+}
+
+/// How many of a table's newest versions `GET /dataSets/{id}/versions` lists.
+const VERSIONS_SHOWN: usize = 50;
+
+#[utoipa::path(get, path = "/dataSets/{id}/versions", tag = "Catalog", params(("id" = String, Path)), responses((status = 200, description = "Inlet extension: the dataset's Delta table (location, current version, rows, files, bytes) and its newest versions")))]
+async fn dataset_versions(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    catalog::get_dataset(&state.store, &caller.tenant, &id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("Dataset", &id))?;
+    let history = state
+        .lake
+        .history(&id, VERSIONS_SHOWN)
+        .await
+        .map_err(ApiError::internal)?;
+    let mut body = match history {
+        Some(history) => json!(history),
+        None => json!({"currentVersion": null, "rows": 0, "files": 0, "bytes": 0, "versions": []}),
+    };
+    body["location"] = json!(state.lake.table_location(&id));
+    Ok(json_response(StatusCode::OK, &body))
 }
 
 #[utoipa::path(delete, path = "/dataSets/{id}", tag = "Catalog", params(("id" = String, Path)), responses((status = 200, description = "Deleted: `[\"@/dataSets/<id>\"]`; the Delta table stays")))]

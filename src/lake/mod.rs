@@ -10,6 +10,7 @@
 mod commit;
 mod config;
 mod error;
+mod history;
 mod landed;
 mod parallel;
 mod parquet;

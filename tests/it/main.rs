@@ -4,6 +4,7 @@ mod auth;
 mod catalog_api;
 mod common;
 mod connections;
+mod console;
 mod dataflows;
 mod explore;
 mod flows_api;

@@ -1,0 +1,192 @@
+// The wizard's five steps. Each `render(state, ui)` answers `{node, collect}`: `collect`
+// copies the inputs into `state`. Errors in `state.errors`, by key, show beside fields.
+
+import {h, add} from '../dom.js';
+import {field, textInput, select} from '../form.js';
+import * as api from '../api.js';
+import {tablesBySchema, describe, splitPath, xdmType} from './explore.js';
+import {time} from '../format.js';
+
+const STEP_OF_KEY = {connection: 0, table: 0, columns: 0, datasetName: 1, datasetId: 1, mapping: 2,
+  frequency: 3, interval: 3, startTime: 3, backfill: 3, deltaColumn: 3, name: 4};
+
+/** The step that holds the field named by `key` (mapping rows are `mapping.<i>.<part>`). */
+export function stepOf(key) {
+  return STEP_OF_KEY[key.split('.')[0]] ?? 4;
+}
+
+function withError(state, key, f) {
+  if (state.errors[key]) f.showError(state.errors[key]);
+  return f;
+}
+
+function buttons(ui, {back = true, next = 'Next'} = {}) {
+  return h('div', {class: 'actions wizard-nav'},
+    back ? h('button', {type: 'button', on: {click: ui.back}}, 'Back') : null,
+    next ? h('button', {type: 'button', class: 'primary', on: {click: ui.next}}, next) : null);
+}
+
+async function source(state, ui) {
+  state.tables = state.tables || {};
+  if (!state.tables[state.connectionId]) state.tables[state.connectionId] = await tablesBySchema(state.connectionId);
+  const schemas = state.tables[state.connectionId];
+  if (state.tablePath && !state.columns.length) {
+    state.columns = (await describe(state.connectionId, state.tablePath)).schema.columns;
+    state.chosen = new Set(state.columns.map((c) => c.name));
+  }
+  const connection = withError(state, 'connection', field({label: 'Connection', required: true,
+    input: select(state.connections.map((c) => [c.id, c.name]), state.connectionId)}));
+  connection.input.addEventListener('change', () => {
+    Object.assign(state, {connectionId: connection.input.value, tablePath: '', columns: [], chosen: new Set()});
+    ui.redraw();
+  });
+  const tableSelect = h('select', {}, h('option', {value: ''}, 'Choose a table…'),
+    [...schemas].map(([schema, entries]) => h('optgroup', {label: schema},
+      entries.map((e) => h('option', {value: e.path, selected: e.path === state.tablePath}, e.path)))));
+  const tableField = withError(state, 'table', field({label: 'Table or view', required: true, input: tableSelect}));
+  tableSelect.addEventListener('change', () => {
+    Object.assign(state, {tablePath: tableSelect.value, columns: [], chosen: new Set()});
+    ui.redraw();
+  });
+  const boxes = state.columns.map((c) => h('label', {class: 'choice'},
+    h('input', {type: 'checkbox', value: c.name, checked: state.chosen.has(c.name)}), ' ', h('code', {}, c.name), ` ${c.type}`));
+  const group = h('div', {class: 'checks'}, boxes);
+  const columns = withError(state, 'columns', field({label: 'Columns to copy', group: true, input: group,
+    help: 'The dataset gets exactly these columns. All are chosen at first.'}));
+  const collect = () => {
+    state.chosen = new Set([...group.querySelectorAll('input:checked')].map((b) => b.value));
+  };
+  return {node: h('div', {}, connection.node, tableField.node, state.columns.length ? columns.node : null, buttons(ui, {back: false})), collect};
+}
+
+async function dataset(state, ui) {
+  const d = state.dataset;
+  if (!d.name && state.tablePath) d.name = splitPath(state.tablePath)[1];
+  state.datasetList = state.datasetList || api.keyed(await api.call(`${api.CATALOG}/dataSets?limit=100`));
+  const mode = (value, label) => h('label', {class: 'choice'},
+    h('input', {type: 'radio', name: 'dataset-mode', value, checked: d.mode === value, on: {change: () => { collect(); d.mode = value; ui.redraw(); }}}), ' ', label);
+  const name = withError(state, 'datasetName', field({label: 'Dataset name', required: true, input: textInput({value: d.name})}));
+  const description = field({label: 'Description', input: textInput({value: d.description})});
+  const existing = withError(state, 'datasetId', field({label: 'Dataset', required: true,
+    input: select([['', 'Choose a dataset…'], ...state.datasetList.map((s) => [s.id, `${s.name} (${s.id})`])], d.existingId)}));
+  const collect = () => {
+    if (d.mode === 'new') Object.assign(d, {name: name.input.value.trim(), description: description.input.value.trim()});
+    else d.existingId = existing.input.value;
+  };
+  const choice = h('fieldset', {}, h('legend', {}, 'Write into'), mode('new', 'a new dataset'),
+    mode('existing', `an existing dataset (${state.datasetList.length})`));
+  const fields = d.mode === 'new' ? [name.node, description.node] : [existing.node];
+  return {node: h('div', {}, choice, fields, buttons(ui)), collect};
+}
+
+function mappingRow(state, row, index, ui, collect) {
+  const kind = select([['column', 'Column'], ['constant', 'Constant']], row.kind, {'aria-label': `Mapping ${index + 1}: kind`});
+  kind.addEventListener('change', () => { collect(); row.kind = kind.value; row.source = ''; ui.redraw(); });
+  const source = row.kind === 'column'
+    ? select([...state.chosen].map((c) => [c, c]), row.source)
+    : textInput({value: row.source, placeholder: 'a constant value'});
+  const destination = withError(state, `mapping.${index}.destination`, field({label: `Destination ${index + 1}`,
+    input: textInput({value: row.destination, placeholder: 'e.g. order.id'})}));
+  const sourceErr = withError(state, `mapping.${index}.source`, field({label: `Source ${index + 1}`, input: source}));
+  const remove = h('button', {type: 'button', class: 'link', on: {click: () => { collect(); state.mapping.rows.splice(index, 1); ui.redraw(); }}},
+    `Remove mapping ${index + 1}`);
+  return h('div', {class: 'mapping-row', 'data-row': index}, kind, sourceErr.node, destination.node, remove);
+}
+
+async function mapping(state, ui) {
+  const m = state.mapping;
+  const enabled = h('input', {type: 'checkbox', checked: m.enabled});
+  const rows = () => m.rows.map((row, i) => mappingRow(state, row, i, ui, collect));
+  const list = h('div', {class: 'mapping-rows'});
+  const collect = () => {
+    m.enabled = enabled.checked;
+    list.querySelectorAll('.mapping-row').forEach((node, i) => {
+      const [kind, source, destination] = node.querySelectorAll('select, input');
+      Object.assign(m.rows[i], {kind: kind.value, source: source.value, destination: destination.value.trim()});
+    });
+  };
+  enabled.addEventListener('change', () => {
+    collect();
+    if (m.enabled && !m.rows.length) m.rows = [...state.chosen].map((c) => ({kind: 'column', source: c, destination: c}));
+    ui.redraw();
+  });
+  const addRow = h('button', {type: 'button', on: {click: () => { collect(); m.rows.push({kind: 'column', source: [...state.chosen][0] || '', destination: ''}); ui.redraw(); }}}, 'Add a mapping');
+  const error = state.errors.mapping ? h('p', {class: 'field-error', role: 'alert'}, state.errors.mapping) : null;
+  if (m.enabled) add(list, ...rows(), addRow);
+  return {node: h('div', {},
+    h('label', {class: 'choice'}, enabled, ' Map columns to other names, nest them (a.b), or add constants'),
+    h('p', {class: 'help'}, 'Without a mapping the dataset gets the chosen columns under their own names.'),
+    error, list, buttons(ui)), collect};
+}
+
+const isTimestamp = (c) => ['date-time', 'date'].includes((c.xdm && c.xdm.format) || c['meta:xdmType']);
+
+async function schedule(state, ui) {
+  const s = state.schedule;
+  const frequency = withError(state, 'frequency', field({label: 'Frequency', required: true,
+    input: select([['once', 'Once'], ['minute', 'Every few minutes'], ['hour', 'Hourly'], ['day', 'Daily'], ['week', 'Weekly']], s.frequency)}));
+  frequency.input.addEventListener('change', () => { collect(); ui.redraw(); });
+  const periodic = s.frequency !== 'once';
+  const interval = withError(state, 'interval', field({label: `Interval (${s.frequency}s between runs)`, required: true,
+    input: textInput({value: s.interval, inputmode: 'numeric'})}));
+  const startAt = h('input', {type: 'datetime-local', value: s.startAt, 'aria-label': 'Start at'});
+  const startGroup = h('div', {},
+    h('label', {class: 'choice'}, h('input', {type: 'radio', name: 'start', value: 'now', checked: s.startMode === 'now'}), ' Now'),
+    h('label', {class: 'choice'}, h('input', {type: 'radio', name: 'start', value: 'at', checked: s.startMode === 'at'}), ' At ', startAt));
+  const offset = -new Date().getTimezoneOffset();
+  const zone = `UTC${offset >= 0 ? '+' : '−'}${String(Math.floor(Math.abs(offset) / 60)).padStart(2, '0')}:${String(Math.abs(offset) % 60).padStart(2, '0')}`;
+  const start = withError(state, 'startTime', field({label: 'Start', group: true, input: startGroup, help: `Times are in this browser's zone (${zone}).`}));
+  const backfill = h('input', {type: 'checkbox', checked: s.backfill});
+  const backfillField = withError(state, 'backfill', field({label: 'Backfill', group: true,
+    input: h('label', {class: 'choice'}, backfill, ' Copy the rows from before the start too (the first window opens at the beginning)')}));
+  const stamps = state.columns.filter(isTimestamp);
+  const delta = withError(state, 'deltaColumn', field({label: 'Delta column', input: select(
+    [['', 'None: copy the whole table on every run'], ...stamps.map((c) => [c.name, `${c.name} (${xdmType(c)})`])], s.deltaColumn),
+  help: 'With a delta column each run copies only the rows whose value falls in its window. Only timestamp and date columns can be chosen.'}));
+  const collect = () => {
+    s.frequency = frequency.input.value;
+    s.startMode = startGroup.querySelector('input[name=start]:checked').value;
+    s.startAt = startAt.value;
+    if (periodic) Object.assign(s, {interval: interval.input.value.trim(), backfill: backfill.checked, deltaColumn: delta.input.value});
+  };
+  return {node: h('div', {}, frequency.node, periodic ? interval.node : null, start.node,
+    periodic ? [backfillField.node, delta.node] : null, buttons(ui)), collect};
+}
+
+async function review(state, ui) {
+  const table = state.tablePath;
+  const datasetName = state.dataset.mode === 'new' ? state.dataset.name
+    : (state.datasetList.find((d) => d.id === state.dataset.existingId) || {}).name;
+  if (!state.name) state.name = `${table} to ${datasetName}`;
+  const name = withError(state, 'name', field({label: 'Dataflow name', required: true, input: textInput({value: state.name})}));
+  const s = state.schedule;
+  const when = s.startMode === 'now' ? 'now' : time(Date.parse(s.startAt));
+  const rows = [
+    ['Connection', (state.connections.find((c) => c.id === state.connectionId) || {}).name],
+    ['Table', table],
+    ['Columns', [...state.chosen].join(', ')],
+    ['Dataset', state.dataset.mode === 'new' ? `new: ${datasetName}` : `${datasetName} (${state.dataset.existingId})`],
+    ['Mapping', state.mapping.enabled ? state.mapping.rows.map((r) => `${r.kind === 'column' ? r.source : JSON.stringify(r.source)} → ${r.destination}`).join('; ') : 'none'],
+    ['Schedule', s.frequency === 'once' ? `once, starting ${when}` : `every ${s.interval} ${s.frequency}(s), starting ${when}${s.backfill ? ', with backfill' : ''}`],
+    ['Delta column', s.frequency !== 'once' && s.deltaColumn ? s.deltaColumn : 'none (each run copies the whole table)'],
+  ];
+  const collect = () => { state.name = name.input.value.trim(); };
+  const createButton = h('button', {type: 'button', class: 'primary', on: {click: async () => { createButton.disabled = true; await ui.create(); }}}, 'Create dataflow');
+  return {node: h('div', {}, name.node,
+    h('dl', {class: 'summary'}, rows.map(([k, v]) => [h('dt', {}, k), h('dd', {}, v || '—')])),
+    h('div', {class: 'actions wizard-nav'}, h('button', {type: 'button', on: {click: ui.back}}, 'Back'), createButton)), collect};
+}
+
+const required = (ok, key, message) => (ok ? {} : {[key]: message});
+
+/** The steps in order, with the choices each needs before the next. */
+export const STEPS = [
+  {title: 'Source', render: source, check: (s) => ({...required(s.tablePath, 'table', 'Choose the table to copy.'),
+    ...required(!s.tablePath || s.chosen.size, 'columns', 'Choose at least one column.')})},
+  {title: 'Dataset', render: dataset, check: (s) => (s.dataset.mode === 'new'
+    ? required(s.dataset.name, 'datasetName', 'Name the new dataset.')
+    : required(s.dataset.existingId, 'datasetId', 'Choose a dataset.'))},
+  {title: 'Mapping', render: mapping},
+  {title: 'Schedule', render: schedule, check: (s) => required(s.schedule.startMode === 'now' || s.schedule.startAt, 'startTime', 'Choose the start time, or start now.')},
+  {title: 'Review', render: review},
+];
