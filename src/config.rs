@@ -12,6 +12,7 @@ use serde::Deserialize;
 use crate::flows::clock::{Clock, FileClock, SystemClock};
 use crate::secret::Secret;
 use crate::sources::connect::ConnectOptions;
+use crate::sources::egress::EgressPolicy;
 
 /// How log lines are written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Deserialize)]
@@ -76,6 +77,12 @@ struct FileConfig {
     run_attempts: Option<u32>,
     retry_backoff: Option<String>,
     poll_interval: Option<String>,
+    egress_allow: Option<Vec<String>>,
+    egress_deny: Option<Vec<String>>,
+    egress_builtin_deny: Option<bool>,
+    trust_store_dir: Option<PathBuf>,
+    source_checks_per_minute: Option<f64>,
+    source_checks_burst: Option<u32>,
 }
 
 /// The resolved configuration.
@@ -123,6 +130,21 @@ pub struct Config {
     pub token_key: Option<Secret>,
     /// Test facility: a file holding the flow clock's epoch seconds (see [`crate::flows::clock`]).
     pub clock_file: Option<PathBuf>,
+    /// Which networks and hosts sources may be on (docs/security.md).
+    pub egress: Arc<EgressPolicy>,
+    /// The directory `TrustStore` paths may name files in (canonical); `None`: no paths.
+    pub trust_store_dir: Option<PathBuf>,
+    /// Connection tests and explores each org may run.
+    pub source_checks: RateLimit,
+}
+
+/// A token bucket's size and refill rate.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RateLimit {
+    /// Requests refilled per minute (fractions allowed).
+    pub per_minute: f64,
+    /// Requests that may come at once after a quiet spell.
+    pub burst: u32,
 }
 
 impl Config {
@@ -182,6 +204,13 @@ impl Config {
             master_key: env_secret("INLET_MASTER_KEY"),
             token_key: env_secret("INLET_TOKEN_KEY"),
             clock_file: args.clock_file.clone().or(file.clock_file),
+            egress: Arc::new(egress_policy(
+                file.egress_allow.unwrap_or_default(),
+                file.egress_deny.unwrap_or_default(),
+                file.egress_builtin_deny.unwrap_or(true),
+            )?),
+            trust_store_dir: file.trust_store_dir.map(|dir| trust_store_dir(&dir)).transpose()?,
+            source_checks: rate_limit(file.source_checks_per_minute, file.source_checks_burst)?,
         })
     }
 
@@ -190,6 +219,8 @@ impl Config {
         ConnectOptions {
             connect_timeout: self.source_connect_timeout,
             statement_timeout: Some(self.source_statement_timeout),
+            egress: self.egress.clone(),
+            trust_store_dir: self.trust_store_dir.clone(),
             ..ConnectOptions::default()
         }
     }
@@ -225,6 +256,33 @@ fn duration(text: Option<&str>, name: &str, default: Duration) -> anyhow::Result
             .with_context(|| format!("{name} `{text}` is not a duration like 10s, 90m or 24h")),
         None => Ok(default),
     }
+}
+
+fn egress_policy(allow: Vec<String>, deny: Vec<String>, builtin: bool) -> anyhow::Result<EgressPolicy> {
+    EgressPolicy::new(&allow, &deny, builtin).map_err(|e| anyhow::anyhow!("egress_allow / egress_deny: {e}"))
+}
+
+fn trust_store_dir(dir: &Path) -> anyhow::Result<PathBuf> {
+    let canonical =
+        std::fs::canonicalize(dir).with_context(|| format!("trust_store_dir {} cannot be opened", dir.display()))?;
+    anyhow::ensure!(
+        canonical.is_dir(),
+        "trust_store_dir {} is not a directory",
+        dir.display()
+    );
+    Ok(canonical)
+}
+
+fn rate_limit(per_minute: Option<f64>, burst: Option<u32>) -> anyhow::Result<RateLimit> {
+    let limit = RateLimit {
+        per_minute: per_minute.unwrap_or(30.0),
+        burst: burst.unwrap_or(10),
+    };
+    anyhow::ensure!(
+        limit.per_minute.is_finite() && limit.per_minute > 0.0 && limit.burst >= 1,
+        "source_checks_per_minute must be a number above 0 and source_checks_burst at least 1"
+    );
+    Ok(limit)
 }
 
 fn read_file(path: &Path) -> anyhow::Result<FileConfig> {

@@ -5,6 +5,7 @@
 pub mod config;
 pub mod conn_string;
 pub mod connect;
+pub mod egress;
 pub mod error;
 pub mod postgres;
 pub mod read;
@@ -14,6 +15,7 @@ pub mod source;
 pub mod ssl_mode;
 pub mod table_ref;
 pub mod tls;
+pub mod trust_file;
 pub mod types;
 pub mod url;
 pub mod values;
