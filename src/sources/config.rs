@@ -2,12 +2,18 @@
 //! Redshift's map to one [`SourceConfig`], which the source drivers connect with.
 
 use crate::secret::Secret;
-use crate::sources::conn_string::ConnectionString;
+use crate::sources::conn_string::{ConnectionString, is_host};
+use crate::sources::limits;
 use crate::sources::ssl_mode::SslMode;
 use crate::specs::validate::{PARAMS, PEM_MESSAGE, PORT_MESSAGE, is_pem, pointer};
 use crate::specs::{BASIC_AUTH, CONNECTION_STRING_AUTH, SourceKind, Violation};
 use serde_json::{Map, Value};
+use std::net::Ipv6Addr;
 use std::path::PathBuf;
+
+/// The message for a `server` that is neither a host name nor an IP address.
+pub const HOST_MESSAGE: &str =
+    "must be a host name (letters, digits, `-`, `_` and `.`) or an IP address (IPv6 without brackets)";
 
 /// CA certificates to trust instead of the system roots.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -114,15 +120,15 @@ fn from_basic(kind: SourceKind, map: &Map<String, Value>) -> Result<SourceConfig
         map,
         violations: Vec::new(),
     };
-    let host = reader.required("server");
+    let host = reader.host();
     let port = reader.port(default_port);
-    let database = reader.required("database");
-    let user = reader.required("username");
-    let password = reader.string("password", true, false);
+    let database = reader.required("database", limits::NAME);
+    let user = reader.required("username", limits::NAME);
+    let password = reader.string("password", true, false, limits::PASSWORD);
     let ssl_mode = reader.ssl_mode(default_mode);
     let root_cert = reader.root_cert();
     let schema = match kind {
-        SourceKind::Redshift => reader.string("schema", false, true),
+        SourceKind::Redshift => reader.string("schema", false, true, limits::NAME),
         SourceKind::Postgres => None,
     };
     if !reader.violations.is_empty() {
@@ -153,15 +159,29 @@ impl Reader<'_> {
         self.violations.push(Violation::new(pointer("", name), message));
     }
 
-    fn required(&mut self, name: &str) -> Option<String> {
-        self.string(name, true, true)
+    fn required(&mut self, name: &str, max: usize) -> Option<String> {
+        self.string(name, true, true, max)
     }
 
-    fn string(&mut self, name: &str, required: bool, non_empty: bool) -> Option<String> {
+    /// `server`: a host name or an IP address (an IPv6 one without brackets).
+    fn host(&mut self) -> Option<String> {
+        let host = self.required("server", limits::HOST)?;
+        if is_host(&host) || host.parse::<Ipv6Addr>().is_ok() {
+            return Some(host);
+        }
+        self.fail("server", HOST_MESSAGE);
+        None
+    }
+
+    fn string(&mut self, name: &str, required: bool, non_empty: bool, max: usize) -> Option<String> {
         match self.map.get(name) {
             None if required => self.fail(name, "is required"),
             None => {}
             Some(Value::String(text)) if non_empty && text.is_empty() => self.fail(name, "must not be empty"),
+            // Counted in bytes first: a huge value is refused without walking it.
+            Some(Value::String(text)) if text.len() > max * 4 || text.chars().count() > max => {
+                self.fail(name, &limits::too_long(max))
+            }
             Some(Value::String(text)) => return Some(text.clone()),
             Some(_) => self.fail(name, "must be a string"),
         }
@@ -195,7 +215,7 @@ impl Reader<'_> {
     }
 
     fn root_cert(&mut self) -> Option<RootCert> {
-        let text = self.string("sslRootCert", false, false)?;
+        let text = self.string("sslRootCert", false, false, limits::PEM)?;
         if is_pem(&text) {
             Some(RootCert::Pem(text))
         } else {
@@ -346,6 +366,29 @@ mod tests {
                 paths(&basic(SourceKind::Redshift, params).unwrap_err()),
                 ["/auth/params/port"]
             );
+        }
+    }
+
+    #[test]
+    fn basic_values_are_bounded_and_the_server_is_a_host() {
+        let long = |n: usize| "x".repeat(n + 1);
+        let params = json!({"server": long(limits::HOST), "database": long(limits::NAME),
+                            "username": long(limits::NAME), "password": long(limits::PASSWORD),
+                            "schema": long(limits::NAME), "sslRootCert": format!("-----BEGIN{}", long(limits::PEM))});
+        let found = basic(SourceKind::Redshift, params).unwrap_err();
+        assert_eq!(found.len(), 6, "{found:?}");
+        assert!(
+            found.iter().all(|v| v.message.starts_with("must be at most")),
+            "{found:?}"
+        );
+        for bad in ["/var/run/postgresql", "db host", "[::1]", "db;x"] {
+            let params = json!({"server": bad, "database": "d", "username": "u", "password": "p"});
+            let found = basic(SourceKind::Postgres, params).unwrap_err();
+            assert_eq!(found, [Violation::new("/auth/params/server", HOST_MESSAGE)], "{bad}");
+        }
+        for good in ["db.example.com", "10.0.0.5", "::1", "fe80::1", "db_1-a"] {
+            let params = json!({"server": good, "database": "d", "username": "u", "password": "p"});
+            assert_eq!(basic(SourceKind::Postgres, params).unwrap().host, good);
         }
     }
 

@@ -17,7 +17,9 @@
 //! because such a part is most likely the rest of a password that contained `;`.
 
 use crate::secret::Secret;
+use crate::sources::limits;
 use crate::sources::ssl_mode::SslMode;
+use crate::specs::validate::is_pem;
 use std::net::Ipv6Addr;
 
 /// The keys the grammar accepts, for error messages.
@@ -102,6 +104,12 @@ pub enum ConnStringError {
     /// `Server=host:port` and `Port` disagree.
     #[error("`Server` and `Port` give different ports; give the port in one place")]
     ConflictingPort,
+    /// A value longer than its key allows.
+    #[error("`{key}` must be at most {max} characters long")]
+    TooLong { key: &'static str, max: usize },
+    /// The whole string is longer than any valid one can be.
+    #[error("the connection string must be at most {max} characters long")]
+    StringTooLong { max: usize },
 }
 
 impl ConnStringError {
@@ -114,7 +122,8 @@ impl ConnStringError {
             | ConnStringError::EmptyValue { key }
             | ConnStringError::InvalidValue { key, .. }
             | ConnStringError::UnclosedBrace { key }
-            | ConnStringError::TextAfterBrace { key } => Some(key),
+            | ConnStringError::TextAfterBrace { key }
+            | ConnStringError::TooLong { key, .. } => Some(key),
             ConnStringError::ConflictingPort => Some("Port"),
             _ => None,
         }
@@ -158,7 +167,14 @@ type Fields = [Option<String>; 9];
 
 impl ConnectionString {
     /// Parses a connection string (see the module documentation for the grammar).
+    /// Every value is bounded ([`limits`]), and a string longer than
+    /// [`limits::CONNECTION_STRING`] is refused before it is parsed.
     pub fn parse(input: &str) -> Result<ConnectionString, ConnStringError> {
+        if input.len() > limits::CONNECTION_STRING {
+            return Err(ConnStringError::StringTooLong {
+                max: limits::CONNECTION_STRING,
+            });
+        }
         let mut fields: Fields = Default::default();
         for (key, value) in split(input)? {
             if fields[key].replace(value).is_some() {
@@ -168,6 +184,7 @@ impl ConnectionString {
         if fields.iter().all(Option::is_none) {
             return Err(ConnStringError::Empty);
         }
+        check_lengths(&fields)?;
         Self::from_fields(fields)
     }
 
@@ -208,6 +225,30 @@ impl ConnectionString {
             (EncryptionMethod::TlsOptional, _) => SslMode::Prefer,
         }
     }
+}
+
+/// The longest value each key takes, in characters.
+fn max_length(key: usize, value: &str) -> usize {
+    match key {
+        SERVER => limits::HOST + ":65535".len() + 2,
+        DATABASE | UID => limits::NAME,
+        PASSWORD => limits::PASSWORD,
+        TRUST_STORE if is_pem(value) => limits::PEM,
+        TRUST_STORE => limits::PATH,
+        HOST_NAME => limits::HOST,
+        _ => 16,
+    }
+}
+
+fn check_lengths(fields: &Fields) -> Result<(), ConnStringError> {
+    for (key, value) in fields.iter().enumerate() {
+        let Some(value) = value else { continue };
+        let max = max_length(key, value);
+        if value.chars().count() > max {
+            return Err(ConnStringError::TooLong { key: KEYS[key][0], max });
+        }
+    }
+    Ok(())
 }
 
 fn missing(key: usize) -> ConnStringError {
@@ -326,7 +367,8 @@ fn parse_server(text: &str) -> Result<(String, Option<u16>), ConnStringError> {
     }
 }
 
-fn is_host(text: &str) -> bool {
+/// True for a host name or IPv4 address: letters, digits, `-`, `.` and `_`.
+pub fn is_host(text: &str) -> bool {
     !text.is_empty()
         && text
             .chars()
@@ -528,6 +570,60 @@ mod tests {
         assert_eq!(missing("ValidateServerCertificate"), "ValidateServerCertificate");
         let c = parse("Server=db;Database=d;UID=u;Password=p;TrustStore=;Port=65535");
         assert_eq!((c.trust_store, c.port), (None, 65535));
+    }
+
+    #[test]
+    fn every_value_and_the_whole_string_are_bounded() {
+        let base = "Server=db;Database=d;UID=u;Password=p";
+        let over = |n: usize| "x".repeat(n + 1);
+        let cases = [
+            (
+                format!("Server={};Database=d;UID=u;Password=p", over(limits::HOST + 8)),
+                "Server",
+            ),
+            (
+                format!("Server=db;Database={};UID=u;Password=p", over(limits::NAME)),
+                "Database",
+            ),
+            (
+                format!("Server=db;Database=d;UID={};Password=p", over(limits::NAME)),
+                "UID",
+            ),
+            (
+                format!("Server=db;Database=d;UID=u;Password={{{}}}", over(limits::PASSWORD)),
+                "Password",
+            ),
+            (format!("{base};TrustStore={}", over(limits::PATH)), "TrustStore"),
+            (
+                format!("{base};TrustStore={{-----BEGIN {}}}", over(limits::PEM)),
+                "TrustStore",
+            ),
+            (
+                format!("{base};HostNameInCertificate={}", over(limits::HOST)),
+                "HostNameInCertificate",
+            ),
+            (format!("{base};Port={}", over(16)), "Port"),
+        ];
+        for (text, key) in cases {
+            let e = error(&text);
+            assert!(matches!(e, ConnStringError::TooLong { .. }), "{key}: {e:?}");
+            assert_eq!(e.key(), Some(key));
+            assert!(!e.to_string().contains("xxxx"), "{e}");
+        }
+        let password = "p".repeat(limits::PASSWORD);
+        assert_eq!(
+            parse(&format!("Server=db;Database=d;UID=u;Password={password}"))
+                .password
+                .expose(),
+            password
+        );
+        let huge = format!("Server=db;Database=d;UID=u;Password={}", "p".repeat(1 << 20));
+        assert_eq!(
+            error(&huge),
+            ConnStringError::StringTooLong {
+                max: limits::CONNECTION_STRING
+            }
+        );
     }
 
     #[test]

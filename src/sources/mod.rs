@@ -7,6 +7,7 @@ pub mod conn_string;
 pub mod connect;
 pub mod egress;
 pub mod error;
+pub mod limits;
 pub mod postgres;
 pub mod read;
 pub mod redshift;
