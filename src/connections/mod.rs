@@ -2,6 +2,7 @@
 //! sealed apart from the document the API shows, and applying JSON Patch updates.
 
 pub mod destination;
+pub mod rate;
 pub mod secrets;
 
 use serde_json::{Map, Value, json};
