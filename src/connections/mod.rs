@@ -2,6 +2,8 @@
 //! sealed apart from the document the API shows, and applying JSON Patch updates.
 
 pub mod destination;
+#[cfg(test)]
+mod proptests;
 pub mod rate;
 pub mod secrets;
 

@@ -411,6 +411,9 @@ fn parse_validate(text: Option<String>) -> Result<bool, ConnStringError> {
 }
 
 #[cfg(test)]
+mod proptests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

@@ -115,6 +115,9 @@ pub fn quote_literal(text: &str) -> String {
 }
 
 #[cfg(test)]
+mod proptests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
