@@ -13,7 +13,7 @@ use super::{ConnectionError, ConnectionInput};
 use crate::sources::config::{RootCert, SourceConfig};
 use crate::sources::connect::ConnectOptions;
 use crate::sources::ssl_mode::SslMode;
-use crate::sources::trust_file;
+use crate::sources::tls::load_root_cert;
 use crate::specs::validate::pointer;
 use crate::specs::{CONNECTION_STRING_AUTH, ConnectionSpec, SpecCatalog, Violation};
 
@@ -116,9 +116,9 @@ pub async fn check_allowed(
     if let Err(refused) = options.egress.check_host(&config.host) {
         violations.push(Violation::new(at("server"), refused.to_string()));
     }
-    if let Some(RootCert::Path(path)) = &config.root_cert {
+    if let Some(root @ RootCert::Path(_)) = &config.root_cert {
         let dir = options.trust_store_dir.as_deref();
-        if let Err(error) = trust_file::read(dir, path).await {
+        if let Err(error) = load_root_cert(root, dir).await {
             violations.push(Violation::new(at("sslRootCert"), error.message));
         }
     }

@@ -12,6 +12,7 @@ mod lake;
 mod lake_types;
 mod read;
 mod secrets;
+mod security;
 mod service;
 mod source_api;
 mod source_connect;

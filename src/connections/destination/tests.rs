@@ -117,5 +117,5 @@ async fn denied_hosts_and_trust_paths_are_refused_before_anything_is_stored() {
         panic!("a path outside the trust directory was allowed");
     };
     assert_eq!(found[0].path, "/auth/params/connectionString");
-    assert_eq!(found[0].message, trust_file::REFUSED_MESSAGE);
+    assert_eq!(found[0].message, crate::sources::trust_file::REFUSED_MESSAGE);
 }
