@@ -335,6 +335,48 @@ mod tests {
     }
 
     #[test]
+    fn egress_trust_and_rate_settings_are_read_and_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("inlet.toml");
+        let load = |text: String| {
+            std::fs::write(&file, text).unwrap();
+            Config::load(&ConfigArgs {
+                config: Some(file.clone()),
+                ..ConfigArgs::default()
+            })
+        };
+        let config = load(format!(
+            "egress_deny = [\"127.0.0.2/32\"]\ntrust_store_dir = {:?}\nsource_checks_per_minute = 0.5\n",
+            dir.path().to_str().unwrap()
+        ))
+        .unwrap();
+        assert!(config.egress.check_host("127.0.0.2").is_err());
+        assert!(config.egress.check_host("169.254.169.254").is_err());
+        assert_eq!(config.trust_store_dir, Some(std::fs::canonicalize(dir.path()).unwrap()));
+        assert_eq!(
+            config.source_checks,
+            RateLimit {
+                per_minute: 0.5,
+                burst: 10
+            }
+        );
+        assert_eq!(config.source_options().trust_store_dir, config.trust_store_dir);
+        let defaults = load(String::new()).unwrap();
+        assert_eq!(
+            (defaults.trust_store_dir, defaults.source_checks.per_minute),
+            (None, 30.0)
+        );
+        for (bad, named) in [
+            ("egress_allow = [\"10.0.0.0/40\"]", "10.0.0.0/40"),
+            ("trust_store_dir = \"/no/such/dir\"", "/no/such/dir"),
+            ("source_checks_per_minute = 0", "source_checks_per_minute"),
+        ] {
+            let error = format!("{:#}", load(bad.to_string()).unwrap_err());
+            assert!(error.contains(named), "{error}");
+        }
+    }
+
+    #[test]
     fn an_unknown_file_key_is_an_error_naming_it() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("inlet.toml");
