@@ -37,6 +37,13 @@
 //! - TLS 1.2 and 1.3 only; no client certificates, CRLs, `sslnegotiation=direct` or
 //!   GSSAPI encryption.
 //!
+//! # Where a connect may go
+//!
+//! `options.egress` judges the host before it is resolved and every address after, and
+//! the attempts dial only those checked addresses (see [`crate::sources::egress`]);
+//! `TrustStore` paths are read only from `options.trust_store_dir`
+//! ([`crate::sources::trust_file`]).
+//!
 //! Error messages are built from classified parts (host, port, database, user, the
 //! server's message for a SQLSTATE), never from a driver error's text as a whole, and
 //! never contain the password.
@@ -138,9 +145,7 @@ async fn connect_unbounded(
     options: &ConnectOptions,
     target: &Target<'_>,
 ) -> Result<SourceSession, SourceError> {
-    let refused =
-        |e: crate::sources::egress::Refused| SourceError::new(SourceErrorKind::DestinationRefused, e.to_string());
-    options.egress.check_host(target.host).map_err(refused)?;
+    options.egress.check_host(target.host)?;
     let tls = match Verification::for_mode(config.ssl_mode, config.root_cert.is_some()) {
         Some(verification) => {
             target.check_tls_name()?;
@@ -151,7 +156,7 @@ async fn connect_unbounded(
     };
     let addrs = resolve(target).await?;
     let ips: Vec<IpAddr> = addrs.iter().map(SocketAddr::ip).collect();
-    options.egress.check_resolved(target.host, &ips).map_err(refused)?;
+    options.egress.check_resolved(target.host, &ips)?;
     // Every attempt dials one of these checked addresses (`hostaddr`), never the name.
     let dialer = Dialer {
         config,

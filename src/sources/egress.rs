@@ -18,6 +18,7 @@
 //! - An IPv6 address that embeds an IPv4 one (IPv4-mapped, IPv4-compatible, NAT64
 //!   `64:ff9b::/96`, 6to4 `2002::/16`) is also judged by the IPv4 address it embeds.
 
+use crate::sources::error::{SourceError, SourceErrorKind};
 use ipnet::IpNet;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -140,6 +141,12 @@ pub struct EgressPolicy {
 pub struct Refused {
     /// The host as given in the connection.
     pub host: String,
+}
+
+impl From<Refused> for SourceError {
+    fn from(refused: Refused) -> SourceError {
+        SourceError::new(SourceErrorKind::DestinationRefused, refused.to_string())
+    }
 }
 
 impl Default for EgressPolicy {
