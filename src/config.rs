@@ -13,6 +13,7 @@ use crate::flows::clock::{Clock, FileClock, SystemClock};
 use crate::flows::engine::RunSettings;
 use crate::secret::Secret;
 use crate::sources::connect::ConnectOptions;
+use crate::sources::egress::EgressPolicy;
 
 /// How log lines are written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Deserialize)]
@@ -79,6 +80,12 @@ struct FileConfig {
     poll_interval: Option<String>,
     run_retention_keep: Option<usize>,
     run_retention_age: Option<String>,
+    egress_allow: Option<Vec<String>>,
+    egress_deny: Option<Vec<String>>,
+    egress_builtin_deny: Option<bool>,
+    trust_store_dir: Option<PathBuf>,
+    source_checks_per_minute: Option<f64>,
+    source_checks_burst: Option<u32>,
 }
 
 /// The resolved configuration.
@@ -131,6 +138,21 @@ pub struct Config {
     pub token_key: Option<Secret>,
     /// Test facility: a file holding the flow clock's epoch seconds (see [`crate::flows::clock`]).
     pub clock_file: Option<PathBuf>,
+    /// Which networks and hosts sources may be on (docs/security.md).
+    pub egress: Arc<EgressPolicy>,
+    /// The directory `TrustStore` paths may name files in (canonical); `None`: no paths.
+    pub trust_store_dir: Option<PathBuf>,
+    /// Connection tests and explores each org may run.
+    pub source_checks: RateLimit,
+}
+
+/// A token bucket's size and refill rate.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RateLimit {
+    /// Requests refilled per minute (fractions allowed).
+    pub per_minute: f64,
+    /// Requests that may come at once after a quiet spell.
+    pub burst: u32,
 }
 
 impl Config {
@@ -196,6 +218,13 @@ impl Config {
             master_key: env_secret("INLET_MASTER_KEY"),
             token_key: env_secret("INLET_TOKEN_KEY"),
             clock_file: args.clock_file.clone().or(file.clock_file),
+            egress: Arc::new(egress_policy(
+                file.egress_allow.unwrap_or_default(),
+                file.egress_deny.unwrap_or_default(),
+                file.egress_builtin_deny.unwrap_or(true),
+            )?),
+            trust_store_dir: file.trust_store_dir.map(|dir| trust_store_dir(&dir)).transpose()?,
+            source_checks: rate_limit(file.source_checks_per_minute, file.source_checks_burst)?,
         })
     }
 
@@ -204,6 +233,8 @@ impl Config {
         ConnectOptions {
             connect_timeout: self.source_connect_timeout,
             statement_timeout: Some(self.source_statement_timeout),
+            egress: self.egress.clone(),
+            trust_store_dir: self.trust_store_dir.clone(),
             ..ConnectOptions::default()
         }
     }
@@ -254,6 +285,33 @@ fn duration(text: Option<&str>, name: &str, default: Duration) -> anyhow::Result
     }
 }
 
+fn egress_policy(allow: Vec<String>, deny: Vec<String>, builtin: bool) -> anyhow::Result<EgressPolicy> {
+    EgressPolicy::new(&allow, &deny, builtin).map_err(|e| anyhow::anyhow!("egress_allow / egress_deny: {e}"))
+}
+
+fn trust_store_dir(dir: &Path) -> anyhow::Result<PathBuf> {
+    let canonical =
+        std::fs::canonicalize(dir).with_context(|| format!("trust_store_dir {} cannot be opened", dir.display()))?;
+    anyhow::ensure!(
+        canonical.is_dir(),
+        "trust_store_dir {} is not a directory",
+        dir.display()
+    );
+    Ok(canonical)
+}
+
+fn rate_limit(per_minute: Option<f64>, burst: Option<u32>) -> anyhow::Result<RateLimit> {
+    let limit = RateLimit {
+        per_minute: per_minute.unwrap_or(30.0),
+        burst: burst.unwrap_or(10),
+    };
+    anyhow::ensure!(
+        limit.per_minute.is_finite() && limit.per_minute > 0.0 && limit.burst >= 1,
+        "source_checks_per_minute must be a number above 0 and source_checks_burst at least 1"
+    );
+    Ok(limit)
+}
+
 fn read_file(path: &Path) -> anyhow::Result<FileConfig> {
     let text = std::fs::read_to_string(path).with_context(|| format!("cannot read config file {}", path.display()))?;
     toml::from_str(&text).with_context(|| format!("config file {}", path.display()))
@@ -301,6 +359,48 @@ mod tests {
         assert_eq!(Config::load(&args).unwrap().lake_root, "s3://bucket/lake");
         args.lake_root = Some("/srv/lake".into());
         assert_eq!(Config::load(&args).unwrap().lake_root, "/srv/lake");
+    }
+
+    #[test]
+    fn egress_trust_and_rate_settings_are_read_and_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("inlet.toml");
+        let load = |text: String| {
+            std::fs::write(&file, text).unwrap();
+            Config::load(&ConfigArgs {
+                config: Some(file.clone()),
+                ..ConfigArgs::default()
+            })
+        };
+        let config = load(format!(
+            "egress_deny = [\"127.0.0.2/32\"]\ntrust_store_dir = {:?}\nsource_checks_per_minute = 0.5\n",
+            dir.path().to_str().unwrap()
+        ))
+        .unwrap();
+        assert!(config.egress.check_host("127.0.0.2").is_err());
+        assert!(config.egress.check_host("169.254.169.254").is_err());
+        assert_eq!(config.trust_store_dir, Some(std::fs::canonicalize(dir.path()).unwrap()));
+        assert_eq!(
+            config.source_checks,
+            RateLimit {
+                per_minute: 0.5,
+                burst: 10
+            }
+        );
+        assert_eq!(config.source_options().trust_store_dir, config.trust_store_dir);
+        let defaults = load(String::new()).unwrap();
+        assert_eq!(
+            (defaults.trust_store_dir, defaults.source_checks.per_minute),
+            (None, 30.0)
+        );
+        for (bad, named) in [
+            ("egress_allow = [\"10.0.0.0/40\"]", "10.0.0.0/40"),
+            ("trust_store_dir = \"/no/such/dir\"", "/no/such/dir"),
+            ("source_checks_per_minute = 0", "source_checks_per_minute"),
+        ] {
+            let error = format!("{:#}", load(bad.to_string()).unwrap_err());
+            assert!(error.contains(named), "{error}");
+        }
     }
 
     #[test]

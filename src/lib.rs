@@ -14,6 +14,8 @@ pub mod identity;
 pub mod lake;
 pub mod mapping;
 pub mod metrics;
+#[cfg(test)]
+pub(crate) mod proptest_config;
 pub mod secret;
 pub mod sources;
 pub mod specs;

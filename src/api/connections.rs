@@ -12,7 +12,7 @@ use super::error::{ApiError, json_response};
 use super::resource::{
     CONNECTION, FLOW, SOURCE_CONNECTION, find, find_for_patch, first_user, in_use, list_answer, one, stale,
 };
-use crate::connections::{self, ConnectionError, ConnectionInput, KIND};
+use crate::connections::{self, ConnectionError, ConnectionInput, KIND, destination};
 use crate::identity::Caller;
 use crate::state::AppState;
 use crate::store::{ResourceRow, Update, new_etag, now_millis};
@@ -49,6 +49,9 @@ impl From<ConnectionError> for ApiError {
             ),
             ConnectionError::BadPatch(message) => ApiError::bad_request("1405", message),
             ConnectionError::Sealed(e) => ApiError::internal(e),
+            ConnectionError::SecretsRequired(violations) => {
+                ApiError::invalid("Secrets must be entered again", violations)
+            }
         }
     }
 }
@@ -61,6 +64,8 @@ async fn create_connection(
 ) -> Result<Response, ApiError> {
     let input = ConnectionInput::from_body(&body)?;
     let (input, auth) = input.checked(&state.specs)?;
+    let config = destination::config_of(&state.specs, &input)?;
+    destination::check_allowed(&config, &input.auth_spec, &state.config.source_options()).await?;
     let id = uuid::Uuid::new_v4().to_string();
     let (masked, sealed) = connections::seal_params(
         &state.cipher,
@@ -119,7 +124,18 @@ async fn patch_connection(
     let binding = connections::record_binding(&caller.tenant, &id);
     let current = connections::stored_input(&state.cipher, &row)?;
     let masked_now = row.doc.pointer("/auth/params").cloned().unwrap_or(Value::Null);
-    let (input, auth) = connections::apply_patch(&current, &masked_now, &ops)?.checked(&state.specs)?;
+    let patched = connections::apply_patch(&current, &masked_now, &ops)?;
+    let (input, auth) = patched.input.checked(&state.specs)?;
+    let config = destination::config_of(&state.specs, &input)?;
+    let secrets = auth.secret_fields();
+    let kept: Vec<String> = patched
+        .kept
+        .into_iter()
+        .filter(|f| secrets.contains(&f.as_str()))
+        .collect();
+    let old = destination::config_of(&state.specs, &current).ok();
+    destination::check_redirect(old.as_ref(), &config, &kept)?;
+    destination::check_allowed(&config, &input.auth_spec, &state.config.source_options()).await?;
     let (masked, sealed) = connections::seal_params(&state.cipher, auth, &input.params, &binding);
     let etag = new_etag();
     let now = now_millis();

@@ -141,6 +141,7 @@ fn title_of(status: StatusCode) -> &'static str {
         412 => "Precondition failed",
         413 => "Request body too large",
         415 => "Unsupported media type",
+        429 => "Too many requests",
         _ => "Internal server error",
     }
 }

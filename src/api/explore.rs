@@ -1,6 +1,9 @@
 //! `/connections/{id}/test` and `/connections/{id}/explore` (§6, §7): talking to the
 //! database a base connection describes.
 
+use std::sync::Arc;
+
+use axum::Extension;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -11,6 +14,7 @@ use utoipa_axum::routes;
 
 use super::error::{ApiError, json_response};
 use super::resource::{CONNECTION, find};
+use crate::connections::rate::RateLimiter;
 use crate::connections::{self, ConnectionError};
 use crate::identity::Caller;
 use crate::sources::config::SourceConfig;
@@ -27,6 +31,25 @@ pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(test_connection))
         .routes(routes!(explore_connection))
+        .layer(Extension(Arc::new(RateLimiter::new())))
+}
+
+/// Counts a test or explore against the caller's org (`1429-429` over the limit).
+fn admit(state: &AppState, limiter: &RateLimiter, caller: &Caller) -> Result<(), ApiError> {
+    let limit = state.config.source_checks;
+    limiter.take(&caller.tenant.org, limit).map_err(|wait| {
+        ApiError::flow(
+            StatusCode::TOO_MANY_REQUESTS,
+            "1429",
+            format!(
+                "This organization may run {} connection tests and explores a minute (at most {} at once); \
+                 retry in {} s",
+                limit.per_minute,
+                limit.burst,
+                wait.as_secs().max(1)
+            ),
+        )
+    })
 }
 
 impl From<SourceError> for ApiError {
@@ -74,9 +97,11 @@ pub fn open_source(state: &AppState, row: &ResourceRow) -> Result<(Box<dyn Sourc
     responses((status = 200, description = "`{result: true}` or `{result: false, error: {code, message}}`")))]
 async fn test_connection(
     State(state): State<AppState>,
+    Extension(limiter): Extension<Arc<RateLimiter>>,
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
+    admit(&state, &limiter, &caller)?;
     let (source, _) = source_of(&state, &caller, &id).await?;
     let answer = match source.test().await {
         Ok(()) => json!({"result": true}),
@@ -102,10 +127,12 @@ struct ExploreQuery {
     responses((status = 200, description = "Tables (objectType=root) or a table's columns and preview rows (objectType=table)")))]
 async fn explore_connection(
     State(state): State<AppState>,
+    Extension(limiter): Extension<Arc<RateLimiter>>,
     caller: Caller,
     Path(id): Path<String>,
     Query(query): Query<ExploreQuery>,
 ) -> Result<Response, ApiError> {
+    admit(&state, &limiter, &caller)?;
     let object_type = query.object_type.as_deref().unwrap_or_default().to_ascii_lowercase();
     if object_type != "root" && object_type != "table" {
         return Err(ApiError::bad_request(

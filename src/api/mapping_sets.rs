@@ -1,6 +1,7 @@
 //! `/data/foundation/conversion/mappingSets` (§11): mapping sets, in Data Prep's shapes.
-//! Every version stays readable (`?version=n`): each is stored as its own row, and the
-//! insert of version n+1's row is what lets exactly one of two concurrent updates win it.
+//! Every version stays readable (`?version=n`): each is stored as its own row, written in
+//! one transaction with the set's conditional update (on its etag), which is what lets
+//! exactly one of two concurrent updates win version n+1.
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -193,20 +194,20 @@ async fn put_mapping_set(
             &doc,
             now,
         );
-        match state.store.insert_resource(&version_row).await {
-            Err(StoreError::Conflict) => continue,
-            other => other?,
-        }
         let updated = ResourceRow {
             etag: new_etag(),
             updated_at: now,
             doc: doc.clone(),
             ..current.clone()
         };
-        return match state.store.update_resource(&updated, &current.etag).await? {
-            Update::Done => Ok(json_response(StatusCode::OK, &doc)),
-            Update::Stale => continue,
-            Update::NotFound => Err(ApiError::not_found(MAPPING_SET.noun, &id)),
+        // One transaction: a caller that goes away cannot leave version n+1 without the
+        // set at n+1 (which would make every later PUT lose the race for n+1).
+        let write = state.store.update_resource_with(&updated, &current.etag, &version_row);
+        return match write.await {
+            Ok(Update::Done) => Ok(json_response(StatusCode::OK, &doc)),
+            Ok(Update::Stale) | Err(StoreError::Conflict) => continue,
+            Ok(Update::NotFound) => Err(ApiError::not_found(MAPPING_SET.noun, &id)),
+            Err(e) => Err(e.into()),
         };
     }
     Err(ApiError::flow(

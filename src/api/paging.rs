@@ -351,6 +351,10 @@ pub fn compare_values(a: &Value, b: &Value) -> Ordering {
 }
 
 #[cfg(test)]
+#[path = "paging_proptests.rs"]
+mod proptests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

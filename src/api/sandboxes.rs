@@ -43,6 +43,10 @@ async fn create_sandbox(
 ) -> Result<Response, ApiError> {
     let name = body["name"].as_str().unwrap_or_default().to_string();
     check_name(&name)?;
+    if name == DEFAULT_SANDBOX {
+        // `prod` always exists and is not a row: a second one could never be deleted.
+        return Err(exists(&name));
+    }
     let sandbox_type = body["type"].as_str().unwrap_or("development");
     if sandbox_type != "development" {
         return Err(invalid(
@@ -66,11 +70,7 @@ async fn create_sandbox(
     };
     match state.store.insert_sandbox(&row).await {
         Ok(()) => Ok(json_response(StatusCode::CREATED, &item(&row))),
-        Err(StoreError::Conflict) => Err(ApiError::flow(
-            StatusCode::CONFLICT,
-            "2101",
-            format!("Sandbox `{}` already exists", row.name),
-        )),
+        Err(StoreError::Conflict) => Err(exists(&row.name)),
         Err(e) => Err(e.into()),
     }
 }
@@ -145,6 +145,10 @@ fn invalid(path: &str, message: &str) -> ApiError {
             message: message.into(),
         }],
     )
+}
+
+fn exists(name: &str) -> ApiError {
+    ApiError::flow(StatusCode::CONFLICT, "2101", format!("Sandbox `{name}` already exists"))
 }
 
 fn not_found(name: &str) -> ApiError {

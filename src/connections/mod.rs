@@ -1,6 +1,10 @@
 //! Base connections: reading a request into a checked connection, keeping its secrets
 //! sealed apart from the document the API shows, and applying JSON Patch updates.
 
+pub mod destination;
+#[cfg(test)]
+mod proptests;
+pub mod rate;
 pub mod secrets;
 
 use serde_json::{Map, Value, json};
@@ -36,6 +40,16 @@ pub enum ConnectionError {
     BadPatch(String),
     /// The stored secrets could not be decrypted.
     Sealed(secrets::DecryptError),
+    /// A patch moves stored secrets to another destination without supplying them.
+    SecretsRequired(Vec<Violation>),
+}
+
+/// A patched connection and the secret fields it kept from the store (it did not
+/// supply them: they read `<secret>` or were left alone).
+#[derive(Debug, Clone)]
+pub struct Patched {
+    pub input: ConnectionInput,
+    pub kept: Vec<String>,
 }
 
 /// The user-editable part of a connection: what a create request carries and what a
@@ -174,12 +188,7 @@ pub fn source_config(
     specs: &SpecCatalog,
     row: &ResourceRow,
 ) -> Result<SourceConfig, ConnectionError> {
-    let input = stored_input(cipher, row)?;
-    let kind = specs
-        .connection_spec(&input.spec_id)
-        .and_then(ConnectionSpec::source_kind)
-        .ok_or_else(|| ConnectionError::NotASource(input.spec_id.clone()))?;
-    SourceConfig::from_auth(kind, &input.auth_spec, &input.params).map_err(ConnectionError::Invalid)
+    destination::config_of(specs, &stored_input(cipher, row)?)
 }
 
 /// The API document of a connection.
@@ -214,12 +223,9 @@ pub fn document(
 }
 
 /// Applies a JSON Patch to a stored connection. `current` holds the complete parameters;
-/// a secret field whose new value reads `<secret>` keeps its current value.
-pub fn apply_patch(
-    current: &ConnectionInput,
-    masked_params: &Value,
-    ops: &Value,
-) -> Result<ConnectionInput, ConnectionError> {
+/// a secret field whose new value reads `<secret>` keeps its current value, and is
+/// listed as kept.
+pub fn apply_patch(current: &ConnectionInput, masked_params: &Value, ops: &Value) -> Result<Patched, ConnectionError> {
     let ops = normalise_ops(ops)?;
     let mut view = json!({
         "name": current.name,
@@ -233,12 +239,14 @@ pub fn apply_patch(
     json_patch::patch(&mut view, &patch)
         .map_err(|e| ConnectionError::BadPatch(format!("operation {} cannot be applied: {}", e.operation, e.kind)))?;
     let mut params = view.pointer("/auth/params").cloned().unwrap_or(Value::Null);
+    let mut kept = Vec::new();
     if let Some(fields) = params.as_object_mut() {
         for (field, value) in fields.iter_mut() {
             if value.as_str() == Some(MASK)
                 && let Some(stored) = current.params.get(field)
             {
                 *value = stored.clone();
+                kept.push(field.clone());
             }
         }
     }
@@ -248,12 +256,13 @@ pub fn apply_patch(
     if !violations.is_empty() {
         return Err(ConnectionError::Invalid(violations));
     }
-    Ok(ConnectionInput {
+    let input = ConnectionInput {
         name,
         description,
         params,
         ..current.clone()
-    })
+    };
+    Ok(Patched { input, kept })
 }
 
 /// Lower-cases each op and checks that ops and paths are ones connections support.

@@ -37,18 +37,28 @@
 //! - TLS 1.2 and 1.3 only; no client certificates, CRLs, `sslnegotiation=direct` or
 //!   GSSAPI encryption.
 //!
+//! # Where a connect may go
+//!
+//! `options.egress` judges the host before it is resolved and every address after, and
+//! the attempts dial only those checked addresses (see [`crate::sources::egress`]);
+//! `TrustStore` paths are read only from `options.trust_store_dir`
+//! ([`crate::sources::trust_file`]).
+//!
 //! Error messages are built from classified parts (host, port, database, user, the
 //! server's message for a SQLSTATE), never from a driver error's text as a whole, and
 //! never contain the password.
 
 use crate::secret::MASK;
 use crate::sources::config::SourceConfig;
+use crate::sources::egress::EgressPolicy;
 use crate::sources::error::{SourceError, SourceErrorKind};
 use crate::sources::ssl_mode::SslMode;
 use crate::sources::tls::{self, Handshake, TlsConnector, Verification};
 use classify::Target;
 use rustls::ClientConfig;
 use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::task::JoinHandle;
 use tokio_postgres::config::SslMode as WireMode;
@@ -67,6 +77,10 @@ pub struct ConnectOptions {
     pub statement_timeout: Option<Duration>,
     /// `application_name` shown in `pg_stat_activity`.
     pub application_name: String,
+    /// Which destinations sources may be on; checked before and after DNS resolution.
+    pub egress: Arc<EgressPolicy>,
+    /// The only directory `TrustStore` paths may name files in; `None`: no paths.
+    pub trust_store_dir: Option<PathBuf>,
 }
 
 impl Default for ConnectOptions {
@@ -75,6 +89,8 @@ impl Default for ConnectOptions {
             connect_timeout: Duration::from_secs(10),
             statement_timeout: Some(Duration::from_secs(30)),
             application_name: "inlet".to_string(),
+            egress: Arc::new(EgressPolicy::default()),
+            trust_store_dir: None,
         }
     }
 }
@@ -129,18 +145,24 @@ async fn connect_unbounded(
     options: &ConnectOptions,
     target: &Target<'_>,
 ) -> Result<SourceSession, SourceError> {
+    options.egress.check_host(target.host)?;
     let tls = match Verification::for_mode(config.ssl_mode, config.root_cert.is_some()) {
         Some(verification) => {
             target.check_tls_name()?;
-            Some(tls::client_config(verification, config.root_cert.as_ref()).await?)
+            let trust_dir = options.trust_store_dir.as_deref();
+            Some(tls::client_config(verification, config.root_cert.as_ref(), trust_dir).await?)
         }
         None => None,
     };
+    let addrs = resolve(target).await?;
+    let ips: Vec<IpAddr> = addrs.iter().map(SocketAddr::ip).collect();
+    options.egress.check_resolved(target.host, &ips)?;
+    // Every attempt dials one of these checked addresses (`hostaddr`), never the name.
     let dialer = Dialer {
         config,
         options,
         target,
-        addrs: resolve(target).await?,
+        addrs,
     };
     let session = match (config.ssl_mode, &tls) {
         (_, None) => dialer.dial(None).await,

@@ -44,6 +44,8 @@ pub enum SourceErrorKind {
     ConnectionLost,
     /// Any other failure of a query.
     QueryFailed,
+    /// The operator's egress policy does not let sources be on that host or network.
+    DestinationRefused,
 }
 
 impl SourceErrorKind {
@@ -67,6 +69,7 @@ impl SourceErrorKind {
             SourceErrorKind::Unsupported => "UNSUPPORTED",
             SourceErrorKind::ConnectionLost => "CONNECTION_LOST",
             SourceErrorKind::QueryFailed => "QUERY_FAILED",
+            SourceErrorKind::DestinationRefused => "DESTINATION_NOT_ALLOWED",
         }
     }
 

@@ -5,7 +5,9 @@
 pub mod config;
 pub mod conn_string;
 pub mod connect;
+pub mod egress;
 pub mod error;
+pub mod limits;
 pub mod postgres;
 pub mod read;
 pub mod redshift;
@@ -14,6 +16,7 @@ pub mod source;
 pub mod ssl_mode;
 pub mod table_ref;
 pub mod tls;
+pub mod trust_file;
 pub mod types;
 pub mod url;
 pub mod values;

@@ -56,6 +56,12 @@ impl TableRef {
         }
     }
 
+    /// True when both names are at most `max_bytes` long (PostgreSQL's identifiers hold
+    /// 63 bytes, Redshift's 127): a longer name cannot name a table there.
+    pub fn fits(&self, max_bytes: usize) -> bool {
+        self.schema.len() <= max_bytes && self.table.len() <= max_bytes
+    }
+
     /// `"schema"."table"`, safe to put into SQL text.
     pub fn quoted(&self) -> String {
         format!("{}.{}", quote_ident(&self.schema), quote_ident(&self.table))
@@ -109,6 +115,9 @@ pub fn quote_literal(text: &str) -> String {
 }
 
 #[cfg(test)]
+mod proptests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
@@ -159,6 +168,14 @@ mod tests {
         }
         let error = parse("public.t; DROP TABLE x").unwrap_err().to_string();
         assert!(error.contains("schema.table"), "{error}");
+    }
+
+    #[test]
+    fn names_fit_a_byte_bound() {
+        let long = "é".repeat(32);
+        assert!(parse(&format!("s.{}", "t".repeat(63))).unwrap().fits(63));
+        assert!(!parse(&format!("s.{}", "t".repeat(64))).unwrap().fits(63));
+        assert!(!parse(&format!("\"{long}\".t")).unwrap().fits(63));
     }
 
     #[test]

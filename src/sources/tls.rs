@@ -9,6 +9,7 @@
 use crate::sources::config::RootCert;
 use crate::sources::error::{SourceError, SourceErrorKind};
 use crate::sources::ssl_mode::SslMode;
+use crate::sources::trust_file;
 use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms, verify_tls12_signature, verify_tls13_signature};
@@ -17,6 +18,7 @@ use rustls_pki_types::pem::{self, PemObject};
 use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
 use std::error::Error as StdError;
 use std::future::Future;
+use std::path::Path;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -52,17 +54,19 @@ impl Verification {
 
 /// A rustls client config for `verification`, trusting `root_cert` or, when it is
 /// `None`, the system's CA certificates.
+/// `TrustStore` paths are read only from `trust_dir` (see [`crate::sources::trust_file`]).
 pub async fn client_config(
     verification: Verification,
     root_cert: Option<&RootCert>,
+    trust_dir: Option<&Path>,
 ) -> Result<ClientConfig, SourceError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let verifier: Arc<dyn ServerCertVerifier> = match verification {
         Verification::Nothing => Arc::new(AcceptAnyCertificate {
             algorithms: provider.signature_verification_algorithms,
         }),
-        Verification::Chain => Arc::new(ChainOnly(webpki_verifier(root_cert, &provider).await?)),
-        Verification::ChainAndName => webpki_verifier(root_cert, &provider).await?,
+        Verification::Chain => Arc::new(ChainOnly(webpki_verifier(root_cert, trust_dir, &provider).await?)),
+        Verification::ChainAndName => webpki_verifier(root_cert, trust_dir, &provider).await?,
     };
     let builder = ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
@@ -76,10 +80,11 @@ pub async fn client_config(
 
 async fn webpki_verifier(
     root_cert: Option<&RootCert>,
+    trust_dir: Option<&Path>,
     provider: &Arc<CryptoProvider>,
 ) -> Result<Arc<WebPkiServerVerifier>, SourceError> {
     let roots = match root_cert {
-        Some(root_cert) => Arc::new(load_root_cert(root_cert).await?),
+        Some(root_cert) => Arc::new(load_root_cert(root_cert, trust_dir).await?),
         None => system_roots()?,
     };
     WebPkiServerVerifier::builder_with_provider(roots, provider.clone())
@@ -87,16 +92,15 @@ async fn webpki_verifier(
         .map_err(|e| root_cert_error(format!("the CA certificates cannot be used: {e}")))
 }
 
-/// Reads the CA certificates of `root_cert`: PEM text, or a PEM file on the Inlet host.
-pub async fn load_root_cert(root_cert: &RootCert) -> Result<RootCertStore, SourceError> {
+/// Reads the CA certificates of `root_cert`: PEM text, or a PEM file in `trust_dir`.
+/// A file that holds no usable certificate gets the same answer as a path that cannot
+/// be read, so nothing is learnt about files by naming them.
+pub async fn load_root_cert(root_cert: &RootCert, trust_dir: Option<&Path>) -> Result<RootCertStore, SourceError> {
     match root_cert {
         RootCert::Pem(text) => parse_pem_roots(text.as_bytes(), "the root certificate (sslRootCert, TrustStore)"),
         RootCert::Path(path) => {
-            let origin = format!("the TrustStore file `{}`", path.display());
-            let bytes = tokio::fs::read(path)
-                .await
-                .map_err(|e| root_cert_error(format!("cannot read {origin}: {e}")))?;
-            parse_pem_roots(&bytes, &origin)
+            let bytes = trust_file::read(trust_dir, path).await?;
+            parse_pem_roots(&bytes, "the TrustStore file").map_err(|_| trust_file::refused())
         }
     }
 }

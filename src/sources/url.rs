@@ -6,6 +6,7 @@ use serde_json::json;
 
 use super::config::{RootCert, SourceConfig};
 use super::ssl_mode::SslMode;
+use super::trust_file;
 use crate::secret::Secret;
 use crate::specs::{CONNECTION_STRING_AUTH, SourceKind};
 
@@ -15,7 +16,26 @@ use crate::specs::{CONNECTION_STRING_AUTH, SourceKind};
 pub struct SourceArgError(String);
 
 /// Parses a PostgreSQL URL or a connection string.
+/// A root certificate given as a path is read here, once, as the operator's own file
+/// (see [`trust_file::read_local`]), so the connect needs no trust store directory.
 pub fn parse_source(text: &Secret) -> Result<SourceConfig, SourceArgError> {
+    let mut config = parse_config(text)?;
+    if let Some(RootCert::Path(path)) = &config.root_cert {
+        let pem = trust_file::read_local(path)
+            .and_then(|bytes| String::from_utf8(bytes).ok())
+            .ok_or_else(|| {
+                SourceArgError(format!(
+                    "names the CA file `{}`, which is not a readable regular file of at most {} KiB of PEM text",
+                    path.display(),
+                    trust_file::MAX_FILE_BYTES / 1024
+                ))
+            })?;
+        config.root_cert = Some(RootCert::Pem(pem));
+    }
+    Ok(config)
+}
+
+fn parse_config(text: &Secret) -> Result<SourceConfig, SourceArgError> {
     let value = text.expose().trim();
     if value.starts_with("postgres://") || value.starts_with("postgresql://") {
         return parse_url(value);
@@ -111,6 +131,22 @@ mod tests {
         let from_string = parse("Server=db.local;Port=6543;Database=shop;UID=reader;Password=x").unwrap();
         assert_eq!((from_string.host.as_str(), from_string.port), ("db.local", 6543));
         assert_eq!(parse("postgresql://u@[::1]/d").unwrap().host, "::1");
+    }
+
+    #[test]
+    fn a_root_certificate_path_is_read_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ca.pem");
+        std::fs::write(&path, "-----BEGIN CERTIFICATE-----\n").unwrap();
+        let url = format!("postgres://u:p@h/d?sslrootcert={}", path.display());
+        let pem = RootCert::Pem("-----BEGIN CERTIFICATE-----\n".into());
+        assert_eq!(parse(&url).unwrap().root_cert, Some(pem));
+        let missing = format!("postgres://u:hunter2@h/d?sslrootcert={}", dir.path().display());
+        let error = parse(&missing).unwrap_err().to_string();
+        assert!(
+            error.contains("not a readable regular file") && !error.contains("hunter2"),
+            "{error}"
+        );
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Schema fragments shared by the database connection specs.
 
+use crate::sources::limits;
 use serde_json::{Value, json};
 
 /// The provider id every Inlet spec carries (the platform's id for its own sources,
@@ -19,6 +20,7 @@ pub(super) fn port(default: u16) -> Value {
              from 1 to 65535. Default: {default}."
         ),
         "pattern": "^[0-9]+$",
+        "maxLength": 5,
         "minimum": 1,
         "maximum": 65535,
         "default": default
@@ -39,6 +41,7 @@ pub(super) fn ssl_mode(default: &str) -> Value {
              in the middle). Any case; `-`, `_`, a space or nothing between words. \
              true/false mean Require/Disable. Default: {default}."
         ),
+        "maxLength": limits::SSL_MODE,
         "default": default
     })
 }
@@ -50,19 +53,27 @@ pub(super) fn ssl_root_cert(when_absent: &str) -> Value {
         "description": format!(
             "PEM text of the CA certificates that sign the server's certificate \
              (one or more `-----BEGIN CERTIFICATE-----` blocks), used by Verify-Ca \
-             and Verify-Full. When absent: {when_absent}."
-        )
+             and Verify-Full, at most {} characters. When absent: {when_absent}.",
+            limits::PEM
+        ),
+        "maxLength": limits::PEM
     })
 }
 
-/// A required, non-empty string property.
+/// A non-empty name (database, user, schema) of at most [`limits::NAME`] characters.
 pub(super) fn text(description: &str) -> Value {
-    json!({"type": "string", "minLength": 1, "description": description})
+    json!({"type": "string", "minLength": 1, "maxLength": limits::NAME, "description": description})
 }
 
-/// A secret string property: never returned by the API, stored encrypted.
-pub(super) fn secret(description: &str) -> Value {
-    json!({"type": "string", "format": "password", "description": description})
+/// A host name or IP address of at most [`limits::HOST`] characters.
+pub(super) fn host(description: &str) -> Value {
+    json!({"type": "string", "minLength": 1, "maxLength": limits::HOST, "description": description})
+}
+
+/// A secret string property of at most `max` characters: never returned by the API,
+/// stored encrypted.
+pub(super) fn secret(description: &str, max: usize) -> Value {
+    json!({"type": "string", "format": "password", "maxLength": max, "description": description})
 }
 
 /// The `sourceSpec` of a database spec: the params of a source connection.

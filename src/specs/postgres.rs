@@ -2,6 +2,7 @@
 
 use super::common::{self, DRAFT_07, PROVIDER_ID};
 use super::{BASIC_AUTH, CONNECTION_STRING_AUTH, POSTGRES_SPEC_ID};
+use crate::sources::limits;
 use serde_json::{Value, json};
 
 /// The spec document served by `GET /connectionSpecs/{id}`.
@@ -43,7 +44,11 @@ fn connection_string_schema() -> Value {
                  ValidateServerCertificate (1, the default: verify the chain and the \
                  host name; 0: do not), TrustStore (PEM text or path of CA \
                  certificates), HostNameInCertificate. Keys are case-insensitive; wrap \
-                 a value that contains `;` in `{...}` and write `}` inside it as `}}`."
+                 a value that contains `;` in `{...}` and write `}` inside it as `}}`. \
+                 TrustStore paths are accepted only inside the server's trust store \
+                 directory. At most 70,000 characters (a password at most 1,024, \
+                 PEM text at most 65,536).",
+                limits::CONNECTION_STRING
             )
         },
         "required": ["connectionString"],
@@ -57,11 +62,11 @@ fn basic_schema() -> Value {
         "type": "object",
         "description": "Connects to PostgreSQL with a host, a database, a user and a password.",
         "properties": {
-            "server": common::text("Host name or IP address of the PostgreSQL server."),
+            "server": common::host("Host name or IP address of the PostgreSQL server."),
             "port": common::port(5432),
             "database": common::text("Name of the database to connect to."),
             "username": common::text("User name to log in as."),
-            "password": common::secret("Password of that user."),
+            "password": common::secret("Password of that user.", limits::PASSWORD),
             "sslMode": common::ssl_mode("Prefer"),
             "sslRootCert": common::ssl_root_cert("the system's trusted roots")
         },

@@ -2,6 +2,7 @@
 
 use super::common::{self, DRAFT_07, PROVIDER_ID};
 use super::{BASIC_AUTH, REDSHIFT_SPEC_ID};
+use crate::sources::limits;
 use serde_json::{Value, json};
 
 /// The spec document served by `GET /connectionSpecs/{id}`.
@@ -30,14 +31,14 @@ fn basic_schema() -> Value {
         "type": "object",
         "description": "Connects to an Amazon Redshift cluster or workgroup.",
         "properties": {
-            "server": common::text(
+            "server": common::host(
                 "Endpoint host name of the cluster or workgroup, without port or database \
                  (e.g. `examplecluster.abc123.us-west-2.redshift.amazonaws.com`)."
             ),
             "port": common::port(5439),
             "database": common::text("Name of the database to connect to."),
             "username": common::text("User name to log in as."),
-            "password": common::secret("Password of that user."),
+            "password": common::secret("Password of that user.", limits::PASSWORD),
             "schema": common::text(
                 "Schema to explore. When given, explore lists only its tables and views."
             ),

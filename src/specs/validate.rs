@@ -111,7 +111,9 @@ fn suggestion<'a>(allowed: &[&'a str], name: &str) -> Option<&'a str> {
 fn describe(kind: &ValidationErrorKind, property: &str) -> String {
     use ValidationErrorKind as K;
     match kind {
-        K::Pattern { .. } | K::Minimum { .. } | K::Maximum { .. } if property == "port" => PORT_MESSAGE.to_string(),
+        K::Pattern { .. } | K::Minimum { .. } | K::Maximum { .. } | K::MaxLength { .. } if property == "port" => {
+            PORT_MESSAGE.to_string()
+        }
         K::Type { kind } => format!("must be {}", type_names(kind)),
         K::MinLength { limit: 1 } => "must not be empty".to_string(),
         K::MinLength { limit } => format!("must be at least {limit} characters long"),

@@ -137,6 +137,64 @@ impl Store {
         }
     }
 
+    /// Updates `row` as [`Store::update_resource`] does and, in the same transaction,
+    /// writes `version` (a new row, or over a row of that id left by a write that never
+    /// finished): both happen or neither, even when the caller goes away half-way.
+    pub async fn update_resource_with(
+        &self,
+        row: &ResourceRow,
+        expected_etag: &str,
+        version: &ResourceRow,
+    ) -> Result<Update, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query(
+            "UPDATE resources SET etag = $1, updated_at = $2, doc = $3, secret = $4 \
+             WHERE kind = $5 AND id = $6 AND org = $7 AND sandbox = $8 AND etag = $9",
+        )
+        .bind(&row.etag)
+        .bind(row.updated_at)
+        .bind(serde_json::to_string(&row.doc)?)
+        .bind(row.secret.clone())
+        .bind(&row.kind)
+        .bind(&row.id)
+        .bind(&row.tenant.org)
+        .bind(&row.tenant.sandbox)
+        .bind(expected_etag)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() != 1 {
+            tx.rollback().await?;
+            return match self.get_resource(&row.kind, &row.tenant, &row.id).await? {
+                Some(_) => Ok(Update::Stale),
+                None => Ok(Update::NotFound),
+            };
+        }
+        let sql = format!(
+            "INSERT INTO resources ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+             ON CONFLICT (kind, id) DO UPDATE SET etag = excluded.etag, updated_at = excluded.updated_at, \
+             doc = excluded.doc, secret = excluded.secret \
+             WHERE resources.org = excluded.org AND resources.sandbox = excluded.sandbox"
+        );
+        let written = sqlx::query(&sql)
+            .bind(&version.kind)
+            .bind(&version.id)
+            .bind(&version.tenant.org)
+            .bind(&version.tenant.sandbox)
+            .bind(&version.etag)
+            .bind(version.created_at)
+            .bind(version.updated_at)
+            .bind(serde_json::to_string(&version.doc)?)
+            .bind(version.secret.clone())
+            .execute(&mut *tx)
+            .await?;
+        if written.rows_affected() != 1 {
+            tx.rollback().await?;
+            return Err(StoreError::Conflict);
+        }
+        tx.commit().await?;
+        Ok(Update::Done)
+    }
+
     /// Deletes a resource; false if there was none.
     pub async fn delete_resource(&self, kind: &str, tenant: &Tenant, id: &str) -> Result<bool, StoreError> {
         let done = sqlx::query("DELETE FROM resources WHERE kind = $1 AND id = $2 AND org = $3 AND sandbox = $4")

@@ -157,11 +157,18 @@ async fn patch_needs_a_current_etag_and_keeps_masked_secrets() {
     assert_ne!(new_etag, etag);
     assert_eq!(api.patch(&path, Some(&etag), &rename).await.code(), "1404-412");
 
-    // Echo the whole params block back as GET shows it: the password must survive.
+    // Echo the whole params block back as GET shows it: the password must survive. A
+    // new database would take the stored password elsewhere: it must be given again
+    // (tests/it/security.rs tries every destination field).
     let shown = api.get(&path).await.body["items"][0].clone();
     assert_eq!(shown["name"], "after");
     let mut params = shown["auth"]["params"].clone();
     params["database"] = json!("warehouse");
+    let moved = json!([{"op": "replace", "path": "/auth/params", "value": params}]);
+    let refused = api.patch(&path, Some(&new_etag), &moved).await;
+    assert_eq!(refused.code(), "1001-400", "{}", refused.body);
+    assert_eq!(refused.body["report"]["details"][0]["path"], "/auth/params/password");
+    params["database"] = json!("shop");
     let echoed = api
         .patch(
             &path,

@@ -13,6 +13,7 @@ mod lake;
 mod lake_types;
 mod read;
 mod secrets;
+mod security;
 mod service;
 mod source_api;
 mod source_connect;

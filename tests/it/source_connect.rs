@@ -305,8 +305,9 @@ async fn connection_strings_behave_as_their_libpq_modes() {
             "Server={host};Port={port};Database=postgres;UID=dave;Password={dave};{extra}"
         ))
     };
-    let trust_store = tls.ca_path().expect("CA file").to_str().unwrap().to_string();
-    let verify_full = format!("EncryptionMethod=1;ValidateServerCertificate=1;TrustStore={trust_store}");
+    // TrustStore paths are tested with the trust store directory in tests/it/security.
+    let trust_store = tls.ca_pem().expect("CA PEM");
+    let verify_full = format!("EncryptionMethod=1;ValidateServerCertificate=1;TrustStore={{{trust_store}}}");
     let config = at("localhost", tls.port(), &verify_full);
     assert_eq!(config.ssl_mode, SslMode::VerifyFull);
     assert!(encrypted(&config).await);

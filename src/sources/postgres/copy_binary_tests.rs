@@ -239,3 +239,71 @@ fn skipped_rows_leave_their_batch_and_are_described() {
         ValueIssue::cannot_hold("-infinity", "a date column cannot hold")
     );
 }
+
+/// Property tests (fuzzing target) of the COPY binary decoder.
+mod proptests {
+    use super::*;
+    use crate::proptest_config::config;
+    use proptest::prelude::*;
+
+    fn decode_in(bytes: &[u8], cuts: &[usize], batch_rows: usize) -> Result<Vec<RecordBatch>, DecodeError> {
+        let mut decoder = CopyDecoder::new(plan(), batch_rows, 0);
+        let mut batches = Vec::new();
+        let mut at = 0;
+        for &cut in cuts.iter().chain(std::iter::once(&bytes.len())) {
+            let end = cut.clamp(at, bytes.len());
+            decoder.feed(&bytes[at..end])?;
+            batches.extend(decoder.take_ready());
+            at = end;
+        }
+        batches.extend(decoder.finish()?);
+        Ok(batches)
+    }
+
+    fn sorted(mut cuts: Vec<usize>) -> Vec<usize> {
+        cuts.sort_unstable();
+        cuts
+    }
+
+    proptest! {
+        #![proptest_config(config())]
+
+        /// A valid stream decodes to the same batches wherever its chunks end.
+        #[test]
+        fn chunk_edges_do_not_matter(rows in 0i32..40, cuts in prop::collection::vec(0usize..4000, 0..12), batch in 1usize..9) {
+            let bytes = stream(rows);
+            let whole = decode_in(&bytes, &[], batch).unwrap();
+            prop_assert_eq!(whole.iter().map(|b| b.num_rows()).sum::<usize>(), rows as usize);
+            prop_assert_eq!(decode_in(&bytes, &sorted(cuts), batch).unwrap(), whole);
+        }
+
+        /// A stream with bytes changed, cut short or lengthened is decoded or refused,
+        /// never a panic nor an endless loop.
+        #[test]
+        fn damaged_streams_are_decoded_or_refused(
+            rows in 0i32..12,
+            flips in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 0..6),
+            keep in any::<prop::sample::Index>(),
+            tail in prop::collection::vec(any::<u8>(), 0..16),
+            cuts in prop::collection::vec(0usize..600, 0..6),
+        ) {
+            let mut bytes = stream(rows);
+            for (at, byte) in flips {
+                let at = at.index(bytes.len());
+                bytes[at] = byte;
+            }
+            bytes.truncate(keep.index(bytes.len() + 1));
+            bytes.extend(tail);
+            let _ = decode_in(&bytes, &sorted(cuts), 4);
+        }
+
+        /// Arbitrary bytes after a valid header are decoded or refused.
+        #[test]
+        fn arbitrary_tuples_are_decoded_or_refused(body in prop::collection::vec(any::<u8>(), 0..300)) {
+            let mut bytes = stream(0);
+            bytes.truncate(bytes.len() - 2);
+            bytes.extend(body);
+            let _ = decode_in(&bytes, &[], 3);
+        }
+    }
+}

@@ -9,6 +9,9 @@ use crate::sources::{SourceError, SourceErrorKind, TableRef};
 use serde_json::{Map, Value};
 use tokio_postgres::{Client, Row};
 
+/// The longest identifier PostgreSQL keeps, in bytes (NAMEDATALEN - 1).
+const MAX_NAME_BYTES: usize = 63;
+
 /// Every readable table, view, materialized view, partitioned table (not its partitions)
 /// and foreign table outside the system schemas. A relation counts as readable when the
 /// user may use its schema and select from it or from any of its columns. Schema names
@@ -97,6 +100,10 @@ pub async fn list_tables(client: &Client) -> Result<Vec<TableEntry>, SourceError
 /// may not read is [`SourceErrorKind::TableNotFound`], alike, so as not to reveal which.
 pub async fn describe(client: &Client, table: &TableRef) -> Result<TableSchema, SourceError> {
     let path = object_path(table);
+    if !table.fits(MAX_NAME_BYTES) {
+        let message = format!("table {path} does not exist: PostgreSQL names are at most {MAX_NAME_BYTES} bytes long");
+        return Err(SourceError::new(SourceErrorKind::TableNotFound, message));
+    }
     let rows = client
         .query(DESCRIBE, &[&table.schema, &table.table])
         .await

@@ -12,6 +12,9 @@ use crate::sources::{SourceError, SourceErrorKind, TableRef};
 use serde_json::{Map, Value};
 use tokio_postgres::{Client, Row};
 
+/// The longest identifier Redshift keeps, in bytes.
+const MAX_NAME_BYTES: usize = 127;
+
 /// SQL that PostgreSQL has and Redshift does not (or that Redshift limits), matched
 /// case-insensitively against every statement this module sends. Tests check the server's
 /// statement log against it.
@@ -101,6 +104,10 @@ pub async fn list_tables(client: &Client, schema: Option<&str>) -> Result<Vec<Ta
 /// `information_schema`, so they are not found either.
 pub async fn describe(client: &Client, table: &TableRef) -> Result<TableSchema, SourceError> {
     let path = object_path(table);
+    if !table.fits(MAX_NAME_BYTES) {
+        let message = format!("table {path} does not exist: Redshift names are at most {MAX_NAME_BYTES} bytes long");
+        return Err(SourceError::new(SourceErrorKind::TableNotFound, message));
+    }
     let rows = client
         .query(DESCRIBE, &[&table.schema, &table.table])
         .await

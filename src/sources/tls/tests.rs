@@ -102,21 +102,34 @@ fn pem_errors_say_what_is_wrong_without_quoting_the_input() {
 }
 
 #[tokio::test]
-async fn root_cert_files_are_read_and_missing_ones_named() {
+async fn root_cert_files_are_read_from_the_trust_directory_only() {
     let (ca, _) = pki();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("ca.pem");
     std::fs::write(&path, &ca).unwrap();
-    assert_eq!(load_root_cert(&RootCert::Path(path)).await.unwrap().len(), 1);
-    let missing = dir.path().join("missing.pem");
-    let error = load_root_cert(&RootCert::Path(missing.clone())).await.unwrap_err();
-    assert_eq!(error.kind, SourceErrorKind::RootCertInvalid);
-    assert!(
-        error.message.contains(&format!("`{}`", missing.display())),
-        "{}",
-        error.message
+    std::fs::write(dir.path().join("empty.pem"), "no certificate here").unwrap();
+    let trust = Some(dir.path());
+    assert_eq!(
+        load_root_cert(&RootCert::Path(path.clone()), trust)
+            .await
+            .unwrap()
+            .len(),
+        1
     );
-    assert_eq!(load_root_cert(&RootCert::Pem(ca)).await.unwrap().len(), 1);
+    assert_eq!(
+        load_root_cert(&RootCert::Path("ca.pem".into()), trust)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    let refused = crate::sources::trust_file::refused();
+    for bad in ["missing.pem", "empty.pem"] {
+        let error = load_root_cert(&RootCert::Path(bad.into()), trust).await.unwrap_err();
+        assert_eq!(error, refused, "{bad}");
+    }
+    assert_eq!(load_root_cert(&RootCert::Path(path), None).await.unwrap_err(), refused);
+    assert_eq!(load_root_cert(&RootCert::Pem(ca), None).await.unwrap().len(), 1);
 }
 
 #[test]
