@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod app;
+pub mod bounds;
 pub mod catalog;
 pub mod cli;
 pub mod config;

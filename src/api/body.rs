@@ -1,5 +1,5 @@
-//! Request bodies: the content type checked, the size bounded, and JSON syntax errors
-//! reported with their line and column.
+//! Request bodies: the content type checked, the size bounded, JSON syntax errors
+//! reported with their line and column, and the document's shape bounded.
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
@@ -52,8 +52,16 @@ impl FromRequest<AppState> for JsonBody {
                 ApiError::bad_request("1000", "The request body could not be read")
             }
         })?;
-        parse(&bytes).map(JsonBody)
+        let body = parse(&bytes)?;
+        within_bounds(&body)?;
+        Ok(JsonBody(body))
     }
+}
+
+/// `1001-400` naming every place where `document` (a body, or a document a patch made)
+/// breaks one of the bounds of [`crate::bounds`].
+pub fn within_bounds(document: &Value) -> Result<(), ApiError> {
+    crate::bounds::check(document).map_err(|violations| ApiError::invalid("The document exceeds a bound", violations))
 }
 
 /// Parses JSON text, naming the line and column of a syntax error.

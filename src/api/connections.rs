@@ -125,6 +125,7 @@ async fn patch_connection(
     let current = connections::stored_input(&state.cipher, &row)?;
     let masked_now = row.doc.pointer("/auth/params").cloned().unwrap_or(Value::Null);
     let patched = connections::apply_patch(&current, &masked_now, &ops)?;
+    super::body::within_bounds(&patched.input.params)?;
     let (input, auth) = patched.input.checked(&state.specs)?;
     let config = destination::config_of(&state.specs, &input)?;
     let secrets = auth.secret_fields();

@@ -4,6 +4,7 @@
 use serde_json::Value;
 
 use super::error::ApiError;
+use crate::bounds::{MAX_DESCRIPTION, MAX_NAME, too_long};
 use crate::specs::Violation;
 
 /// The violations found so far in one body.
@@ -58,6 +59,30 @@ impl<'a> Fields<'a> {
         match self.body.pointer(path).and_then(Value::as_array).map(Vec::as_slice) {
             Some([Value::String(id)]) if !id.trim().is_empty() => id.clone(),
             _ => self.fail(path, &format!("must list exactly one {what} id")),
+        }
+    }
+
+    /// The resource's `name` at `path`: required, at most [`MAX_NAME`] characters.
+    pub fn name(&mut self, path: &str) -> String {
+        let name = self.required(path);
+        self.violations.extend(too_long(path, &name, MAX_NAME));
+        name
+    }
+
+    /// Its `description` at `path`: optional, at most [`MAX_DESCRIPTION`] characters.
+    pub fn description(&mut self, path: &str) -> String {
+        let description = self.optional(path);
+        self.violations.extend(too_long(path, &description, MAX_DESCRIPTION));
+        description
+    }
+
+    /// Checks that each of `paths`, when present, holds an object (`connectionSpec`,
+    /// `data`, `params`...): anything else would be dropped without a word.
+    pub fn objects(&mut self, paths: &[&str]) {
+        for path in paths {
+            if self.body.pointer(path).is_some_and(|v| !v.is_null() && !v.is_object()) {
+                self.push(path, "must be an object");
+            }
         }
     }
 

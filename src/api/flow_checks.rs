@@ -31,8 +31,9 @@ pub async fn checked(
     kept_start: Option<i64>,
 ) -> Result<Value, ApiError> {
     let mut fields = Fields::new(body);
-    let name = fields.required("/name");
-    let description = fields.optional("/description");
+    let name = fields.name("/name");
+    let description = fields.description("/description");
+    fields.objects(&["/flowSpec", "/options"]);
     let spec_id = fields.required("/flowSpec/id");
     let spec_version = fields.optional("/flowSpec/version");
     let source_id = fields.single_id("/sourceConnectionIds", "source connection");

@@ -16,6 +16,7 @@ use super::error::{ApiError, json_response};
 use super::resource::{FLOW, MAPPING_SET, find, first_user, in_use};
 use crate::identity::Caller;
 use crate::mapping::{self, Mapping, parse_mappings};
+use crate::specs::Violation;
 use crate::state::AppState;
 use crate::store::{ResourceRow, StoreError, Update, new_etag, now_millis};
 
@@ -48,8 +49,21 @@ fn document(
     caller: &Caller,
     now: i64,
 ) -> Result<Value, ApiError> {
-    let mappings =
-        parse_mappings(&body["mappings"]).map_err(|v| ApiError::invalid("The mapping set is not valid", v))?;
+    let mut violations = match parse_mappings(&body["mappings"]) {
+        Ok(_) => Vec::new(),
+        Err(found) => found,
+    };
+    violations.extend(text_field(body, "/name", crate::bounds::MAX_NAME));
+    violations.extend(text_field(body, "/description", crate::bounds::MAX_DESCRIPTION));
+    for path in ["/outputSchema", "/inputSchema"] {
+        if body.pointer(path).is_some_and(|v| !v.is_null() && !v.is_object()) {
+            violations.push(Violation::new(path, "must be an object"));
+        }
+    }
+    if !violations.is_empty() {
+        return Err(ApiError::invalid("The mapping set is not valid", violations));
+    }
+    let mappings = parse_mappings(&body["mappings"]).expect("checked above");
     let mut doc = json!({
         "id": id,
         "version": version,
@@ -65,6 +79,15 @@ fn document(
         }
     }
     Ok(doc)
+}
+
+/// A violation unless `path` is absent, null, or a string of at most `max` characters.
+fn text_field(body: &Value, path: &str, max: usize) -> Option<Violation> {
+    match body.pointer(path) {
+        None | Some(Value::Null) => None,
+        Some(Value::String(text)) => crate::bounds::too_long(path, text, max),
+        Some(_) => Some(Violation::new(path, "must be a string")),
+    }
 }
 
 /// `{id, version, createdDate, modifiedDate, createdBy, modifiedBy}` of a document.

@@ -254,6 +254,8 @@ pub fn patch(view: &Value, ops: &Value, allowed: &[&str]) -> Result<Value, ApiEr
     let mut view = view.clone();
     json_patch::patch(&mut view, &patch)
         .map_err(|e| bad(format!("operation {} cannot be applied: {}", e.operation, e.kind)))?;
+    // A patch may nest deeper than any body could; what is stored stays readable.
+    super::body::within_bounds(&view)?;
     Ok(view)
 }
 

@@ -55,6 +55,9 @@ async fn create_sandbox(
         ));
     }
     let title = match &body["title"] {
+        Value::String(title) if title.chars().count() > crate::bounds::MAX_NAME => {
+            return Err(invalid("/title", "must have at most 256 characters"));
+        }
         Value::String(title) if !title.trim().is_empty() => title.clone(),
         Value::Null => name.clone(),
         _ => return Err(invalid("/title", "must be a non-empty string")),

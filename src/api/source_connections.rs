@@ -96,8 +96,9 @@ async fn delete_source_connection(
 /// patched item, after every check (the table is described through the base connection).
 async fn checked(state: &AppState, caller: &Caller, body: &Value) -> Result<Value, ApiError> {
     let mut fields = Fields::new(body);
-    let name = fields.required("/name");
-    let description = fields.optional("/description");
+    let name = fields.name("/name");
+    let description = fields.description("/description");
+    fields.objects(&["/connectionSpec", "/data", "/params"]);
     let base_id = fields.required("/baseConnectionId");
     let spec_id = fields.optional("/connectionSpec/id");
     let spec_version = fields.optional("/connectionSpec/version");

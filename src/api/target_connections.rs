@@ -96,8 +96,9 @@ async fn delete_target_connection(
 /// patched item, after every check.
 async fn checked(state: &AppState, caller: &Caller, body: &Value) -> Result<Value, ApiError> {
     let mut fields = Fields::new(body);
-    let name = fields.required("/name");
-    let description = fields.optional("/description");
+    let name = fields.name("/name");
+    let description = fields.description("/description");
+    fields.objects(&["/connectionSpec", "/data", "/params"]);
     let spec_id = fields.required("/connectionSpec/id");
     let spec_version = fields.optional("/connectionSpec/version");
     let format = fields.one_of("/data/format", &FORMATS, "delta");

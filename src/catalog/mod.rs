@@ -88,6 +88,12 @@ impl DatasetInput {
                 String::new()
             }
         };
+        violations.extend(crate::bounds::too_long("/name", &name, crate::bounds::MAX_NAME));
+        violations.extend(crate::bounds::too_long(
+            "/description",
+            &description,
+            crate::bounds::MAX_DESCRIPTION,
+        ));
         let schema_ref = optional_object(fields, "schemaRef", &mut violations);
         if let Some(id) = schema_ref.get("id")
             && !id.is_string()

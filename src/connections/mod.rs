@@ -81,6 +81,17 @@ impl ConnectionInput {
         }
         let description = optional_string(body, "/description", &mut violations);
         let spec_version = optional_string(body, "/connectionSpec/version", &mut violations);
+        violations.extend(crate::bounds::too_long("/name", &name, crate::bounds::MAX_NAME));
+        violations.extend(crate::bounds::too_long(
+            "/description",
+            &description,
+            crate::bounds::MAX_DESCRIPTION,
+        ));
+        for path in ["/connectionSpec", "/auth"] {
+            if body.pointer(path).is_some_and(|v| !v.is_object()) {
+                violations.push(violation(path, "must be an object"));
+            }
+        }
         if !violations.is_empty() {
             return Err(ConnectionError::Invalid(violations));
         }

@@ -263,7 +263,9 @@ async fn flow_runs(browser: &mut Browser) {
     let runs = browser.wait_text("table.runs-table tbody", "success").await;
     assert!(runs.contains(&format!("{ROWS} read, {ROWS} written")), "{runs}");
     browser.wait("the runs chart", Locator::Css("svg.chart rect.bar")).await;
-    // Run now: an on-demand window of the `once` flow, shown live until it ends.
+    // Run now: an on-demand window of the `once` flow by its timestamp column, shown live
+    // until it ends.
+    browser.wait_text(".run-now select", "placed_at").await;
     browser.click("Start a run").await;
     browser.wait_text(".run-now .notice.ok", "Run started").await;
     browser.wait_all("table.runs-table tbody tr", "success", 2).await;

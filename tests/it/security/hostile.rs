@@ -98,7 +98,8 @@ async fn victim_resources(api: &Identity, pg: &PgServer) -> Victim {
         .await,
     );
     let now = chrono::Utc::now().timestamp();
-    let window = json!({"windowStartTime": now - 7200, "windowEndTime": now - 3600});
+    let window = json!({"windowStartTime": now - 7200, "windowEndTime": now - 3600,
+        "deltaColumn": {"name": "updated_at"}});
     let run = api.post("/runs", &json!({"flowId": flow, "params": window})).await;
     assert!(run.status.is_success(), "{}", run.body);
     let run = run.body["items"][0]["id"].as_str().unwrap().to_string();
@@ -225,7 +226,8 @@ async fn a_hostile_corpus_finds_no_crash_leak_or_cross_tenant_success() {
     });
     pg.psql(
         "postgres",
-        "CREATE TABLE public.items (id bigint PRIMARY KEY); GRANT SELECT ON public.items TO victim;",
+        "CREATE TABLE public.items (id bigint PRIMARY KEY, updated_at timestamptz NOT NULL DEFAULT now());
+         GRANT SELECT ON public.items TO victim;",
     );
     let inlet = Inlet::start_with(Options {
         log_level: Some("debug".into()),

@@ -29,6 +29,9 @@ export function splitPath(path) {
   return names.length > 1 ? [names[0], names.slice(1).join('.')] : ['public', names[0] || ''];
 }
 
+/** Whether a column holds timestamps or dates (it can window a run). */
+export const isTimestamp = (c) => ['date-time', 'date'].includes((c.xdm && c.xdm.format) || c['meta:xdmType']);
+
 /** A column's XDM type in words, e.g. `string (date-time)`. */
 export function xdmType(column) {
   const xdm = column.xdm || {};

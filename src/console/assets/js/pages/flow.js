@@ -2,7 +2,8 @@
 // and duration per run, and run-now for `once` flows.
 
 import {h, add, fill, notice, table} from '../dom.js';
-import {field, Errors} from '../form.js';
+import {field, select, Errors} from '../form.js';
+import {describe, isTimestamp, xdmType} from './explore.js';
 import * as api from '../api.js';
 import {time, instant, count, bytes, duration, badge, schedule, runDuration} from '../format.js';
 import {runChart} from '../chart.js';
@@ -22,7 +23,15 @@ function localInput(ms) {
   return d.toISOString().slice(0, 16);
 }
 
-/** The on-demand run form of a `once` flow: a window, then `POST /runs`. */
+/** The timestamp and date columns of the flow's source table, which can window a run. */
+async function windowColumns(flow) {
+  const source = await api.one(`${api.FLOW}/sourceConnections/${encodeURIComponent(flow.sourceConnectionIds[0])}`);
+  const described = await describe(source.baseConnectionId, source.params.tableName);
+  return described.schema.columns.filter(isTimestamp);
+}
+
+/** The on-demand run form of a `once` flow: a window and the column that places rows in
+ * it, then `POST /runs`. */
 function runNow(flow, refresh) {
   const errors = new Errors();
   const now = Date.now();
@@ -30,24 +39,31 @@ function runNow(flow, refresh) {
     input: h('input', {type: 'datetime-local', value: localInput(now - 86400000), step: 1})}));
   const end = errors.register('/params/windowEndTime', field({label: 'Window end',
     input: h('input', {type: 'datetime-local', value: localInput(now), step: 1})}));
+  const column = errors.register('/params/deltaColumn', field({label: 'Delta column', required: true,
+    input: select([['', 'Loading the table\'s columns…']], '')}));
+  windowColumns(flow).then((columns) => {
+    fill(column.input, ...(columns.length
+      ? columns.map((c) => h('option', {value: c.name}, `${c.name} (${xdmType(c)})`))
+      : [h('option', {value: ''}, 'The table has no timestamp or date column')]));
+  }, (error) => fill(column.input, h('option', {value: ''}, `Columns unavailable: ${error.message}`)));
   const out = h('div', {'aria-live': 'polite'});
   const form = h('form', {class: 'card run-now'}, h('h2', {}, 'Run now'),
-    h('p', {class: 'help'}, (flow.transformations || []).some((t) => t.params && t.params.deltaColumn)
-      ? 'The run copies the rows whose delta column falls in the window.'
-      : 'This flow has no delta column: the run copies the whole table, and the window is recorded with it.'),
-    h('div', {class: 'row'}, start.node, end.node), errors.summary, out,
+    h('p', {class: 'help'}, 'The run appends the rows whose delta column falls in the window, once the flow\'s earlier runs have landed.'),
+    h('div', {class: 'row'}, start.node, end.node, column.node), errors.summary, out,
     h('button', {type: 'submit', class: 'primary'}, 'Start a run'));
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
     errors.clear();
     const seconds = (f) => String(Math.floor(Date.parse(f.input.value) / 1000));
+    const params = {windowStartTime: seconds(start), windowEndTime: seconds(end)};
+    if (column.input.value) params.deltaColumn = {name: column.input.value};
     try {
-      await api.call(`${api.FLOW}/runs`, {method: 'POST', body: {flowId: flow.id,
-        params: {windowStartTime: seconds(start), windowEndTime: seconds(end)}}});
+      await api.call(`${api.FLOW}/runs`, {method: 'POST', body: {flowId: flow.id, params}});
       fill(out, notice('ok', 'Run started; it appears in the runs above.'));
       refresh();
     } catch (error) {
-      errors.show(error, {1381: '/params/windowEndTime', 1382: '/params/windowStartTime'});
+      errors.show(error, {1381: '/params/windowEndTime', 1382: '/params/windowStartTime',
+        1384: '/params/deltaColumn', 1331: '/params/deltaColumn'});
     }
   });
   return form;

@@ -4,7 +4,7 @@
 import {h, add} from '../dom.js';
 import {field, textInput, select} from '../form.js';
 import * as api from '../api.js';
-import {tablesBySchema, describe, splitPath, xdmType} from './explore.js';
+import {tablesBySchema, describe, splitPath, xdmType, isTimestamp} from './explore.js';
 import {time} from '../format.js';
 
 const STEP_OF_KEY = {connection: 0, table: 0, columns: 0, datasetName: 1, datasetId: 1, mapping: 2,
@@ -118,8 +118,6 @@ async function mapping(state, ui) {
     h('p', {class: 'help'}, 'Without a mapping the dataset gets the chosen columns under their own names.'),
     error, list, buttons(ui)), collect};
 }
-
-const isTimestamp = (c) => ['date-time', 'date'].includes((c.xdm && c.xdm.format) || c['meta:xdmType']);
 
 async function schedule(state, ui) {
   const s = state.schedule;
