@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 
+use crate::api::list_tokens::ListKey;
 use crate::config::Config;
 use crate::connections::secrets::SecretCipher;
 use crate::flows::clock::Clock;
@@ -35,6 +36,8 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     /// The reading connections runs may open to each source server.
     pub source_slots: Arc<SourceSlots>,
+    /// Signs lists' continuation tokens.
+    pub list_key: ListKey,
 }
 
 impl AppState {
@@ -52,6 +55,7 @@ impl AppState {
             specs: Arc::new(SpecCatalog::new()),
             cipher: SecretCipher::new(&master),
             tokens: TokenSigner::new(&token_key),
+            list_key: ListKey::derive(token_key.bytes()),
             metrics: Arc::new(Metrics::new()),
             lake,
         })

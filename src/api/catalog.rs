@@ -64,9 +64,12 @@ async fn list_datasets(
         query.as_deref(),
         &[("name", "name"), ("createdClient", "createdClient")],
     )?;
-    let datasets = catalog::list_datasets(&state.store, &caller.tenant).await?;
-    let shown: Vec<Value> = datasets.into_iter().map(|d| shown(&state, d)).collect();
-    Ok(keyed(&query.page(shown)))
+    let datasets = state
+        .store
+        .list_offset(catalog::DATASET, &caller.tenant, &query.page())
+        .await?;
+    let shown: Vec<Value> = datasets.into_iter().map(|d| shown(&state, d.doc)).collect();
+    Ok(keyed(&shown))
 }
 
 #[utoipa::path(get, path = "/dataSets/{id}", tag = "Catalog", params(("id" = String, Path)), responses((status = 200, description = "`{<id>: dataset}`")))]
@@ -132,8 +135,11 @@ async fn list_batches(
             ("flowId", "flowId"),
         ],
     )?;
-    let batches = catalog::list_batches(&state.store, &caller.tenant).await?;
-    Ok(keyed(&query.page(batches)))
+    let batches = state
+        .store
+        .list_offset(catalog::BATCH, &caller.tenant, &query.page())
+        .await?;
+    Ok(keyed(&batches.into_iter().map(|b| b.doc).collect::<Vec<_>>()))
 }
 
 #[utoipa::path(get, path = "/batches/{id}", tag = "Catalog", params(("id" = String, Path)), responses((status = 200, description = "`{<id>: batch}`")))]

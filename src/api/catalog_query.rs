@@ -3,16 +3,15 @@
 //!
 //! Catalog pages by offset (`start`), unlike Flow Service's continuation tokens; the
 //! default order is oldest first, so items created while a client pages land after the
-//! pages it has already read.
-
-use std::cmp::Ordering;
+//! pages it has already read. The store answers the page in SQL.
 
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
 use super::error::ApiError;
-use super::paging::{Filter, compare_values};
+use super::paging::Filter;
+use crate::store::{OffsetPage, SortBy};
 
 /// Page size when `limit` is absent, as on the platform.
 pub const DEFAULT_LIMIT: usize = 20;
@@ -24,7 +23,7 @@ pub const MAX_LIMIT: usize = 100;
 pub struct CatalogQuery {
     limit: usize,
     start: usize,
-    order: Vec<(Vec<String>, bool)>,
+    order: Vec<(SortBy, bool)>,
     filters: Vec<Filter>,
 }
 
@@ -36,7 +35,7 @@ impl CatalogQuery {
         let mut query = CatalogQuery {
             limit: DEFAULT_LIMIT,
             start: 0,
-            order: vec![(vec!["created".to_string()], false)],
+            order: vec![(SortBy::CreatedAt, false)],
             filters: Vec::new(),
         };
         for (name, value) in url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes()) {
@@ -55,36 +54,15 @@ impl CatalogQuery {
         Ok(query)
     }
 
-    /// The filtered, ordered page of `items` (each with an `id`).
-    pub fn page(&self, items: Vec<Value>) -> Vec<Value> {
-        let mut items: Vec<Value> = items
-            .into_iter()
-            .filter(|item| self.filters.iter().all(|f| f.matches(item)))
-            .collect();
-        items.sort_by(|a, b| self.compare(a, b));
-        items.into_iter().skip(self.start).take(self.limit).collect()
+    /// The page the store reads.
+    pub fn page(&self) -> OffsetPage {
+        OffsetPage {
+            filters: self.filters.iter().map(Filter::to_store).collect(),
+            order: self.order.clone(),
+            start: self.start,
+            limit: self.limit,
+        }
     }
-
-    fn compare(&self, a: &Value, b: &Value) -> Ordering {
-        self.order
-            .iter()
-            .map(|(path, descending)| {
-                let ordering = compare_values(at(a, path), at(b, path));
-                if *descending { ordering.reverse() } else { ordering }
-            })
-            .find(|ordering| ordering.is_ne())
-            .unwrap_or_else(|| {
-                at(a, &["id".into()])
-                    .to_string()
-                    .cmp(&at(b, &["id".into()]).to_string())
-            })
-    }
-}
-
-fn at<'a>(item: &'a Value, path: &[String]) -> &'a Value {
-    path.iter()
-        .try_fold(item, |value, key| value.get(key))
-        .unwrap_or(&Value::Null)
 }
 
 fn number(name: &str, value: &str, low: usize, high: usize) -> Result<usize, ApiError> {
@@ -101,8 +79,9 @@ fn number(name: &str, value: &str, low: usize, high: usize) -> Result<usize, Api
     }
 }
 
-/// `orderBy=asc:name,desc:created` (a bare property sorts ascending).
-fn parse_order(text: &str) -> Result<Vec<(Vec<String>, bool)>, ApiError> {
+/// `orderBy=asc:name,desc:created` (a bare property sorts ascending); the properties
+/// lists sort by are `created`, `updated`, `name` and `id`.
+fn parse_order(text: &str) -> Result<Vec<(SortBy, bool)>, ApiError> {
     text.split(',')
         .map(|part| {
             let part = part.trim();
@@ -112,11 +91,14 @@ fn parse_order(text: &str) -> Result<Vec<(Vec<String>, bool)>, ApiError> {
                 Some(_) => return Err(bad_order(part)),
                 None => (false, part),
             };
-            let path: Vec<String> = field.split('.').map(str::to_string).collect();
-            if path.iter().any(String::is_empty) {
-                return Err(bad_order(part));
-            }
-            Ok((path, descending))
+            let sort = match field {
+                "created" => SortBy::CreatedAt,
+                "updated" => SortBy::UpdatedAt,
+                "name" => SortBy::Name,
+                "id" => SortBy::Id,
+                _ => return Err(bad_order(part)),
+            };
+            Ok((sort, descending))
         })
         .collect()
 }
@@ -124,7 +106,10 @@ fn parse_order(text: &str) -> Result<Vec<(Vec<String>, bool)>, ApiError> {
 fn bad_order(part: &str) -> ApiError {
     ApiError::bad_request(
         "1402",
-        format!("`orderBy` part `{part}` is not `asc:<property>`, `desc:<property>` or `<property>`"),
+        format!(
+            "`orderBy` part `{part}` is not `asc:<property>`, `desc:<property>` or `<property>`, where the \
+             property is created, updated, name or id"
+        ),
     )
 }
 
@@ -154,39 +139,30 @@ pub fn keyed(items: &[Value]) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
-
-    fn items() -> Vec<Value> {
-        (0..30)
-            .map(|i| json!({"id": format!("i{i:02}"), "name": format!("n{}", i % 3), "created": 1000 + i}))
-            .collect()
-    }
-
-    fn ids(query: &str) -> Vec<String> {
-        CatalogQuery::parse(Some(query), &[("name", "name")])
-            .unwrap()
-            .page(items())
-            .iter()
-            .map(|i| i["id"].as_str().unwrap().to_string())
-            .collect()
-    }
-
     #[test]
-    fn offsets_limits_orders_and_filters() {
-        assert_eq!(ids("").len(), DEFAULT_LIMIT);
-        assert_eq!(ids("")[0], "i00");
-        assert_eq!(ids("limit=2&start=5"), ["i05", "i06"]);
-        assert_eq!(ids("orderBy=desc:created&limit=1"), ["i29"]);
-        assert_eq!(ids("orderBy=desc:name,asc:created&limit=2"), ["i02", "i05"]);
-        assert_eq!(ids("name=n1&limit=3"), ["i01", "i04", "i07"]);
-        assert_eq!(ids("name=!n0,n1&limit=2"), ["i02", "i05"]);
-        assert_eq!(ids("property=created>=1028"), ["i28", "i29"]);
-        assert_eq!(ids("unknown=1&limit=1"), ["i00"]);
+    fn offsets_limits_orders_and_filters_parse_into_a_page() {
+        let page = |query: &str| CatalogQuery::parse(Some(query), &[("name", "name")]).unwrap().page();
+        let default = page("");
+        assert_eq!((default.start, default.limit), (0, DEFAULT_LIMIT));
+        assert_eq!(default.order, [(SortBy::CreatedAt, false)]);
+        let given = page("limit=2&start=5&orderBy=desc:name,asc:created");
+        assert_eq!((given.start, given.limit), (5, 2));
+        assert_eq!(given.order, [(SortBy::Name, true), (SortBy::CreatedAt, false)]);
+        let filtered = page("name=!n0,n1&property=created>=1028&unknown=1");
+        let paths: Vec<&str> = filtered.filters.iter().map(|f| f.path.as_str()).collect();
+        assert_eq!(paths, ["name", "name", "created"]);
     }
 
     #[test]
     fn bad_parameters_are_named() {
-        for query in ["limit=0", "limit=101", "start=-1", "orderBy=up:name", "orderBy=asc:"] {
+        for query in [
+            "limit=0",
+            "limit=101",
+            "start=-1",
+            "orderBy=up:name",
+            "orderBy=asc:",
+            "orderBy=size",
+        ] {
             let error = CatalogQuery::parse(Some(query), &[]).unwrap_err();
             let ApiError::Flow { code, message, .. } = error else {
                 panic!("{query}")

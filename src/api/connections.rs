@@ -10,7 +10,7 @@ use utoipa_axum::routes;
 use super::body::JsonBody;
 use super::error::{ApiError, json_response};
 use super::resource::{
-    CONNECTION, FLOW, SOURCE_CONNECTION, find, find_for_patch, first_user, in_use, list_answer, one, stale,
+    CONNECTION, FLOW, SOURCE_CONNECTION, find, find_for_patch, first_user, in_use, list, one, stale,
 };
 use crate::connections::{self, ConnectionError, ConnectionInput, KIND, destination};
 use crate::identity::Caller;
@@ -97,9 +97,7 @@ async fn list_connections(
     caller: Caller,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
-    let rows = state.store.list_resources(KIND, &caller.tenant).await?;
-    let items = rows.into_iter().map(|row| row.doc).collect();
-    list_answer(query.as_deref(), items, "/connections")
+    list(&state, &caller, CONNECTION, query.as_deref(), "/connections").await
 }
 
 #[utoipa::path(get, path = "/connections/{id}", tag = "Connections", params(("id" = String, Path)), responses((status = 200, description = "`{items: [connection]}`")))]
@@ -177,20 +175,11 @@ async fn delete_connection(
 /// What keeps base connection `id` from being deleted: a flow reading through one of its
 /// source connections, else a source connection of it.
 async fn user_of(state: &AppState, caller: &Caller, id: &str) -> Result<Option<String>, ApiError> {
-    let through_flow = |doc: &Value| {
-        doc.pointer("/inheritedAttributes/sourceConnections")
-            .and_then(Value::as_array)
-            .is_some_and(|sources| {
-                sources
-                    .iter()
-                    .any(|s| s.pointer("/baseConnection/id") == Some(&json!(id)))
-            })
-    };
-    if let Some(flow) = first_user(state, caller, FLOW, through_flow).await? {
+    let through = "inheritedAttributes.sourceConnections.baseConnection.id";
+    if let Some(flow) = first_user(state, caller, FLOW, through, id).await? {
         return Ok(Some(format!("flow {flow} (through its source connection)")));
     }
-    let by_source = |doc: &Value| doc["baseConnectionId"].as_str() == Some(id);
-    Ok(first_user(state, caller, SOURCE_CONNECTION, by_source)
+    Ok(first_user(state, caller, SOURCE_CONNECTION, "baseConnectionId", id)
         .await?
         .map(|source| format!("source connection {source}")))
 }

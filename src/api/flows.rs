@@ -13,8 +13,7 @@ use utoipa_axum::routes;
 use super::body::JsonBody;
 use super::error::{ApiError, json_response};
 use super::flow_checks::checked;
-use super::paging::ListQuery;
-use super::resource::{FLOW, create, find, find_for_patch, merge, one, patch, replace};
+use super::resource::{FLOW, create, find, find_for_patch, list_items, merge, one, patch, replace};
 use crate::flows::schedule::integer;
 use crate::identity::Caller;
 use crate::state::AppState;
@@ -45,9 +44,7 @@ async fn list_flows(
     caller: Caller,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
-    let rows = state.store.list_resources(FLOW.store, &caller.tenant).await?;
-    let items = rows.iter().map(item).collect();
-    let mut answer = ListQuery::parse(query.as_deref())?.answer(items, "/flows");
+    let mut answer = list_items(&state, &caller, FLOW, query.as_deref(), "/flows", item).await?;
     // Each item's runs are looked up for the page only, by the flow's own index.
     if let Some(page) = answer["items"].as_array_mut() {
         for item in page {

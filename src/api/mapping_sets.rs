@@ -18,7 +18,7 @@ use crate::identity::Caller;
 use crate::mapping::{self, Mapping, parse_mappings};
 use crate::specs::Violation;
 use crate::state::AppState;
-use crate::store::{ResourceRow, StoreError, Update, new_etag, now_millis};
+use crate::store::{OffsetPage, ResourceRow, SortBy, StoreError, Update, new_etag, now_millis};
 
 const DEFAULT_LIMIT: usize = 10;
 const MAX_LIMIT: usize = 100;
@@ -154,10 +154,15 @@ async fn list_mapping_sets(
     };
     let limit = number(query.limit.as_deref(), DEFAULT_LIMIT, MAX_LIMIT)?.max(1);
     let start = number(query.start.as_deref(), 0, usize::MAX)?;
-    let mut rows = state.store.list_resources(mapping::KIND, &caller.tenant).await?;
-    rows.reverse();
-    let total = rows.len();
-    let data: Vec<Value> = rows.into_iter().skip(start).take(limit).map(|r| r.doc).collect();
+    let page = OffsetPage {
+        filters: Vec::new(),
+        order: vec![(SortBy::CreatedAt, true)],
+        start,
+        limit,
+    };
+    let rows = state.store.list_offset(mapping::KIND, &caller.tenant, &page).await?;
+    let total = state.store.count_page(mapping::KIND, &caller.tenant, &[]).await? as usize;
+    let data: Vec<Value> = rows.into_iter().map(|r| r.doc).collect();
     let links = if start + data.len() < total {
         json!({"next": {"href": format!("/mappingSets?start={}&limit={limit}", start + data.len())}})
     } else {
@@ -247,13 +252,7 @@ async fn delete_mapping_set(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let current = find(&state, &caller, MAPPING_SET, &id).await?;
-    let uses = |doc: &Value| {
-        doc["transformations"].as_array().is_some_and(|list| {
-            list.iter()
-                .any(|t| t["params"]["mappingId"].as_str() == Some(id.as_str()))
-        })
-    };
-    if let Some(flow) = first_user(&state, &caller, FLOW, uses).await? {
+    if let Some(flow) = first_user(&state, &caller, FLOW, "transformations.params.mappingId", &id).await? {
         return Err(in_use(MAPPING_SET, &id, &format!("flow {flow}")));
     }
     state.store.delete_resource(mapping::KIND, &caller.tenant, &id).await?;

@@ -11,6 +11,7 @@ pub mod fields;
 pub mod flow_checks;
 pub mod flows;
 pub mod ims;
+pub mod list_tokens;
 pub mod mapping_sets;
 pub mod ops;
 pub mod paging;

@@ -1,17 +1,17 @@
 //! Lists: `limit`, `property` filters, `orderby`, `count`, and continuation tokens (§4).
 //!
-//! Filters address arbitrary dotted paths in the item JSON, so they run over the items
-//! here rather than in SQL. Paging is keyset paging on (sort value, id): a page never
-//! repeats or skips an item, even while items are added.
+//! A list request is parsed here and answered by the store in SQL ([`ListQuery::page`],
+//! [`ListQuery::answer_page`]); [`ListQuery::answer`] answers the same request over items
+//! in memory, the reference the SQL is tested against. Paging is keyset paging on (sort
+//! value, id): a page never repeats or skips an item, even while items are added.
 
 use std::cmp::Ordering;
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::error::ApiError;
+use super::list_tokens::{ListKey, TokenState};
+use crate::store::{FieldFilter, FieldTest, Page, SortBy, SortValue};
 
 /// Largest page of a Flow Service list.
 pub const MAX_LIMIT: usize = 100;
@@ -58,31 +58,16 @@ enum Op {
     Contains,
 }
 
-/// What a continuation token remembers: the query, and the last item of the page.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-struct TokenState {
-    #[serde(rename = "l", default)]
-    limit: Option<usize>,
-    #[serde(rename = "p", default)]
-    properties: Vec<String>,
-    #[serde(rename = "o", default)]
-    orderby: Option<String>,
-    #[serde(rename = "k", default)]
-    last_key: Option<Value>,
-    #[serde(rename = "i", default)]
-    last_id: Option<String>,
-}
-
 impl ListQuery {
     /// Parses the query string. Parameters sent with a continuation token override the
     /// ones it carries; unknown parameters are ignored.
-    pub fn parse(raw: Option<&str>) -> Result<ListQuery, ApiError> {
+    pub fn parse(raw: Option<&str>, key: &ListKey) -> Result<ListQuery, ApiError> {
         let pairs: Vec<(String, String)> = url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
             .into_owned()
             .collect();
         let get = |name: &str| pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
         let mut state = match get("continuationToken") {
-            Some(token) => decode_token(&token)?,
+            Some(token) => key.open(&token)?,
             None => TokenState::default(),
         };
         let properties: Vec<String> = pairs
@@ -96,10 +81,16 @@ impl ListQuery {
         if let Some(orderby) = get("orderby") {
             state.orderby = Some(orderby);
         }
-        let count = match get("count").as_deref() {
+        // Any case, as the platform takes it: Python clients send `count=False`.
+        let count = match get("count").map(|c| c.to_ascii_lowercase()).as_deref() {
             None | Some("false") => false,
             Some("true") => true,
-            Some(_) => return Err(ApiError::bad_request("1402", "`count` must be true or false")),
+            Some(_) => {
+                return Err(ApiError::bad_request(
+                    "1402",
+                    "`count` must be true or false (in any case)",
+                ));
+            }
         };
         if let Some(limit) = get("limit") {
             if count {
@@ -109,6 +100,14 @@ impl ListQuery {
                 ));
             }
             state.limit = Some(parse_limit(&limit)?);
+        }
+        if let Some(limit) = state.limit
+            && !(1..=MAX_LIMIT).contains(&limit)
+        {
+            return Err(ApiError::bad_request(
+                "1402",
+                format!("`limit` must be from 1 to {MAX_LIMIT}"),
+            ));
         }
         Ok(ListQuery {
             limit: state.limit.unwrap_or(DEFAULT_LIMIT),
@@ -123,9 +122,61 @@ impl ListQuery {
         })
     }
 
-    /// The answer for `items` (each with an `id`): `{"count": n}`, or one page with a
-    /// `_links.next.href` under `base_path` when more items follow.
-    pub fn answer(&self, items: Vec<Value>, base_path: &str) -> Value {
+    /// Whether only the count is asked for (`count=true`).
+    pub fn counts(&self) -> bool {
+        self.count
+    }
+
+    /// The filters, in the store's terms.
+    pub fn filters(&self) -> Vec<FieldFilter> {
+        self.filters.iter().map(Filter::to_store).collect()
+    }
+
+    /// The page the store reads: the filters, the order, the cursor, and one row more
+    /// than the page shows.
+    pub fn page(&self) -> Page {
+        let sort = match self.order.field.as_str() {
+            "createdAt" => SortBy::CreatedAt,
+            "updatedAt" => SortBy::UpdatedAt,
+            _ => SortBy::Name,
+        };
+        let after = match (&self.state.last_key, &self.state.last_id) {
+            (Some(key), Some(id)) => Some((sort_value(key), id.clone())),
+            _ => None,
+        };
+        Page {
+            filters: self.filters(),
+            sort,
+            descending: self.order.descending,
+            after,
+            rows: self.limit + 1,
+        }
+    }
+
+    /// The answer for the `items` the store read for [`ListQuery::page`] (in order, up to
+    /// one more than the page): the page, and `_links.next.href` under `base_path` when
+    /// more items follow.
+    pub fn answer_page(&self, mut items: Vec<Value>, base_path: &str, key: &ListKey) -> Value {
+        let more = items.len() > self.limit;
+        items.truncate(self.limit);
+        let links = match items.last() {
+            Some(last) if more => self.next_link(last, base_path, key),
+            _ => json!({}),
+        };
+        json!({ "items": items, "_links": links })
+    }
+
+    fn next_link(&self, last: &Value, base_path: &str, key: &ListKey) -> Value {
+        let mut next = self.state.clone();
+        next.last_key = Some(sort_key(last, &self.order.field).clone());
+        next.last_id = Some(id_of(last).to_string());
+        json!({"next": {"href": format!("{base_path}?continuationToken={}", key.seal(&next))}})
+    }
+
+    /// The answer for `items` (each with an `id`) filtered, ordered and paged in memory:
+    /// `{"count": n}`, or one page with a `_links.next.href` under `base_path` when more
+    /// items follow.
+    pub fn answer(&self, items: Vec<Value>, base_path: &str, key: &ListKey) -> Value {
         let mut items: Vec<Value> = items
             .into_iter()
             .filter(|item| self.filters.iter().all(|f| f.matches(item)))
@@ -143,12 +194,7 @@ impl ListQuery {
         let rest = items.len() - start;
         let page: Vec<Value> = items.into_iter().skip(start).take(self.limit).collect();
         let links = match page.last() {
-            Some(last) if rest > self.limit => {
-                let mut next = self.state.clone();
-                next.last_key = Some(sort_key(last, &self.order.field).clone());
-                next.last_id = Some(id_of(last).to_string());
-                json!({"next": {"href": format!("{base_path}?continuationToken={}", encode_token(&next))}})
-            }
+            Some(last) if rest > self.limit => self.next_link(last, base_path, key),
             _ => json!({}),
         };
         json!({ "items": page, "_links": links })
@@ -180,26 +226,44 @@ impl Filter {
         parse_filter(text)
     }
 
+    /// The filter in the store's terms.
+    pub fn to_store(&self) -> FieldFilter {
+        let first = || self.values.first().cloned().unwrap_or_default();
+        let test = match self.op {
+            Op::Exists => FieldTest::Exists,
+            Op::Missing => FieldTest::Missing,
+            Op::AnyOf => FieldTest::AnyOf(self.values.clone()),
+            Op::NotEqual => FieldTest::NotEqual(first()),
+            Op::Greater => FieldTest::Greater(first()),
+            Op::Less => FieldTest::Less(first()),
+            Op::GreaterOrEqual => FieldTest::GreaterOrEqual(first()),
+            Op::LessOrEqual => FieldTest::LessOrEqual(first()),
+            Op::Contains => FieldTest::Contains(first()),
+        };
+        FieldFilter {
+            path: self.path.join("."),
+            test,
+        }
+    }
+
     /// Whether `item` passes the filter.
     pub fn matches(&self, item: &Value) -> bool {
-        let candidates: Vec<&Value> = found_at(item, &self.path)
-            .into_iter()
-            .flat_map(|value| match value {
-                Value::Array(values) => values.iter().collect(),
-                Value::Null => Vec::new(),
-                value => vec![value],
-            })
-            .collect();
+        let mut candidates = Vec::new();
+        for value in found_at(item, &self.path) {
+            leaves(value, &mut candidates);
+        }
         if candidates.is_empty() {
             return matches!(self.op, Op::NotEqual | Op::Missing);
         }
+        // An object makes its path exist, but holds no value a test compares.
+        let values: Vec<&Value> = candidates.into_iter().filter(|c| !c.is_object()).collect();
         match self.op {
             Op::Exists => true,
             Op::Missing => false,
-            Op::NotEqual => candidates.iter().all(|c| !self.values.iter().any(|v| equals(c, v))),
-            Op::AnyOf => candidates.iter().any(|c| self.values.iter().any(|v| equals(c, v))),
-            Op::Contains => candidates.iter().any(|c| text_of(c).contains(&self.values[0])),
-            op => candidates.iter().any(|c| {
+            Op::NotEqual => values.iter().all(|c| !self.values.iter().any(|v| equals(c, v))),
+            Op::AnyOf => values.iter().any(|c| self.values.iter().any(|v| equals(c, v))),
+            Op::Contains => values.iter().any(|c| text_of(c).contains(&self.values[0])),
+            op => values.iter().any(|c| {
                 let ordering = compare_values(c, &literal(&self.values[0]));
                 match op {
                     Op::Greater => ordering == Ordering::Greater,
@@ -209,6 +273,16 @@ impl Filter {
                 }
             }),
         }
+    }
+}
+
+/// The values of `value` a filter looks at: itself, or every element of a list (of lists),
+/// nulls left out.
+fn leaves<'a>(value: &'a Value, out: &mut Vec<&'a Value>) {
+    match value {
+        Value::Null => {}
+        Value::Array(items) => items.iter().for_each(|item| leaves(item, out)),
+        value => out.push(value),
     }
 }
 
@@ -294,16 +368,14 @@ fn parse_limit(text: &str) -> Result<usize, ApiError> {
     }
 }
 
-fn decode_token(token: &str) -> Result<TokenState, ApiError> {
-    URL_SAFE_NO_PAD
-        .decode(token)
-        .ok()
-        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-        .ok_or_else(|| ApiError::bad_request("1402", "`continuationToken` is not one this server issued"))
-}
-
-fn encode_token(state: &TokenState) -> String {
-    URL_SAFE_NO_PAD.encode(serde_json::to_vec(state).expect("token state serialises"))
+/// A cursor's sort value: a number (`createdAt`, `updatedAt`) or a text (`name`; a
+/// missing name sorts as the empty text).
+fn sort_value(key: &Value) -> SortValue {
+    match key {
+        Value::Number(n) => SortValue::Number(n.as_i64().unwrap_or_default()),
+        Value::String(s) => SortValue::Text(s.clone()),
+        _ => SortValue::Text(String::new()),
+    }
 }
 
 fn sort_key<'a>(item: &'a Value, field: &str) -> &'a Value {
@@ -355,97 +427,5 @@ pub fn compare_values(a: &Value, b: &Value) -> Ordering {
 mod proptests;
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn items(n: usize) -> Vec<Value> {
-        (0..n).map(|i| json!({"id": format!("id{i:03}"), "name": format!("n{}", i % 7), "createdAt": 1000 + i / 2, "state": if i % 2 == 0 {"enabled"} else {"disabled"}})).collect()
-    }
-
-    fn next_query(answer: &Value) -> Option<String> {
-        answer["_links"]["next"]["href"]
-            .as_str()
-            .map(|href| href.split_once('?').unwrap().1.to_string())
-    }
-
-    #[test]
-    fn pages_cover_every_item_once_in_order() {
-        let all = items(45);
-        let mut seen = Vec::new();
-        let mut query = Some("limit=20".to_string());
-        while let Some(raw) = query {
-            let answer = ListQuery::parse(Some(&raw))
-                .unwrap()
-                .answer(all.clone(), "/connections");
-            seen.extend(
-                answer["items"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|i| i["id"].as_str().unwrap().to_string()),
-            );
-            query = next_query(&answer);
-        }
-        let mut expected: Vec<String> = all.iter().map(|i| i["id"].as_str().unwrap().to_string()).collect();
-        expected.reverse();
-        assert_eq!(seen, expected);
-    }
-
-    #[test]
-    fn filters_and_counts() {
-        let count = |q: &str| {
-            ListQuery::parse(Some(q)).unwrap().answer(items(45), "/x")["count"]
-                .as_u64()
-                .unwrap()
-        };
-        assert_eq!(count("count=true&property=state==enabled"), 23);
-        assert_eq!(count("count=true&property=state!=enabled"), 22);
-        assert_eq!(count("count=true&property=createdAt>=1020"), 5);
-        assert_eq!(count("count=true&property=name==n1,n2"), 14);
-        assert_eq!(count("count=true&property=name~1&property=state==disabled"), 4);
-        assert_eq!(count("count=true&property=missing"), 0);
-        assert_eq!(count("count=true&property=!missing"), 45);
-        assert_eq!(count("count=true&property=!name"), 0);
-    }
-
-    #[test]
-    fn paths_walk_through_arrays() {
-        let item = json!({"relatedObjects": [{"type": "dataSet", "id": "d1"}, {"type": "flow", "id": "f1"}]});
-        let matches = |text: &str| Filter::parse(text).unwrap().matches(&item);
-        assert!(matches("relatedObjects.id==d1"));
-        assert!(matches("relatedObjects.type==flow"));
-        assert!(!matches("relatedObjects.id==d2"));
-        assert!(matches("!relatedObjects.name"));
-    }
-
-    #[test]
-    fn bad_parameters_are_named() {
-        for (query, code) in [
-            ("count=true&limit=5", "1401"),
-            ("limit=0", "1402"),
-            ("limit=101", "1402"),
-            ("orderby=size", "1402"),
-            ("continuationToken=zz", "1402"),
-        ] {
-            match ListQuery::parse(Some(query)) {
-                Err(ApiError::Flow { code: got, .. }) => assert_eq!(got, code, "{query}"),
-                other => panic!("{query}: {other:?}"),
-            }
-        }
-    }
-
-    #[test]
-    fn tokens_are_url_safe_without_padding() {
-        let answer = ListQuery::parse(Some("limit=1&property=state==enabled"))
-            .unwrap()
-            .answer(items(5), "/x");
-        let query = next_query(&answer).unwrap();
-        let token = query.strip_prefix("continuationToken=").unwrap();
-        assert!(
-            token
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'),
-            "{token}"
-        );
-    }
-}
+#[path = "paging_tests.rs"]
+mod tests;

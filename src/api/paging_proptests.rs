@@ -2,6 +2,10 @@
 //! `orderby`, `limit` and continuation tokens.
 
 use super::*;
+
+fn key() -> ListKey {
+    ListKey::derive(b"test key")
+}
 use crate::proptest_config::config;
 use proptest::prelude::*;
 
@@ -38,7 +42,7 @@ proptest! {
     /// Any query string parses or is refused with a 4xx.
     #[test]
     fn any_query_parses_or_is_a_bad_request(raw in any::<String>()) {
-        if let Err(ApiError::Flow { status, .. }) = ListQuery::parse(Some(&raw)) {
+        if let Err(ApiError::Flow { status, .. }) = ListQuery::parse(Some(&raw), &key()) {
             prop_assert!(status.is_client_error());
         }
     }
@@ -65,13 +69,13 @@ proptest! {
         if let Some(filter) = &filter {
             query.push_str(&format!("&property={}", url::form_urlencoded::byte_serialize(filter.as_bytes()).collect::<String>()));
         }
-        let first = ListQuery::parse(Some(&query)).unwrap();
-        let expected: Vec<Value> = first.answer(all.clone(), "/x")["items"].as_array().unwrap().clone();
+        let first = ListQuery::parse(Some(&query), &key()).unwrap();
+        let expected: Vec<Value> = first.answer(all.clone(), "/x", &key())["items"].as_array().unwrap().clone();
         let wanted = all.iter().filter(|item| first.filters.iter().all(|f| f.matches(item))).count();
         let mut seen = Vec::new();
         let mut next = Some(query);
         while let Some(raw) = next {
-            let answer = ListQuery::parse(Some(&raw)).unwrap().answer(all.clone(), "/x");
+            let answer = ListQuery::parse(Some(&raw), &key()).unwrap().answer(all.clone(), "/x", &key());
             let page = answer["items"].as_array().unwrap();
             prop_assert!(page.len() <= limit);
             seen.extend(page.iter().map(|item| item["id"].clone()));

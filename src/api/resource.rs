@@ -11,7 +11,7 @@ use super::paging::ListQuery;
 use crate::flows::model;
 use crate::identity::Caller;
 use crate::state::AppState;
-use crate::store::{ResourceRow, Update, new_etag, now_millis};
+use crate::store::{FieldFilter, FieldTest, Page, ResourceRow, SortBy, Update, new_etag, now_millis};
 
 /// One kind of stored resource and the word users know it by.
 #[derive(Clone, Copy, Debug)]
@@ -211,12 +211,6 @@ pub async fn replace(
     }
 }
 
-/// A §4 list of `items` under `base_path`.
-pub fn list_answer(raw_query: Option<&str>, items: Vec<Value>, base_path: &str) -> Result<Response, ApiError> {
-    let query = ListQuery::parse(raw_query)?;
-    Ok(json_response(StatusCode::OK, &query.answer(items, base_path)))
-}
-
 /// `{"items": [item]}`, the answer to a GET of one resource.
 pub fn one(item: Value) -> Response {
     json_response(StatusCode::OK, &json!({ "items": [item] }))
@@ -259,18 +253,31 @@ pub fn patch(view: &Value, ops: &Value, allowed: &[&str]) -> Result<Value, ApiEr
     Ok(view)
 }
 
-/// The caller's resources of `kind` whose document satisfies `uses`: the first one's id.
+/// The id of one of the caller's resources of `kind` that names `id` at the dotted
+/// `path` of its document (in any element of a list on the way), found in SQL.
 pub async fn first_user(
     state: &AppState,
     caller: &Caller,
     kind: Kind,
-    uses: impl Fn(&Value) -> bool,
+    path: &str,
+    id: &str,
 ) -> Result<Option<String>, ApiError> {
-    let rows = state.store.list_resources(kind.store, &caller.tenant).await?;
-    Ok(rows.into_iter().find(|row| uses(&row.doc)).map(|row| row.id))
+    let page = Page {
+        filters: vec![FieldFilter {
+            path: path.to_string(),
+            test: FieldTest::AnyOf(vec![id.to_string()]),
+        }],
+        sort: SortBy::CreatedAt,
+        descending: false,
+        after: None,
+        rows: 1,
+    };
+    let rows = state.store.list_page(kind.store, &caller.tenant, &page).await?;
+    Ok(rows.into_iter().next().map(|row| row.id))
 }
 
-/// A list request over the caller's resources of `kind` (§4), answered under `base_path`.
+/// A list request over the caller's resources of `kind` (§4), answered under
+/// `base_path`: filtered, ordered and paged in SQL, each item as stored.
 pub async fn list(
     state: &AppState,
     caller: &Caller,
@@ -278,8 +285,31 @@ pub async fn list(
     raw_query: Option<&str>,
     base_path: &str,
 ) -> Result<Response, ApiError> {
-    let rows = state.store.list_resources(kind.store, &caller.tenant).await?;
-    list_answer(raw_query, rows.into_iter().map(|row| row.doc).collect(), base_path)
+    let answer = list_items(state, caller, kind, raw_query, base_path, |row| row.doc.clone()).await?;
+    Ok(json_response(StatusCode::OK, &answer))
+}
+
+/// The answer to a list request over the caller's resources of `kind`, each item made by
+/// `show`: `{"count"}` or a page with its `_links`.
+pub async fn list_items(
+    state: &AppState,
+    caller: &Caller,
+    kind: Kind,
+    raw_query: Option<&str>,
+    base_path: &str,
+    show: impl Fn(&ResourceRow) -> Value,
+) -> Result<Value, ApiError> {
+    let query = ListQuery::parse(raw_query, &state.list_key)?;
+    if query.counts() {
+        let count = state
+            .store
+            .count_page(kind.store, &caller.tenant, &query.filters())
+            .await?;
+        return Ok(json!({ "count": count }));
+    }
+    let rows = state.store.list_page(kind.store, &caller.tenant, &query.page()).await?;
+    let items = rows.iter().map(show).collect();
+    Ok(query.answer_page(items, base_path, &state.list_key))
 }
 
 /// Deletes the caller's `kind` `id` (`1101-404` when there is none), unless a flow names
@@ -292,8 +322,7 @@ pub async fn delete_unless_a_flow_uses(
     flow_field: &str,
 ) -> Result<Response, ApiError> {
     find(state, caller, kind, id).await?;
-    let uses = |doc: &Value| doc[flow_field][0].as_str() == Some(id);
-    if let Some(flow) = first_user(state, caller, FLOW, uses).await? {
+    if let Some(flow) = first_user(state, caller, FLOW, flow_field, id).await? {
         return Err(in_use(kind, id, &format!("flow {flow}")));
     }
     if !state.store.delete_resource(kind.store, &caller.tenant, id).await? {

@@ -15,14 +15,15 @@ use super::body::JsonBody;
 use super::error::{ApiError, json_response};
 use super::fields::Fields;
 use super::flow_checks::{START_GRACE, check_columns};
-use super::resource::{FLOW, SOURCE_CONNECTION, find, list_answer, one, referenced};
+use super::paging::ListQuery;
+use super::resource::{FLOW, SOURCE_CONNECTION, find, one, referenced};
 use super::run_item::{Hold, RunItem};
 use crate::flows::model::{DeltaColumn, Flow};
 use crate::flows::runs::{new_run, rerun};
 use crate::flows::schedule::{Frequency, Window, integer};
 use crate::identity::Caller;
 use crate::state::AppState;
-use crate::store::{OnDemandParams, RunRow, RunStatus, Store, StoreError, StoredDeltaColumn};
+use crate::store::{OnDemandParams, RUN_FIELDS, RunRow, RunStatus, Store, StoreError, StoredDeltaColumn};
 
 /// How often an on-demand run retries when another one took its window number.
 const INSERT_ATTEMPTS: usize = 5;
@@ -59,13 +60,36 @@ async fn list_runs(
     caller: Caller,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
-    let runs = state.store.list_runs(&caller.tenant).await?;
+    let query = ListQuery::parse(query.as_deref(), &state.list_key)?;
+    if let Some(filter) = query
+        .filters()
+        .iter()
+        .find(|f| !RUN_FIELDS.iter().any(|(path, ..)| *path == f.path))
+    {
+        let fields: Vec<&str> = RUN_FIELDS.iter().map(|(path, ..)| *path).collect();
+        return Err(ApiError::bad_request(
+            "1402",
+            format!(
+                "runs cannot be filtered by `{}`; they can by {}",
+                filter.path,
+                fields.join(", ")
+            ),
+        ));
+    }
+    if query.counts() {
+        let count = state.store.count_runs(&caller.tenant, &query.filters()).await?;
+        return Ok(json_response(StatusCode::OK, &json!({ "count": count })));
+    }
+    let runs = state.store.list_runs_page(&caller.tenant, &query.page()).await?;
     let holds = holds(&state.store, runs.iter().map(|run| run.flow_id.as_str())).await?;
     let items = runs
         .iter()
         .map(|run| RunItem::new(run, holds.get(&run.flow_id)).to_json())
         .collect();
-    list_answer(query.as_deref(), items, "/runs")
+    Ok(json_response(
+        StatusCode::OK,
+        &query.answer_page(items, "/runs", &state.list_key),
+    ))
 }
 
 #[utoipa::path(get, path = "/runs/{id}", tag = "Runs", params(("id" = String, Path)), responses((status = 200, description = "`{items: [run]}`", body = RunItem)))]

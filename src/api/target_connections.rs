@@ -20,7 +20,9 @@ use crate::specs::DATALAKE_SPEC_ID;
 use crate::state::AppState;
 
 /// The formats a target connection accepts; all mean a Delta Lake table.
-const FORMATS: [&str; 3] = ["delta", "parquet", "tabular"];
+/// Every data lake format the platform documents, and `delta`: each means a Delta Lake
+/// table here.
+const FORMATS: [&str; 6] = ["delta", "parquet", "parquet_xdm", "delimited", "json", "tabular"];
 
 /// The target connection routes.
 pub fn routes() -> OpenApiRouter<AppState> {

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use super::{CatalogError, DATASET, modify, new_id, new_row};
 use crate::identity::Tenant;
-use crate::store::{Store, now_millis};
+use crate::store::{FieldFilter, FieldTest, OffsetPage, SortBy, Store, now_millis};
 
 /// The resource kind of batches.
 pub const BATCH: &str = "batch";
@@ -159,25 +159,26 @@ pub async fn get_batch(store: &Store, tenant: &Tenant, id: &str) -> Result<Optio
     Ok(store.get_resource(BATCH, tenant, id).await?.map(|row| row.doc))
 }
 
-/// Every batch of `tenant`, oldest first.
-pub async fn list_batches(store: &Store, tenant: &Tenant) -> Result<Vec<Value>, CatalogError> {
-    Ok(store
-        .list_resources(BATCH, tenant)
-        .await?
-        .into_iter()
-        .map(|row| row.doc)
-        .collect())
-}
-
 /// The ids of the batches that wrote to `dataset_id`.
 pub(super) async fn of_dataset(store: &Store, tenant: &Tenant, dataset_id: &str) -> Result<Vec<String>, CatalogError> {
-    Ok(store
-        .list_resources(BATCH, tenant)
-        .await?
-        .into_iter()
-        .filter(|row| dataset_of(&row.doc).as_deref() == Some(dataset_id))
-        .map(|row| row.id)
-        .collect())
+    let mut ids = Vec::new();
+    loop {
+        let page = OffsetPage {
+            filters: vec![FieldFilter {
+                path: "relatedObjects.id".into(),
+                test: FieldTest::AnyOf(vec![dataset_id.to_string()]),
+            }],
+            order: vec![(SortBy::Id, false)],
+            start: ids.len(),
+            limit: 1_000,
+        };
+        let rows = store.list_offset(BATCH, tenant, &page).await?;
+        let done = rows.len() < page.limit;
+        ids.extend(rows.into_iter().map(|row| row.id));
+        if done {
+            return Ok(ids);
+        }
+    }
 }
 
 fn dataset_of(doc: &Value) -> Option<String> {

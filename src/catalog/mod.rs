@@ -6,8 +6,7 @@ mod batches;
 mod observable;
 
 pub use batches::{
-    BATCH, BatchIssue, BatchResult, BatchStatus, create_batch, delete_old_batch, finish_batch, get_batch, list_batches,
-    open_batch,
+    BATCH, BatchIssue, BatchResult, BatchStatus, create_batch, delete_old_batch, finish_batch, get_batch, open_batch,
 };
 pub use observable::observable_schema;
 
@@ -158,16 +157,6 @@ pub async fn create_dataset(store: &Store, caller: &Caller, input: &DatasetInput
 /// The dataset's stored document, if it exists in `tenant`.
 pub async fn get_dataset(store: &Store, tenant: &Tenant, id: &str) -> Result<Option<Value>, CatalogError> {
     Ok(store.get_resource(DATASET, tenant, id).await?.map(|row| row.doc))
-}
-
-/// Every dataset of `tenant`, oldest first.
-pub async fn list_datasets(store: &Store, tenant: &Tenant) -> Result<Vec<Value>, CatalogError> {
-    Ok(store
-        .list_resources(DATASET, tenant)
-        .await?
-        .into_iter()
-        .map(|row| row.doc)
-        .collect())
 }
 
 /// Deletes the dataset record and its batches; false when there was no such dataset. The

@@ -1,5 +1,8 @@
 //! Schema migrations for both metadata backends. Each entry is applied once, in order,
-//! inside a transaction; `{bytes}` stands for the backend's binary column type.
+//! inside a transaction; `{bytes}` stands for the backend's binary column type, `{text_c}`
+//! for text compared byte by byte (PostgreSQL's "C" collation, SQLite's default), and
+//! `{double}` for a double-precision number. A migration may also need data moved in
+//! Rust: [`BACKFILL_FIELDS`] names the one that does.
 
 use super::Backend;
 
@@ -97,18 +100,46 @@ CREATE INDEX runs_by_status ON runs (status, due_at);
 CREATE INDEX runs_by_tenant ON runs (org, sandbox, created_at);
 CREATE INDEX runs_by_flow ON runs (flow_id, window_number)
 "#,
+    // Lists filter, order and page in SQL: resources get their `name` as a column and
+    // their values as searchable rows (`fields.rs`), with the indexes lists use.
+    r#"
+ALTER TABLE resources ADD COLUMN name {text_c} NOT NULL DEFAULT '';
+CREATE TABLE resource_fields (
+    kind TEXT NOT NULL,
+    id TEXT NOT NULL,
+    path TEXT NOT NULL,
+    value_kind TEXT NOT NULL,
+    str {text_c},
+    num {double}
+);
+CREATE INDEX resource_fields_by_text ON resource_fields (kind, path, str);
+CREATE INDEX resource_fields_by_number ON resource_fields (kind, path, num);
+CREATE INDEX resource_fields_by_resource ON resource_fields (kind, id);
+CREATE INDEX resources_by_created ON resources (org, sandbox, kind, created_at, id);
+CREATE INDEX resources_by_updated ON resources (org, sandbox, kind, updated_at, id);
+CREATE INDEX resources_by_name ON resources (org, sandbox, kind, name, id);
+CREATE INDEX runs_by_flow_created ON runs (flow_id, created_at, id);
+CREATE INDEX runs_by_tenant_updated ON runs (org, sandbox, updated_at, id)
+"#,
 ];
+
+/// The migration after which every stored resource's `name` and searchable fields are
+/// written from its document.
+pub(super) const BACKFILL_FIELDS: i64 = 4;
 
 /// The statements of every migration, rendered for `backend`, numbered from 1.
 pub(super) fn rendered(backend: Backend) -> impl Iterator<Item = (i64, String)> {
-    let bytes = match backend {
-        Backend::Sqlite => "BLOB",
-        Backend::Postgres => "BYTEA",
+    let (bytes, text_c, double) = match backend {
+        Backend::Sqlite => ("BLOB", "TEXT", "REAL"),
+        Backend::Postgres => ("BYTEA", "TEXT COLLATE \"C\"", "DOUBLE PRECISION"),
     };
-    MIGRATIONS
-        .iter()
-        .enumerate()
-        .map(move |(index, sql)| (index as i64 + 1, sql.replace("{bytes}", bytes)))
+    MIGRATIONS.iter().enumerate().map(move |(index, sql)| {
+        let sql = sql
+            .replace("{bytes}", bytes)
+            .replace("{text_c}", text_c)
+            .replace("{double}", double);
+        (index as i64 + 1, sql)
+    })
 }
 
 /// Splits a migration into single statements (the `Any` driver runs one at a time).

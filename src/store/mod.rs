@@ -4,6 +4,8 @@
 //! portable SQL (`$1` placeholders work on both).
 
 mod claims;
+mod fields;
+mod lists;
 mod migrations;
 mod resources;
 mod retention;
@@ -12,6 +14,7 @@ mod runs;
 mod tenants;
 
 pub use claims::{Lease, WallTimes};
+pub use lists::{FieldFilter, FieldTest, OffsetPage, Page, RUN_FIELDS, SortBy, SortValue};
 pub use resources::{ResourceRow, UnreadableRow, Update};
 pub use retention::PrunedRun;
 pub use run_record::{
@@ -131,6 +134,9 @@ impl Store {
             }
             for statement in migrations::statements(&sql) {
                 tx.execute(statement).await?;
+            }
+            if version == migrations::BACKFILL_FIELDS {
+                fields::backfill(&mut tx).await?;
             }
             sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)")
                 .bind(version)

@@ -1,11 +1,12 @@
-//! Flow Service resources (connections, and later source/target connections and flows),
-//! stored as JSON documents scoped to one (org, sandbox).
+//! Resources (connections, source and target connections, flows, datasets, batches,
+//! mapping sets), stored as JSON documents scoped to one (org, sandbox), each written in
+//! one transaction with its `name` column and its searchable fields (`fields.rs`).
 
 use serde_json::Value;
-use sqlx::Row;
-use sqlx::any::AnyRow;
+use sqlx::any::{AnyArguments, AnyRow};
+use sqlx::{Any, AnyConnection, Row};
 
-use super::{Store, StoreError, is_unique_violation};
+use super::{Store, StoreError, fields, is_unique_violation};
 use crate::identity::Tenant;
 
 /// One stored resource. `doc` is the item as the API shows it (secrets masked);
@@ -38,31 +39,17 @@ pub enum Update {
     Stale,
 }
 
-const COLUMNS: &str = "kind, id, org, sandbox, etag, created_at, updated_at, doc, secret";
+pub(super) const COLUMNS: &str = "kind, id, org, sandbox, etag, created_at, updated_at, doc, secret";
+
+type AnyQuery<'q> = sqlx::query::Query<'q, Any, AnyArguments<'q>>;
 
 impl Store {
     /// Inserts a new resource; `Conflict` if the id is taken.
     pub async fn insert_resource(&self, row: &ResourceRow) -> Result<(), StoreError> {
-        let sql = format!("INSERT INTO resources ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)");
-        sqlx::query(&sql)
-            .bind(&row.kind)
-            .bind(&row.id)
-            .bind(&row.tenant.org)
-            .bind(&row.tenant.sandbox)
-            .bind(&row.etag)
-            .bind(row.created_at)
-            .bind(row.updated_at)
-            .bind(serde_json::to_string(&row.doc)?)
-            .bind(row.secret.clone())
-            .execute(&self.pool)
-            .await
-            .map_err(|e| {
-                if is_unique_violation(&e) {
-                    StoreError::Conflict
-                } else {
-                    e.into()
-                }
-            })?;
+        let mut tx = self.pool.begin().await?;
+        insert(&mut tx, row).await?;
+        fields::replace(&mut tx, &row.kind, &row.id, &row.doc).await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -79,8 +66,8 @@ impl Store {
         row.map(|r| read_row(&r)).transpose()
     }
 
-    /// Every resource of `kind` in `tenant`, oldest first. Filters, order and paging are
-    /// applied by the API layer, because filters address arbitrary paths in the document.
+    /// Every resource of `kind` in `tenant`, oldest first (for the few lists that are not
+    /// paged in SQL: `Store::list_page` pages the others).
     pub async fn list_resources(&self, kind: &str, tenant: &Tenant) -> Result<Vec<ResourceRow>, StoreError> {
         let sql = format!(
             "SELECT {COLUMNS} FROM resources WHERE kind = $1 AND org = $2 AND sandbox = $3 ORDER BY created_at, id"
@@ -113,28 +100,14 @@ impl Store {
 
     /// Replaces a resource's etag, document and secret if its etag is still `expected_etag`.
     pub async fn update_resource(&self, row: &ResourceRow, expected_etag: &str) -> Result<Update, StoreError> {
-        let done = sqlx::query(
-            "UPDATE resources SET etag = $1, updated_at = $2, doc = $3, secret = $4 \
-             WHERE kind = $5 AND id = $6 AND org = $7 AND sandbox = $8 AND etag = $9",
-        )
-        .bind(&row.etag)
-        .bind(row.updated_at)
-        .bind(serde_json::to_string(&row.doc)?)
-        .bind(row.secret.clone())
-        .bind(&row.kind)
-        .bind(&row.id)
-        .bind(&row.tenant.org)
-        .bind(&row.tenant.sandbox)
-        .bind(expected_etag)
-        .execute(&self.pool)
-        .await?;
-        if done.rows_affected() == 1 {
-            return Ok(Update::Done);
+        let mut tx = self.pool.begin().await?;
+        if !update(&mut tx, row, expected_etag).await? {
+            tx.rollback().await?;
+            return self.stale_or_missing(row).await;
         }
-        match self.get_resource(&row.kind, &row.tenant, &row.id).await? {
-            Some(_) => Ok(Update::Stale),
-            None => Ok(Update::NotFound),
-        }
+        fields::replace(&mut tx, &row.kind, &row.id, &row.doc).await?;
+        tx.commit().await?;
+        Ok(Update::Done)
     }
 
     /// Updates `row` as [`Store::update_resource`] does and, in the same transaction,
@@ -147,63 +120,41 @@ impl Store {
         version: &ResourceRow,
     ) -> Result<Update, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let done = sqlx::query(
-            "UPDATE resources SET etag = $1, updated_at = $2, doc = $3, secret = $4 \
-             WHERE kind = $5 AND id = $6 AND org = $7 AND sandbox = $8 AND etag = $9",
-        )
-        .bind(&row.etag)
-        .bind(row.updated_at)
-        .bind(serde_json::to_string(&row.doc)?)
-        .bind(row.secret.clone())
-        .bind(&row.kind)
-        .bind(&row.id)
-        .bind(&row.tenant.org)
-        .bind(&row.tenant.sandbox)
-        .bind(expected_etag)
-        .execute(&mut *tx)
-        .await?;
-        if done.rows_affected() != 1 {
+        if !update(&mut tx, row, expected_etag).await? {
             tx.rollback().await?;
-            return match self.get_resource(&row.kind, &row.tenant, &row.id).await? {
-                Some(_) => Ok(Update::Stale),
-                None => Ok(Update::NotFound),
-            };
+            return self.stale_or_missing(row).await;
         }
         let sql = format!(
-            "INSERT INTO resources ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+            "INSERT INTO resources ({COLUMNS}, name) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
              ON CONFLICT (kind, id) DO UPDATE SET etag = excluded.etag, updated_at = excluded.updated_at, \
-             doc = excluded.doc, secret = excluded.secret \
+             doc = excluded.doc, secret = excluded.secret, name = excluded.name \
              WHERE resources.org = excluded.org AND resources.sandbox = excluded.sandbox"
         );
-        let written = sqlx::query(&sql)
-            .bind(&version.kind)
-            .bind(&version.id)
-            .bind(&version.tenant.org)
-            .bind(&version.tenant.sandbox)
-            .bind(&version.etag)
-            .bind(version.created_at)
-            .bind(version.updated_at)
-            .bind(serde_json::to_string(&version.doc)?)
-            .bind(version.secret.clone())
-            .execute(&mut *tx)
-            .await?;
+        let written = bind_row(sqlx::query(&sql), version)?.execute(&mut *tx).await?;
         if written.rows_affected() != 1 {
             tx.rollback().await?;
             return Err(StoreError::Conflict);
         }
+        fields::replace(&mut tx, &row.kind, &row.id, &row.doc).await?;
+        fields::replace(&mut tx, &version.kind, &version.id, &version.doc).await?;
         tx.commit().await?;
         Ok(Update::Done)
     }
 
     /// Deletes a resource; false if there was none.
     pub async fn delete_resource(&self, kind: &str, tenant: &Tenant, id: &str) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
         let done = sqlx::query("DELETE FROM resources WHERE kind = $1 AND id = $2 AND org = $3 AND sandbox = $4")
             .bind(kind)
             .bind(id)
             .bind(&tenant.org)
             .bind(&tenant.sandbox)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
+        if done.rows_affected() == 1 {
+            fields::remove(&mut tx, kind, id).await?;
+        }
+        tx.commit().await?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -216,9 +167,67 @@ impl Store {
             .await?;
         Ok(count)
     }
+
+    async fn stale_or_missing(&self, row: &ResourceRow) -> Result<Update, StoreError> {
+        match self.get_resource(&row.kind, &row.tenant, &row.id).await? {
+            Some(_) => Ok(Update::Stale),
+            None => Ok(Update::NotFound),
+        }
+    }
 }
 
-fn read_row(row: &AnyRow) -> Result<ResourceRow, StoreError> {
+/// Binds a row's columns, then its `name`, in `COLUMNS` order.
+fn bind_row<'q>(query: AnyQuery<'q>, row: &'q ResourceRow) -> Result<AnyQuery<'q>, StoreError> {
+    Ok(query
+        .bind(&row.kind)
+        .bind(&row.id)
+        .bind(&row.tenant.org)
+        .bind(&row.tenant.sandbox)
+        .bind(&row.etag)
+        .bind(row.created_at)
+        .bind(row.updated_at)
+        .bind(serde_json::to_string(&row.doc)?)
+        .bind(row.secret.clone())
+        .bind(fields::name_of(&row.doc)))
+}
+
+async fn insert(connection: &mut AnyConnection, row: &ResourceRow) -> Result<(), StoreError> {
+    let sql = format!("INSERT INTO resources ({COLUMNS}, name) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)");
+    bind_row(sqlx::query(&sql), row)?
+        .execute(&mut *connection)
+        .await
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                StoreError::Conflict
+            } else {
+                e.into()
+            }
+        })?;
+    Ok(())
+}
+
+/// Writes `row` over the stored one if its etag is still `expected_etag`; false if not.
+async fn update(connection: &mut AnyConnection, row: &ResourceRow, expected_etag: &str) -> Result<bool, StoreError> {
+    let done = sqlx::query(
+        "UPDATE resources SET etag = $1, updated_at = $2, doc = $3, secret = $4, name = $5 \
+         WHERE kind = $6 AND id = $7 AND org = $8 AND sandbox = $9 AND etag = $10",
+    )
+    .bind(&row.etag)
+    .bind(row.updated_at)
+    .bind(serde_json::to_string(&row.doc)?)
+    .bind(row.secret.clone())
+    .bind(fields::name_of(&row.doc))
+    .bind(&row.kind)
+    .bind(&row.id)
+    .bind(&row.tenant.org)
+    .bind(&row.tenant.sandbox)
+    .bind(expected_etag)
+    .execute(&mut *connection)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub(super) fn read_row(row: &AnyRow) -> Result<ResourceRow, StoreError> {
     let doc: String = row.try_get("doc")?;
     Ok(ResourceRow {
         kind: row.try_get("kind")?,

@@ -11,6 +11,7 @@ mod flows_api;
 mod harness;
 mod lake;
 mod lake_types;
+mod list_parity;
 mod read;
 mod secrets;
 mod security;

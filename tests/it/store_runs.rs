@@ -126,8 +126,14 @@ async fn claims_follow_window_order_on_postgres() {
     claims_follow_window_order(Store::connect(&Secret::new(pg.admin_url("meta"))).await.unwrap()).await;
 }
 
-/// The runs table as the previous schema made it, with one run in it.
+/// The runs table as the schema before re-runs made it, with one run in it (and what
+/// later migrations added taken away, so that they run again).
 const V2_RUNS: &[&str] = &[
+    "DROP INDEX resources_by_name",
+    "DROP INDEX resources_by_created",
+    "DROP INDEX resources_by_updated",
+    "ALTER TABLE resources DROP COLUMN name",
+    "DROP TABLE resource_fields",
     "DROP TABLE runs",
     "CREATE TABLE runs (id TEXT PRIMARY KEY, org TEXT NOT NULL, sandbox TEXT NOT NULL, flow_id TEXT NOT NULL,
         window_number BIGINT NOT NULL, window_start BIGINT, window_end BIGINT, status TEXT NOT NULL,
@@ -150,9 +156,33 @@ async fn old_runs_migrate(url: &str, reopen: impl AsyncFnOnce() -> Store) {
         .execute(&pool)
         .await
         .unwrap();
+    sqlx::query(
+        "INSERT INTO resources (kind, id, org, sandbox, etag, created_at, updated_at, doc, secret) \
+                 VALUES ('connection', 'c1', 'ORG@AdobeOrg', 'prod', '\"e\"', 1, 1, $1, NULL)",
+    )
+    .bind(json!({"id": "c1", "name": "old one", "connectionSpec": {"id": "spec-1"}}).to_string())
+    .execute(&pool)
+    .await
+    .unwrap();
     pool.close().await;
 
     let store = reopen().await;
+    let by_spec = inlet::store::Page {
+        filters: vec![inlet::store::FieldFilter {
+            path: "connectionSpec.id".into(),
+            test: inlet::store::FieldTest::AnyOf(vec!["spec-1".into()]),
+        }],
+        sort: inlet::store::SortBy::Name,
+        descending: false,
+        after: None,
+        rows: 10,
+    };
+    let found = store.list_page("connection", &tenant(), &by_spec).await.unwrap();
+    assert_eq!(
+        found.len(),
+        1,
+        "a resource stored before the migration is searchable after it"
+    );
     let runs = store.list_runs(&tenant()).await.unwrap();
     assert_eq!(runs.len(), 1);
     let old = &runs[0];

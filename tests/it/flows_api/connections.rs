@@ -138,7 +138,7 @@ async fn a_target_connection_needs_a_dataset_of_the_same_org_and_sandbox() {
     let shop = Shop::start();
     shop.dev().await;
     let here = shop.dataset(ORG, "prod").await;
-    for format in ["tabular", "parquet", "Delta"] {
+    for format in ["tabular", "parquet", "Delta", "delimited", "json", "parquet_xdm"] {
         let reply = shop.api.post("/targetConnections", &target_body(&here, format)).await;
         assert_eq!(reply.status, StatusCode::CREATED, "{format}: {}", reply.body);
         let id = reply.body["id"].as_str().unwrap();
