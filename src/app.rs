@@ -20,15 +20,22 @@ use crate::flows;
 use crate::state::AppState;
 
 #[derive(OpenApi)]
-#[openapi(info(
-    title = "Inlet",
-    description = "Flow Service-compatible ingestion of PostgreSQL and Redshift tables into Delta Lake"
-))]
+#[openapi(
+    info(
+        title = "Inlet",
+        description = "Flow Service-compatible ingestion of PostgreSQL and Redshift tables into Delta Lake"
+    ),
+    components(schemas(
+        api::schema::FlowErrorBody,
+        api::schema::GatewayErrorBody,
+        api::schema::OAuthErrorBody
+    ))
+)]
 struct ApiDoc;
 
-/// The whole HTTP interface.
-pub fn router(state: AppState) -> Router {
-    let (api, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+/// The API's routes, with the OpenAPI document they declare.
+fn api_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest(
             FLOW_SERVICE,
             api::specs::routes()
@@ -43,11 +50,23 @@ pub fn router(state: AppState) -> Router {
         .nest(SANDBOX_MANAGEMENT, api::sandboxes::routes())
         .nest(CATALOG, api::catalog::routes())
         .merge(api::ims::routes())
-        .split_for_parts();
-    let openapi = Arc::new(openapi);
+        .merge(api::ops::routes())
+}
+
+/// The OpenAPI document of the API, as `/openapi.json` serves it.
+pub fn openapi() -> serde_json::Value {
+    let (_, mut openapi) = api_routes().split_for_parts();
+    api::openapi::complete(&mut openapi);
+    api::openapi::to_json(&openapi)
+}
+
+/// The whole HTTP interface.
+pub fn router(state: AppState) -> Router {
+    let (api, mut openapi) = api_routes().split_for_parts();
+    api::openapi::complete(&mut openapi);
+    let openapi = Arc::new(api::openapi::to_json(&openapi));
     let request_id = HeaderName::from_static("x-request-id");
-    api.merge(api::ops::routes())
-        .merge(crate::console::routes())
+    api.merge(crate::console::routes())
         .route(
             "/openapi.json",
             axum::routing::get(move || async move { axum::Json(openapi.as_ref().clone()) }),
@@ -158,4 +177,23 @@ async fn shutdown_signal() {
         _ = terminate => {},
     }
     tracing::info!("shutting down: finishing in-flight requests");
+}
+
+#[cfg(test)]
+mod tests {
+    /// The checked-in copy of the OpenAPI document (docs/openapi.json) is the one the
+    /// server serves; `INLET_WRITE_OPENAPI=1 cargo test --lib openapi` writes it anew.
+    #[test]
+    fn the_checked_in_openapi_document_is_the_served_one() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/openapi.json");
+        let served = serde_json::to_string_pretty(&super::openapi()).expect("the document serialises") + "\n";
+        if std::env::var_os("INLET_WRITE_OPENAPI").is_some() {
+            std::fs::write(path, &served).expect("write docs/openapi.json");
+        }
+        let checked_in = std::fs::read_to_string(path).unwrap_or_default();
+        assert!(
+            checked_in == served,
+            "docs/openapi.json differs from the served document: run `INLET_WRITE_OPENAPI=1 cargo test --lib openapi` and commit it"
+        );
+    }
 }

@@ -43,7 +43,8 @@ fn shown(state: &AppState, mut dataset: Value) -> Value {
     dataset
 }
 
-#[utoipa::path(post, path = "/dataSets", tag = "Catalog", responses((status = 201, description = "Created: `[\"@/dataSets/<id>\"]`")))]
+#[utoipa::path(post, path = "/dataSets", tag = "Catalog", request_body = crate::api::schema::requests::CreateDataset,
+    responses((status = 201, description = "`[\"@/dataSets/<id>\"]`", body = Vec<String>)))]
 async fn create_dataset(
     State(state): State<AppState>,
     caller: Caller,
@@ -54,7 +55,9 @@ async fn create_dataset(
     Ok(json_response(StatusCode::CREATED, &json!([format!("@/dataSets/{id}")])))
 }
 
-#[utoipa::path(get, path = "/dataSets", tag = "Catalog", responses((status = 200, description = "Datasets keyed by id")))]
+#[utoipa::path(get, path = "/dataSets", tag = "Catalog", params(crate::api::schema::CatalogListParams,
+        ("name" = Option<String>, Query, description = "name=a,b or name=!a,b"), ("createdClient" = Option<String>, Query)),
+    responses((status = 200, description = "Datasets keyed by id", body = std::collections::HashMap<String, crate::api::schema::catalog::DatasetItem>)))]
 async fn list_datasets(
     State(state): State<AppState>,
     caller: Caller,
@@ -72,7 +75,8 @@ async fn list_datasets(
     Ok(keyed(&shown))
 }
 
-#[utoipa::path(get, path = "/dataSets/{id}", tag = "Catalog", params(("id" = String, Path)), responses((status = 200, description = "`{<id>: dataset}`")))]
+#[utoipa::path(get, path = "/dataSets/{id}", tag = "Catalog", params(("id" = String, Path)),
+    responses((status = 200, description = "`{<id>: dataset}`", body = std::collections::HashMap<String, crate::api::schema::catalog::DatasetItem>)))]
 async fn get_dataset(
     State(state): State<AppState>,
     caller: Caller,
@@ -87,7 +91,8 @@ async fn get_dataset(
 /// How many of a table's newest versions `GET /dataSets/{id}/versions` lists.
 const VERSIONS_SHOWN: usize = 50;
 
-#[utoipa::path(get, path = "/dataSets/{id}/versions", tag = "Catalog", params(("id" = String, Path)), responses((status = 200, description = "Inlet extension: the dataset's Delta table (location, current version, rows, files, bytes) and its newest versions")))]
+#[utoipa::path(get, path = "/dataSets/{id}/versions", tag = "Catalog", params(("id" = String, Path)),
+    responses((status = 200, description = "Inlet: the Delta table's location, size and newest versions", body = Object)))]
 async fn dataset_versions(
     State(state): State<AppState>,
     caller: Caller,
@@ -109,7 +114,8 @@ async fn dataset_versions(
     Ok(json_response(StatusCode::OK, &body))
 }
 
-#[utoipa::path(delete, path = "/dataSets/{id}", tag = "Catalog", params(("id" = String, Path)), responses((status = 200, description = "Deleted: `[\"@/dataSets/<id>\"]`; the Delta table stays")))]
+#[utoipa::path(delete, path = "/dataSets/{id}", tag = "Catalog", params(("id" = String, Path)),
+    responses((status = 200, description = "`[\"@/dataSets/<id>\"]`; the Delta table stays", body = Vec<String>)))]
 async fn delete_dataset(
     State(state): State<AppState>,
     caller: Caller,
@@ -121,7 +127,9 @@ async fn delete_dataset(
     Ok(json_response(StatusCode::OK, &json!([format!("@/dataSets/{id}")])))
 }
 
-#[utoipa::path(get, path = "/batches", tag = "Catalog", responses((status = 200, description = "Batches keyed by id; `dataSet=<id>` and `status=<s>` filter")))]
+#[utoipa::path(get, path = "/batches", tag = "Catalog", params(crate::api::schema::CatalogListParams,
+        ("dataSet" = Option<String>, Query), ("status" = Option<String>, Query), ("flowId" = Option<String>, Query)),
+    responses((status = 200, description = "Batches keyed by id", body = std::collections::HashMap<String, crate::api::schema::catalog::BatchItem>)))]
 async fn list_batches(
     State(state): State<AppState>,
     caller: Caller,
@@ -142,7 +150,8 @@ async fn list_batches(
     Ok(keyed(&batches.into_iter().map(|b| b.doc).collect::<Vec<_>>()))
 }
 
-#[utoipa::path(get, path = "/batches/{id}", tag = "Catalog", params(("id" = String, Path)), responses((status = 200, description = "`{<id>: batch}`")))]
+#[utoipa::path(get, path = "/batches/{id}", tag = "Catalog", params(("id" = String, Path)),
+    responses((status = 200, description = "`{<id>: batch}`", body = std::collections::HashMap<String, crate::api::schema::catalog::BatchItem>)))]
 async fn get_batch(
     State(state): State<AppState>,
     caller: Caller,

@@ -56,7 +56,8 @@ impl From<ConnectionError> for ApiError {
     }
 }
 
-#[utoipa::path(post, path = "/connections", tag = "Connections", responses((status = 201, description = "Created: `{id, etag}`")))]
+#[utoipa::path(post, path = "/connections", tag = "Connections", request_body = crate::api::schema::requests::CreateConnection,
+    responses((status = 201, description = "Created", body = crate::api::schema::Created)))]
 async fn create_connection(
     State(state): State<AppState>,
     caller: Caller,
@@ -91,7 +92,8 @@ async fn create_connection(
     Ok(json_response(StatusCode::CREATED, &json!({"id": id, "etag": etag})))
 }
 
-#[utoipa::path(get, path = "/connections", tag = "Connections", responses((status = 200, description = "A page of connections, or `{count}`")))]
+#[utoipa::path(get, path = "/connections", tag = "Connections", params(crate::api::schema::ListParams),
+    responses((status = 200, description = "A page of connections, or `{count}`", body = crate::api::schema::ListAnswer<crate::api::schema::items::ConnectionItem>)))]
 async fn list_connections(
     State(state): State<AppState>,
     caller: Caller,
@@ -100,7 +102,8 @@ async fn list_connections(
     list(&state, &caller, CONNECTION, query.as_deref(), "/connections").await
 }
 
-#[utoipa::path(get, path = "/connections/{id}", tag = "Connections", params(("id" = String, Path)), responses((status = 200, description = "`{items: [connection]}`")))]
+#[utoipa::path(get, path = "/connections/{id}", tag = "Connections", params(("id" = String, Path)),
+    responses((status = 200, description = "The connection", body = crate::api::schema::One<crate::api::schema::items::ConnectionItem>)))]
 async fn get_connection(
     State(state): State<AppState>,
     caller: Caller,
@@ -110,7 +113,9 @@ async fn get_connection(
     Ok(one(row.doc))
 }
 
-#[utoipa::path(patch, path = "/connections/{id}", tag = "Connections", params(("id" = String, Path)), responses((status = 200, description = "`{id, etag}`")))]
+#[utoipa::path(patch, path = "/connections/{id}", tag = "Connections", params(("id" = String, Path), ("If-Match" = String, Header, description = "The etag the change is based on")),
+    request_body = Vec<crate::api::schema::requests::PatchOperation>,
+    responses((status = 200, description = "Changed", body = crate::api::schema::Created)))]
 async fn patch_connection(
     State(state): State<AppState>,
     caller: Caller,

@@ -187,6 +187,12 @@ pub async fn render(request: Request, next: Next) -> Response {
             "1004",
             "this method is not allowed on this path",
         ),
+        None if is_rejection(&response) => {
+            let (parts, body) = response.into_parts();
+            let error = rejection(parts.status, body).await;
+            response = Response::from_parts(parts, axum::body::Body::empty());
+            error
+        }
         None => return response,
     };
     let (mut parts, _) = response.into_parts();
@@ -196,6 +202,26 @@ pub async fn render(request: Request, next: Next) -> Response {
     parts.headers.remove(header::CONTENT_LENGTH);
     let body = serde_json::to_vec(&error.body(&request_id)).unwrap_or_default();
     Response::from_parts(parts, body.into())
+}
+
+/// An extractor's own answer (a query string or path that does not parse): a client
+/// error in plain text, which no handler writes.
+fn is_rejection(response: &Response) -> bool {
+    let plain = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/plain"));
+    response.status().is_client_error() && plain
+}
+
+/// The rejection as a Flow Service error: `1402` for a query string, `1000` otherwise,
+/// with the extractor's words (they name the parameter, never a secret).
+async fn rejection(status: StatusCode, body: axum::body::Body) -> ApiError {
+    let bytes = axum::body::to_bytes(body, 4096).await.unwrap_or_default();
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    let code = if text.contains("query string") { "1402" } else { "1000" };
+    ApiError::flow(status, code, format!("The request is not valid: {text}"))
 }
 
 /// A JSON response with a status, used by handlers for their success answers.

@@ -94,7 +94,7 @@ pub fn open_source(state: &AppState, row: &ResourceRow) -> Result<(Box<dyn Sourc
 }
 
 #[utoipa::path(get, path = "/connections/{id}/test", tag = "Connections", params(("id" = String, Path)),
-    responses((status = 200, description = "`{result: true}` or `{result: false, error: {code, message}}`")))]
+    responses((status = 200, description = "`{result: true}`, or `{result: false, error}` classified", body = crate::api::schema::items::TestAnswer)))]
 async fn test_connection(
     State(state): State<AppState>,
     Extension(limiter): Extension<Arc<RateLimiter>>,
@@ -123,8 +123,12 @@ struct ExploreQuery {
     limit: Option<String>,
 }
 
-#[utoipa::path(get, path = "/connections/{id}/explore", tag = "Connections", params(("id" = String, Path)),
-    responses((status = 200, description = "Tables (objectType=root) or a table's columns and preview rows (objectType=table)")))]
+#[utoipa::path(get, path = "/connections/{id}/explore", tag = "Connections",
+    params(("id" = String, Path), ("objectType" = String, Query, description = "root or table, any case"),
+        ("object" = Option<String>, Query, description = "schema.table, for objectType=table"),
+        ("preview" = Option<bool>, Query, description = "with the first rows"),
+        ("limit" = Option<u32>, Query, description = "rows previewed, 1 to 100 (10)")),
+    responses((status = 200, description = "root: the tables; table: its columns (and rows)", body = crate::api::schema::items::ExploreAnswer)))]
 async fn explore_connection(
     State(state): State<AppState>,
     Extension(limiter): Extension<Arc<RateLimiter>>,

@@ -27,7 +27,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(flow_action))
 }
 
-#[utoipa::path(post, path = "/flows", tag = "Flows", responses((status = 201, description = "Created: `{id, etag}`")))]
+#[utoipa::path(post, path = "/flows", tag = "Flows", request_body = crate::api::schema::requests::CreateFlow,
+    responses((status = 201, description = "Created", body = crate::api::schema::Created)))]
 async fn create_flow(
     State(state): State<AppState>,
     caller: Caller,
@@ -38,7 +39,8 @@ async fn create_flow(
     create(&state, &caller, FLOW, doc).await
 }
 
-#[utoipa::path(get, path = "/flows", tag = "Flows", responses((status = 200, description = "A page of flows, or `{count}`")))]
+#[utoipa::path(get, path = "/flows", tag = "Flows", params(crate::api::schema::ListParams),
+    responses((status = 200, description = "A page of flows, or `{count}`", body = crate::api::schema::ListAnswer<crate::api::schema::items::FlowItem>)))]
 async fn list_flows(
     State(state): State<AppState>,
     caller: Caller,
@@ -55,7 +57,8 @@ async fn list_flows(
     Ok(json_response(StatusCode::OK, &answer))
 }
 
-#[utoipa::path(get, path = "/flows/{id}", tag = "Flows", params(("id" = String, Path)), responses((status = 200, description = "`{items: [flow]}`")))]
+#[utoipa::path(get, path = "/flows/{id}", tag = "Flows", params(("id" = String, Path)),
+    responses((status = 200, description = "The flow", body = crate::api::schema::One<crate::api::schema::items::FlowItem>)))]
 async fn get_flow(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Response, ApiError> {
     let row = find(&state, &caller, FLOW, &id).await?;
     let mut shown = item(&row);
@@ -98,7 +101,9 @@ async fn add_runs(state: &AppState, flow_id: &str, item: &mut Value) -> Result<(
     Ok(())
 }
 
-#[utoipa::path(patch, path = "/flows/{id}", tag = "Flows", params(("id" = String, Path)), responses((status = 200, description = "`{id, etag}`")))]
+#[utoipa::path(patch, path = "/flows/{id}", tag = "Flows", params(("id" = String, Path), ("If-Match" = String, Header, description = "The etag the change is based on")),
+    request_body = Vec<crate::api::schema::requests::PatchOperation>,
+    responses((status = 200, description = "Changed", body = crate::api::schema::Created)))]
 async fn patch_flow(
     State(state): State<AppState>,
     caller: Caller,
@@ -128,7 +133,7 @@ struct ActionQuery {
 }
 
 #[utoipa::path(post, path = "/flows/{id}/action", tag = "Flows", params(("id" = String, Path), ("op" = String, Query, description = "enable or disable, any case")),
-    responses((status = 200, description = "`{id, etag}`")))]
+    responses((status = 200, description = "`{id, etag}`", body = crate::api::schema::Created)))]
 async fn flow_action(
     State(state): State<AppState>,
     caller: Caller,

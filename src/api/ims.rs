@@ -28,7 +28,10 @@ struct TokenRequest {
     scope: Option<String>,
 }
 
-#[utoipa::path(post, path = "/ims/token/v3", tag = "Identity", responses((status = 200, description = "`{access_token, token_type, expires_in}`")))]
+#[utoipa::path(post, path = "/ims/token/v3", tag = "Identity", request_body(content = crate::api::schema::requests::TokenRequest, content_type = "application/x-www-form-urlencoded"),
+    responses((status = 200, description = "An access token", body = crate::api::schema::items::TokenAnswer),
+        (status = 400, description = "An OAuth error", body = crate::api::schema::OAuthErrorBody),
+        (status = 401, description = "Unknown client or wrong secret", body = crate::api::schema::OAuthErrorBody)))]
 async fn issue_token(
     State(state): State<AppState>,
     form: Result<Form<TokenRequest>, axum::extract::rejection::FormRejection>,

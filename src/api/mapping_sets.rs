@@ -119,7 +119,8 @@ fn row(kind: &str, id: String, caller: &Caller, doc: &Value, now: i64) -> Resour
     }
 }
 
-#[utoipa::path(post, path = "/mappingSets", tag = "Mapping sets", responses((status = 200, description = "`{id, version, createdDate, modifiedDate, createdBy, modifiedBy}`")))]
+#[utoipa::path(post, path = "/mappingSets", tag = "Mapping sets", request_body = crate::api::schema::requests::MappingSetBody,
+    responses((status = 200, description = "The new set, version 0", body = crate::api::schema::catalog::MappingSetSummary)))]
 async fn create_mapping_set(
     State(state): State<AppState>,
     caller: Caller,
@@ -138,7 +139,8 @@ async fn create_mapping_set(
     Ok(json_response(StatusCode::OK, &summary(&doc)))
 }
 
-#[utoipa::path(get, path = "/mappingSets", tag = "Mapping sets", responses((status = 200, description = "`{data: [mapping set], _page: {count, limit}, _links}`")))]
+#[utoipa::path(get, path = "/mappingSets", tag = "Mapping sets", params(("limit" = Option<u32>, Query, description = "1 to 100 (10)"), ("start" = Option<u64>, Query)),
+    responses((status = 200, description = "A page of mapping sets, newest first", body = crate::api::schema::catalog::MappingSetPage)))]
 async fn list_mapping_sets(
     State(state): State<AppState>,
     caller: Caller,
@@ -173,7 +175,7 @@ async fn list_mapping_sets(
 }
 
 #[utoipa::path(get, path = "/mappingSets/{id}", tag = "Mapping sets", params(("id" = String, Path), ("version" = Option<i64>, Query)),
-    responses((status = 200, description = "The mapping set (its latest version unless `version` is given)")))]
+    responses((status = 200, description = "The mapping set (its latest version unless `version` is given)", body = crate::api::schema::catalog::MappingSetItem)))]
 async fn get_mapping_set(
     State(state): State<AppState>,
     caller: Caller,
@@ -200,8 +202,8 @@ async fn get_mapping_set(
     Ok(json_response(StatusCode::OK, &stored.doc))
 }
 
-#[utoipa::path(put, path = "/mappingSets/{id}", tag = "Mapping sets", params(("id" = String, Path)),
-    responses((status = 200, description = "The mapping set at its new version (one more than before)")))]
+#[utoipa::path(put, path = "/mappingSets/{id}", tag = "Mapping sets", params(("id" = String, Path)), request_body = crate::api::schema::requests::MappingSetBody,
+    responses((status = 200, description = "The set at its new version", body = crate::api::schema::catalog::MappingSetSummary)))]
 async fn put_mapping_set(
     State(state): State<AppState>,
     caller: Caller,

@@ -54,7 +54,8 @@ pub async fn holds(store: &Store, flow_ids: impl Iterator<Item = &str>) -> Resul
     Ok(holds)
 }
 
-#[utoipa::path(get, path = "/runs", tag = "Runs", responses((status = 200, description = "A page of runs (filter with property=flowId==<id>), or `{count}`")))]
+#[utoipa::path(get, path = "/runs", tag = "Runs", params(crate::api::schema::ListParams),
+    responses((status = 200, description = "A page of runs (filter with property=flowId==<id>), or `{count}`", body = crate::api::schema::ListAnswer<crate::api::run_item::RunItem>)))]
 async fn list_runs(
     State(state): State<AppState>,
     caller: Caller,
@@ -92,7 +93,8 @@ async fn list_runs(
     ))
 }
 
-#[utoipa::path(get, path = "/runs/{id}", tag = "Runs", params(("id" = String, Path)), responses((status = 200, description = "`{items: [run]}`", body = RunItem)))]
+#[utoipa::path(get, path = "/runs/{id}", tag = "Runs", params(("id" = String, Path)),
+    responses((status = 200, description = "The run", body = crate::api::schema::One<crate::api::run_item::RunItem>)))]
 async fn get_run(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Response, ApiError> {
     let run = caller_run(&state, &caller, &id).await?;
     let holds = holds(&state.store, std::iter::once(run.flow_id.as_str())).await?;
@@ -115,7 +117,7 @@ struct ActionQuery {
 
 #[utoipa::path(post, path = "/runs/{id}/action", tag = "Runs",
     params(("id" = String, Path), ("op" = String, Query, description = "re-trigger (any case): re-run a failed run")),
-    responses((status = 201, description = "The new run: `{id, etag}`")))]
+    responses((status = 201, description = "The new run", body = crate::api::schema::Created)))]
 async fn run_action(
     State(state): State<AppState>,
     caller: Caller,
@@ -161,7 +163,8 @@ async fn run_action(
     ))
 }
 
-#[utoipa::path(post, path = "/runs", tag = "Runs", responses((status = 201, description = "`{items: [{id, etag}]}`")))]
+#[utoipa::path(post, path = "/runs", tag = "Runs", request_body = crate::api::schema::requests::CreateRun,
+    responses((status = 201, description = "`{items: [{id, etag}]}`", body = crate::api::schema::One<crate::api::schema::Created>)))]
 async fn create_run(
     State(state): State<AppState>,
     caller: Caller,

@@ -25,7 +25,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(get_sandbox, delete_sandbox))
 }
 
-#[utoipa::path(get, path = "/sandboxes", tag = "Sandboxes", responses((status = 200, description = "`{sandboxes: [...]}`")))]
+#[utoipa::path(get, path = "/sandboxes", tag = "Sandboxes", responses((status = 200, description = "The org's sandboxes", body = crate::api::schema::items::SandboxList)))]
 async fn list_sandboxes(State(state): State<AppState>, caller: OrgCaller) -> Result<Response, ApiError> {
     let mut sandboxes = vec![prod(&caller.org)];
     sandboxes.extend(state.store.list_sandboxes(&caller.org).await?.iter().map(item));
@@ -35,7 +35,7 @@ async fn list_sandboxes(State(state): State<AppState>, caller: OrgCaller) -> Res
     ))
 }
 
-#[utoipa::path(post, path = "/sandboxes", tag = "Sandboxes", responses((status = 201, description = "The new sandbox")))]
+#[utoipa::path(post, path = "/sandboxes", tag = "Sandboxes", request_body = crate::api::schema::requests::CreateSandbox, responses((status = 201, description = "The new sandbox", body = crate::api::schema::items::SandboxItem)))]
 async fn create_sandbox(
     State(state): State<AppState>,
     caller: OrgCaller,
@@ -78,7 +78,7 @@ async fn create_sandbox(
     }
 }
 
-#[utoipa::path(get, path = "/sandboxes/{name}", tag = "Sandboxes", params(("name" = String, Path)), responses((status = 200, description = "The sandbox")))]
+#[utoipa::path(get, path = "/sandboxes/{name}", tag = "Sandboxes", params(("name" = String, Path)), responses((status = 200, description = "The sandbox", body = crate::api::schema::items::SandboxItem)))]
 async fn get_sandbox(
     State(state): State<AppState>,
     caller: OrgCaller,

@@ -33,7 +33,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
         ))
 }
 
-#[utoipa::path(post, path = "/sourceConnections", tag = "Source connections", responses((status = 201, description = "Created: `{id, etag}`")))]
+#[utoipa::path(post, path = "/sourceConnections", tag = "Source connections", request_body = crate::api::schema::requests::CreateSourceConnection,
+    responses((status = 201, description = "Created", body = crate::api::schema::Created)))]
 async fn create_source_connection(
     State(state): State<AppState>,
     caller: Caller,
@@ -43,7 +44,8 @@ async fn create_source_connection(
     create(&state, &caller, SOURCE_CONNECTION, doc).await
 }
 
-#[utoipa::path(get, path = "/sourceConnections", tag = "Source connections", responses((status = 200, description = "A page of source connections, or `{count}`")))]
+#[utoipa::path(get, path = "/sourceConnections", tag = "Source connections", params(crate::api::schema::ListParams),
+    responses((status = 200, description = "A page, or `{count}`", body = crate::api::schema::ListAnswer<crate::api::schema::items::SourceConnectionItem>)))]
 async fn list_source_connections(
     State(state): State<AppState>,
     caller: Caller,
@@ -59,7 +61,8 @@ async fn list_source_connections(
     .await
 }
 
-#[utoipa::path(get, path = "/sourceConnections/{id}", tag = "Source connections", params(("id" = String, Path)), responses((status = 200, description = "`{items: [source connection]}`")))]
+#[utoipa::path(get, path = "/sourceConnections/{id}", tag = "Source connections", params(("id" = String, Path)),
+    responses((status = 200, description = "The item", body = crate::api::schema::One<crate::api::schema::items::SourceConnectionItem>)))]
 async fn get_source_connection(
     State(state): State<AppState>,
     caller: Caller,
@@ -68,7 +71,9 @@ async fn get_source_connection(
     Ok(one(find(&state, &caller, SOURCE_CONNECTION, &id).await?.doc))
 }
 
-#[utoipa::path(patch, path = "/sourceConnections/{id}", tag = "Source connections", params(("id" = String, Path)), responses((status = 200, description = "`{id, etag}`")))]
+#[utoipa::path(patch, path = "/sourceConnections/{id}", tag = "Source connections", params(("id" = String, Path), ("If-Match" = String, Header, description = "The etag the change is based on")),
+    request_body = Vec<crate::api::schema::requests::PatchOperation>,
+    responses((status = 200, description = "Changed", body = crate::api::schema::Created)))]
 async fn patch_source_connection(
     State(state): State<AppState>,
     caller: Caller,

@@ -20,13 +20,13 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(get_flow_spec))
 }
 
-#[utoipa::path(get, path = "/connectionSpecs", tag = "Specs", responses((status = 200, description = "`{items: [spec]}`")))]
+#[utoipa::path(get, path = "/connectionSpecs", tag = "Specs", responses((status = 200, description = "The connection specs", body = crate::api::schema::One<crate::api::schema::items::SpecItem>)))]
 async fn list_connection_specs(State(state): State<AppState>, _caller: Caller) -> Response {
     let items: Vec<_> = state.specs.connection_specs().iter().map(|s| s.document()).collect();
     json_response(StatusCode::OK, &json!({ "items": items }))
 }
 
-#[utoipa::path(get, path = "/connectionSpecs/{id}", tag = "Specs", params(("id" = String, Path)), responses((status = 200, description = "`{items: [spec]}`")))]
+#[utoipa::path(get, path = "/connectionSpecs/{id}", tag = "Specs", params(("id" = String, Path)), responses((status = 200, description = "The spec", body = crate::api::schema::One<crate::api::schema::items::SpecItem>)))]
 async fn get_connection_spec(
     State(state): State<AppState>,
     _caller: Caller,
@@ -39,12 +39,12 @@ async fn get_connection_spec(
     Ok(json_response(StatusCode::OK, &json!({ "items": [spec.document()] })))
 }
 
-#[utoipa::path(get, path = "/flowSpecs", tag = "Specs", responses((status = 200, description = "`{items: [flow spec]}`")))]
+#[utoipa::path(get, path = "/flowSpecs", tag = "Specs", responses((status = 200, description = "The flow specs", body = crate::api::schema::One<crate::api::schema::items::SpecItem>)))]
 async fn list_flow_specs(State(state): State<AppState>, _caller: Caller) -> Response {
     json_response(StatusCode::OK, &json!({ "items": state.specs.flow_specs() }))
 }
 
-#[utoipa::path(get, path = "/flowSpecs/{id}", tag = "Specs", params(("id" = String, Path)), responses((status = 200, description = "`{items: [flow spec]}`")))]
+#[utoipa::path(get, path = "/flowSpecs/{id}", tag = "Specs", params(("id" = String, Path)), responses((status = 200, description = "The flow spec", body = crate::api::schema::One<crate::api::schema::items::SpecItem>)))]
 async fn get_flow_spec(
     State(state): State<AppState>,
     _caller: Caller,

@@ -35,7 +35,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
         ))
 }
 
-#[utoipa::path(post, path = "/targetConnections", tag = "Target connections", responses((status = 201, description = "Created: `{id, etag}`")))]
+#[utoipa::path(post, path = "/targetConnections", tag = "Target connections", request_body = crate::api::schema::requests::CreateTargetConnection,
+    responses((status = 201, description = "Created", body = crate::api::schema::Created)))]
 async fn create_target_connection(
     State(state): State<AppState>,
     caller: Caller,
@@ -45,7 +46,8 @@ async fn create_target_connection(
     create(&state, &caller, TARGET_CONNECTION, doc).await
 }
 
-#[utoipa::path(get, path = "/targetConnections", tag = "Target connections", responses((status = 200, description = "A page of target connections, or `{count}`")))]
+#[utoipa::path(get, path = "/targetConnections", tag = "Target connections", params(crate::api::schema::ListParams),
+    responses((status = 200, description = "A page, or `{count}`", body = crate::api::schema::ListAnswer<crate::api::schema::items::TargetConnectionItem>)))]
 async fn list_target_connections(
     State(state): State<AppState>,
     caller: Caller,
@@ -61,7 +63,8 @@ async fn list_target_connections(
     .await
 }
 
-#[utoipa::path(get, path = "/targetConnections/{id}", tag = "Target connections", params(("id" = String, Path)), responses((status = 200, description = "`{items: [target connection]}`")))]
+#[utoipa::path(get, path = "/targetConnections/{id}", tag = "Target connections", params(("id" = String, Path)),
+    responses((status = 200, description = "The item", body = crate::api::schema::One<crate::api::schema::items::TargetConnectionItem>)))]
 async fn get_target_connection(
     State(state): State<AppState>,
     caller: Caller,
@@ -70,7 +73,9 @@ async fn get_target_connection(
     Ok(one(find(&state, &caller, TARGET_CONNECTION, &id).await?.doc))
 }
 
-#[utoipa::path(patch, path = "/targetConnections/{id}", tag = "Target connections", params(("id" = String, Path)), responses((status = 200, description = "`{id, etag}`")))]
+#[utoipa::path(patch, path = "/targetConnections/{id}", tag = "Target connections", params(("id" = String, Path), ("If-Match" = String, Header, description = "The etag the change is based on")),
+    request_body = Vec<crate::api::schema::requests::PatchOperation>,
+    responses((status = 200, description = "Changed", body = crate::api::schema::Created)))]
 async fn patch_target_connection(
     State(state): State<AppState>,
     caller: Caller,

@@ -20,7 +20,7 @@ use crate::common::server::{Identity, Inlet, Options, PG_SPEC};
 
 pub const FLOW_SPEC: &str = "14518937-270c-4525-bdec-c2ba7cce3860";
 const DATALAKE_SPEC: &str = "c604ff05-7f1a-43c0-8e18-33bf874cb11c";
-const PASSWORD: &str = "Reader-pw-2f81";
+pub const PASSWORD: &str = "Reader-pw-2f81";
 /// Run settings that keep tests quick: no settle lag, short leases, fast polling.
 pub const QUICK: &str =
     "settle_lag = \"0s\"\nrun_lease = \"3s\"\npoll_interval = \"200ms\"\nretry_backoff = \"200ms\"\n";

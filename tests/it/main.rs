@@ -1,5 +1,6 @@
 //! Inlet's integration tests: one binary, real servers (PostgreSQL and `inlet serve`).
 
+mod api_tester;
 mod auth;
 mod catalog_api;
 mod common;
@@ -13,6 +14,7 @@ mod lake;
 mod lake_types;
 mod list_parity;
 mod read;
+mod real_clients;
 mod secrets;
 mod security;
 mod service;
