@@ -8,6 +8,7 @@ use super::error::ApiError;
 use super::explore::open_source;
 use super::fields::Fields;
 use super::resource::{CONNECTION, MAPPING_SET, SOURCE_CONNECTION, TARGET_CONNECTION, referenced};
+use super::schema::items::{FlowBody, FlowInherited, InheritedSource, InheritedTarget, SpecRef, Transformation};
 use super::source_connections::unreadable;
 use crate::flows::model::SourceConnection;
 use crate::flows::params::{Transformations, parse_options, parse_transformations};
@@ -29,7 +30,7 @@ pub async fn checked(
     caller: &Caller,
     body: &Value,
     kept_start: Option<i64>,
-) -> Result<Value, ApiError> {
+) -> Result<FlowBody, ApiError> {
     let mut fields = Fields::new(body);
     let name = fields.name("/name");
     let description = fields.description("/description");
@@ -66,20 +67,32 @@ pub async fn checked(
     let target = referenced(state, caller, TARGET_CONNECTION, &target_id, "/targetConnectionIds/0").await?;
     allowed_by(spec, "sourceConnectionSpecIds", &source)?;
     allowed_by(spec, "targetConnectionSpecIds", &target)?;
-    let (stored_transformations, mapped) = pinned(state, caller, body, &transformations).await?;
-    let delta = transformations.delta_column.as_ref().map(|d| d.name.as_str());
-    check_columns(state, caller, &source, delta, &mapped).await?;
-    Ok(json!({
-        "name": name,
-        "description": description,
-        "flowSpec": {"id": spec_id, "version": if spec_version.is_empty() { "1.0" } else { &spec_version }},
-        "sourceConnectionIds": [source.id],
-        "targetConnectionIds": [target.id],
-        "inheritedAttributes": inherited(&source, &target),
-        "transformations": stored_transformations,
-        "scheduleParams": schedule.to_json(),
-        "options": if body["options"].is_object() { body["options"].clone() } else { json!({}) },
-    }))
+    let delta = transformations.delta_column.as_ref().map(|d| d.name.clone());
+    let (transformations, mapped) = pinned(state, caller, body, &transformations).await?;
+    check_columns(state, caller, &source, delta.as_deref(), &mapped).await?;
+    let inherited = inherited(&source, &target)?;
+    Ok(FlowBody {
+        name,
+        description,
+        flow_spec: SpecRef {
+            id: spec_id,
+            version: if spec_version.is_empty() {
+                "1.0".into()
+            } else {
+                spec_version
+            },
+        },
+        source_connection_ids: vec![source.id],
+        target_connection_ids: vec![target.id],
+        inherited_attributes: inherited,
+        transformations,
+        schedule_params: serde_json::from_value(schedule.to_json()).map_err(ApiError::internal)?,
+        options: if body["options"].is_object() {
+            body["options"].clone()
+        } else {
+            json!({})
+        },
+    })
 }
 
 fn schedule_of(
@@ -117,15 +130,20 @@ fn allowed_by(spec: &Value, list: &str, connection: &ResourceRow) -> Result<(), 
     ))
 }
 
-fn inherited(source: &ResourceRow, target: &ResourceRow) -> Value {
-    json!({
-        "properties": {"isSourceFlow": true},
-        "sourceConnections": [{
-            "id": source.id,
-            "connectionSpec": source.doc["connectionSpec"],
-            "baseConnection": source.doc["inheritedAttributes"]["baseConnection"],
+fn inherited(source: &ResourceRow, target: &ResourceRow) -> Result<FlowInherited, ApiError> {
+    let spec_of = |row: &ResourceRow| serde_json::from_value::<SpecRef>(row.doc["connectionSpec"].clone());
+    let base = serde_json::from_value(source.doc["inheritedAttributes"]["baseConnection"].clone());
+    Ok(FlowInherited {
+        properties: json!({"isSourceFlow": true}),
+        source_connections: vec![InheritedSource {
+            id: source.id.clone(),
+            connection_spec: spec_of(source).map_err(ApiError::internal)?,
+            base_connection: base.map_err(ApiError::internal)?,
         }],
-        "targetConnections": [{"id": target.id, "connectionSpec": target.doc["connectionSpec"]}],
+        target_connections: vec![InheritedTarget {
+            id: target.id.clone(),
+            connection_spec: spec_of(target).map_err(ApiError::internal)?,
+        }],
     })
 }
 
@@ -136,28 +154,35 @@ async fn pinned(
     caller: &Caller,
     body: &Value,
     transformations: &Transformations,
-) -> Result<(Value, Vec<String>), ApiError> {
-    let mut stored = match &body["transformations"] {
+) -> Result<(Vec<Transformation>, Vec<String>), ApiError> {
+    let given = match &body["transformations"] {
         Value::Array(list) => list.clone(),
         _ => Vec::new(),
     };
+    let mut stored = Vec::with_capacity(given.len());
     let mut mapped = Vec::new();
-    for entry in stored.iter_mut() {
-        let name = entry["name"].as_str().unwrap_or_default().to_ascii_lowercase();
-        if name == "copy"
+    for entry in given {
+        let name = entry["name"].as_str().unwrap_or_default().to_string();
+        let mut params = if entry["params"].is_object() {
+            entry["params"].clone()
+        } else {
+            json!({})
+        };
+        if name.eq_ignore_ascii_case("copy")
             && let Some(delta) = &transformations.delta_column
         {
-            entry["params"]["deltaColumn"]["timezone"] = json!(delta.timezone);
+            params["deltaColumn"]["timezone"] = json!(delta.timezone);
         }
-        if name == "mapping"
+        if name.eq_ignore_ascii_case("mapping")
             && let Some((id, version)) = &transformations.mapping
         {
             let set = mapping_set(state, caller, id, *version).await?;
-            entry["params"]["mappingVersion"] = json!(set.version);
+            params["mappingVersion"] = json!(set.version);
             mapped = set.attribute_sources().map(str::to_string).collect();
         }
+        stored.push(Transformation { name, params });
     }
-    Ok((Value::Array(stored), mapped))
+    Ok((stored, mapped))
 }
 
 /// Version `version` (the current one when `None`) of the caller's mapping set `id`.

@@ -34,7 +34,7 @@ async fn create_flow(
     caller: Caller,
     JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
-    let mut doc = checked(&state, &caller, &body, None).await?;
+    let mut doc = serde_json::to_value(checked(&state, &caller, &body, None).await?).map_err(ApiError::internal)?;
     doc["state"] = json!("enabled");
     create(&state, &caller, FLOW, doc).await
 }
@@ -122,7 +122,8 @@ async fn patch_flow(
     let view = patch(&row.doc, &ops, &allowed)?;
     let kept_start = integer(&row.doc["scheduleParams"]["startTime"]);
     let mut doc = row.doc.clone();
-    merge(&mut doc, checked(&state, &caller, &view, kept_start).await?);
+    let checked = checked(&state, &caller, &view, kept_start).await?;
+    merge(&mut doc, serde_json::to_value(checked).map_err(ApiError::internal)?);
     replace(&state, &caller, FLOW, &row, doc).await
 }
 

@@ -4,7 +4,7 @@
 use axum::extract::{Path, RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
-use serde_json::{Value, json};
+use serde_json::Value;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -15,6 +15,9 @@ use super::fields::Fields;
 use super::resource::{
     CONNECTION, SOURCE_CONNECTION, create, delete_unless_a_flow_uses, find, find_for_patch, list, merge, one, patch,
     referenced, replace,
+};
+use super::schema::items::{
+    BaseRef, ColumnName, DataFormat, SourceConnectionBody, SourceInherited, SourceParams, SpecRef,
 };
 use crate::flows::model::column_names;
 use crate::identity::Caller;
@@ -41,7 +44,7 @@ async fn create_source_connection(
     JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
     let doc = checked(&state, &caller, &body).await?;
-    create(&state, &caller, SOURCE_CONNECTION, doc).await
+    create(&state, &caller, SOURCE_CONNECTION, document(&doc)).await
 }
 
 #[utoipa::path(get, path = "/sourceConnections", tag = "Source connections", params(crate::api::schema::ListParams),
@@ -84,7 +87,7 @@ async fn patch_source_connection(
     let row = find_for_patch(&state, &caller, SOURCE_CONNECTION, &id, &headers).await?;
     let view = patch(&row.doc, &ops, &["/name", "/description", "/data", "/params"])?;
     let mut doc = row.doc.clone();
-    merge(&mut doc, checked(&state, &caller, &view).await?);
+    merge(&mut doc, document(&checked(&state, &caller, &view).await?));
     replace(&state, &caller, SOURCE_CONNECTION, &row, doc).await
 }
 
@@ -99,7 +102,7 @@ async fn delete_source_connection(
 
 /// The user-editable part of a source connection's item, from a create body or a
 /// patched item, after every check (the table is described through the base connection).
-async fn checked(state: &AppState, caller: &Caller, body: &Value) -> Result<Value, ApiError> {
+async fn checked(state: &AppState, caller: &Caller, body: &Value) -> Result<SourceConnectionBody, ApiError> {
     let mut fields = Fields::new(body);
     let name = fields.name("/name");
     let description = fields.description("/description");
@@ -136,21 +139,37 @@ async fn checked(state: &AppState, caller: &Caller, body: &Value) -> Result<Valu
     let table = TableRef::parse(&table_name, config.schema.as_deref().unwrap_or("public"))
         .map_err(|e| no_columns(&table_name, &e.to_string()))?;
     let described = source.describe(&table).await.map_err(|e| unreadable(e, &table))?;
-    let columns = chosen_columns(&described, wanted)?;
-    let mut params = json!({"tableName": object_path(&described.table)});
-    if let Some(columns) = columns {
-        params["columns"] = columns;
-    }
-    Ok(json!({
-        "name": name,
-        "description": description,
-        "baseConnectionId": base_id,
-        "state": "enabled",
-        "data": {"format": format},
-        "params": params,
-        "connectionSpec": {"id": base_spec["id"], "version": if spec_version.is_empty() { "1.0" } else { &spec_version }},
-        "inheritedAttributes": {"baseConnection": {"id": base.id, "connectionSpec": base_spec}},
-    }))
+    let spec: SpecRef = serde_json::from_value(base_spec.clone()).map_err(ApiError::internal)?;
+    Ok(SourceConnectionBody {
+        name,
+        description,
+        base_connection_id: base_id,
+        state: "enabled".into(),
+        data: DataFormat { format, schema: None },
+        params: SourceParams {
+            table_name: object_path(&described.table),
+            columns: chosen_columns(&described, wanted)?,
+        },
+        connection_spec: SpecRef {
+            version: if spec_version.is_empty() {
+                "1.0".into()
+            } else {
+                spec_version
+            },
+            ..spec.clone()
+        },
+        inherited_attributes: SourceInherited {
+            base_connection: BaseRef {
+                id: base.id,
+                connection_spec: spec,
+            },
+        },
+    })
+}
+
+/// A checked body as the document the store keeps.
+fn document(body: &SourceConnectionBody) -> Value {
+    serde_json::to_value(body).expect("a source connection serialises")
 }
 
 /// Whether `cdcEnabled` asks for change data capture (`true`, or the string in any case):
@@ -182,7 +201,7 @@ pub(super) fn unreadable(error: SourceError, table: &TableRef) -> ApiError {
 
 /// The requested columns as `[{name, type}]`, in the order asked (`None`: all columns);
 /// `1330-400` naming every requested column the table lacks.
-fn chosen_columns(described: &TableSchema, wanted: Option<Vec<String>>) -> Result<Option<Value>, ApiError> {
+fn chosen_columns(described: &TableSchema, wanted: Option<Vec<String>>) -> Result<Option<Vec<ColumnName>>, ApiError> {
     let table = object_path(&described.table);
     if described.columns.is_empty() {
         return Err(no_columns(&table, "the user may read none of its columns"));
@@ -212,8 +231,11 @@ fn chosen_columns(described: &TableSchema, wanted: Option<Vec<String>>) -> Resul
         .filter_map(|name| find(name))
         .map(|column| {
             let shown = types::column_json(column);
-            json!({"name": shown["name"], "type": shown["type"]})
+            ColumnName {
+                name: column.name.clone(),
+                kind: shown["type"].as_str().unwrap_or_default().to_string(),
+            }
         })
         .collect();
-    Ok(Some(Value::Array(chosen)))
+    Ok(Some(chosen))
 }

@@ -4,7 +4,7 @@
 use axum::extract::{Path, RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
-use serde_json::{Value, json};
+use serde_json::Value;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -15,6 +15,7 @@ use super::resource::{
     DATASET, TARGET_CONNECTION, create, delete_unless_a_flow_uses, find, find_for_patch, list, merge, one, patch,
     replace,
 };
+use super::schema::items::{DataFormat, SpecRef, TargetConnectionBody, TargetParams};
 use crate::identity::Caller;
 use crate::specs::DATALAKE_SPEC_ID;
 use crate::state::AppState;
@@ -43,7 +44,7 @@ async fn create_target_connection(
     JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
     let doc = checked(&state, &caller, &body).await?;
-    create(&state, &caller, TARGET_CONNECTION, doc).await
+    create(&state, &caller, TARGET_CONNECTION, document(&doc)).await
 }
 
 #[utoipa::path(get, path = "/targetConnections", tag = "Target connections", params(crate::api::schema::ListParams),
@@ -86,7 +87,7 @@ async fn patch_target_connection(
     let row = find_for_patch(&state, &caller, TARGET_CONNECTION, &id, &headers).await?;
     let view = patch(&row.doc, &ops, &["/name", "/description", "/data", "/params"])?;
     let mut doc = row.doc.clone();
-    merge(&mut doc, checked(&state, &caller, &view).await?);
+    merge(&mut doc, document(&checked(&state, &caller, &view).await?));
     replace(&state, &caller, TARGET_CONNECTION, &row, doc).await
 }
 
@@ -101,7 +102,7 @@ async fn delete_target_connection(
 
 /// The user-editable part of a target connection's item, from a create body or a
 /// patched item, after every check.
-async fn checked(state: &AppState, caller: &Caller, body: &Value) -> Result<Value, ApiError> {
+async fn checked(state: &AppState, caller: &Caller, body: &Value) -> Result<TargetConnectionBody, ApiError> {
     let mut fields = Fields::new(body);
     let name = fields.name("/name");
     let description = fields.description("/description");
@@ -133,16 +134,29 @@ async fn checked(state: &AppState, caller: &Caller, body: &Value) -> Result<Valu
             ),
         ));
     }
-    let mut data = json!({"format": format});
-    if let Some(schema) = body.pointer("/data/schema").filter(|s| !s.is_null()) {
-        data["schema"] = schema.clone();
-    }
-    Ok(json!({
-        "name": name,
-        "description": description,
-        "state": "enabled",
-        "data": data,
-        "params": {"dataSetId": dataset_id},
-        "connectionSpec": {"id": spec_id, "version": if spec_version.is_empty() { "1.0" } else { &spec_version }},
-    }))
+    Ok(TargetConnectionBody {
+        name,
+        description,
+        state: "enabled".into(),
+        data: DataFormat {
+            format,
+            schema: body.pointer("/data/schema").filter(|s| !s.is_null()).cloned(),
+        },
+        params: TargetParams {
+            data_set_id: dataset_id,
+        },
+        connection_spec: SpecRef {
+            id: spec_id,
+            version: if spec_version.is_empty() {
+                "1.0".into()
+            } else {
+                spec_version
+            },
+        },
+    })
+}
+
+/// A checked body as the document the store keeps.
+fn document(body: &TargetConnectionBody) -> Value {
+    serde_json::to_value(body).expect("a target connection serialises")
 }

@@ -13,6 +13,7 @@ mod harness;
 mod lake;
 mod lake_types;
 mod list_parity;
+mod lists_and_bounds;
 mod read;
 mod real_clients;
 mod secrets;

@@ -60,10 +60,18 @@ pub struct AuthItem {
 
 /// A source connection (§8): a table of a base connection.
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
 pub struct SourceConnectionItem {
     #[serde(flatten)]
     pub audit: Audit,
+    #[serde(flatten)]
+    pub body: SourceConnectionBody,
+}
+
+/// What a source connection is, apart from its audit fields: what the checks of a create
+/// or patch produce and the store keeps.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SourceConnectionBody {
     pub name: String,
     pub description: String,
     pub base_connection_id: String,
@@ -121,10 +129,17 @@ pub struct BaseRef {
 
 /// A target connection (§8): a dataset of the data lake.
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
 pub struct TargetConnectionItem {
     #[serde(flatten)]
     pub audit: Audit,
+    #[serde(flatten)]
+    pub body: TargetConnectionBody,
+}
+
+/// What a target connection is, apart from its audit fields.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TargetConnectionBody {
     pub name: String,
     pub description: String,
     pub state: String,
@@ -146,19 +161,10 @@ pub struct TargetParams {
 pub struct FlowItem {
     #[serde(flatten)]
     pub audit: Audit,
-    pub name: String,
-    pub description: String,
-    pub flow_spec: SpecRef,
+    #[serde(flatten)]
+    pub body: FlowBody,
     #[schema(example = "enabled")]
     pub state: String,
-    pub source_connection_ids: Vec<String>,
-    pub target_connection_ids: Vec<String>,
-    #[schema(value_type = Object)]
-    pub inherited_attributes: Value,
-    pub transformations: Vec<Transformation>,
-    pub schedule_params: ScheduleParams,
-    #[schema(value_type = Object)]
-    pub options: Value,
     /// `/runs?property=flowId==<id>`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub runs: Option<String>,
@@ -167,6 +173,50 @@ pub struct FlowItem {
     /// Inlet: the failed window that holds the flow's later ones.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub held_by: Option<HeldBy>,
+}
+
+/// What a flow is, apart from its audit fields, state and runs: what the checks of a
+/// create or patch produce and the store keeps.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct FlowBody {
+    pub name: String,
+    pub description: String,
+    pub flow_spec: SpecRef,
+    pub source_connection_ids: Vec<String>,
+    pub target_connection_ids: Vec<String>,
+    pub inherited_attributes: FlowInherited,
+    pub transformations: Vec<Transformation>,
+    pub schedule_params: ScheduleParams,
+    #[schema(value_type = Object)]
+    pub options: Value,
+}
+
+/// What a flow inherits from its connections.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct FlowInherited {
+    #[schema(value_type = Object)]
+    pub properties: Value,
+    pub source_connections: Vec<InheritedSource>,
+    pub target_connections: Vec<InheritedTarget>,
+}
+
+/// A flow's source connection, its spec and its base connection.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct InheritedSource {
+    pub id: String,
+    pub connection_spec: SpecRef,
+    pub base_connection: BaseRef,
+}
+
+/// A flow's target connection and its spec.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct InheritedTarget {
+    pub id: String,
+    pub connection_spec: SpecRef,
 }
 
 /// One transformation: `Copy` (its delta column) or `Mapping` (its set and version).
