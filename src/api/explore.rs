@@ -19,7 +19,7 @@ use crate::connections::{self, ConnectionError};
 use crate::identity::Caller;
 use crate::sources::config::SourceConfig;
 use crate::sources::source::{Source, open};
-use crate::sources::{SourceError, SourceErrorKind, TableRef, schema, types};
+use crate::sources::{SourceError, SourceErrorKind, TableRef, schema};
 use crate::state::AppState;
 use crate::store::ResourceRow;
 
@@ -170,7 +170,7 @@ async fn explore_connection(
         }
         None => (source.describe(&table).await?, None),
     };
-    let columns: Vec<Value> = described.columns.iter().map(types::column_json).collect();
+    let columns: Vec<Value> = described.columns.iter().map(schema::column_json).collect();
     let mut answer = json!({"format": "flat", "schema": {"columns": columns}});
     if let Some(rows) = rows {
         answer["data"] = json!(rows);

@@ -22,7 +22,7 @@ use super::schema::items::{
 use crate::flows::model::column_names;
 use crate::identity::Caller;
 use crate::sources::schema::{TableSchema, object_path};
-use crate::sources::{SourceError, SourceErrorKind, TableRef, types};
+use crate::sources::{SourceError, SourceErrorKind, TableRef, schema};
 use crate::state::AppState;
 
 /// The source connection routes.
@@ -230,7 +230,7 @@ fn chosen_columns(described: &TableSchema, wanted: Option<Vec<String>>) -> Resul
         .iter()
         .filter_map(|name| find(name))
         .map(|column| {
-            let shown = types::column_json(column);
+            let shown = schema::column_json(column);
             ColumnName {
                 name: column.name.clone(),
                 kind: shown["type"].as_str().unwrap_or_default().to_string(),

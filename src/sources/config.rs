@@ -1,11 +1,12 @@
 //! The parsed configuration of a source connection: both PostgreSQL auth specs and
 //! Redshift's map to one [`SourceConfig`], which the source drivers connect with.
 
+use super::conn_string::is_pem;
 use crate::secret::Secret;
 use crate::sources::conn_string::{ConnectionString, is_host};
 use crate::sources::limits;
 use crate::sources::ssl_mode::SslMode;
-use crate::specs::validate::{PARAMS, PEM_MESSAGE, PORT_MESSAGE, is_pem, pointer};
+use crate::specs::validate::{PARAMS, PEM_MESSAGE, PORT_MESSAGE, pointer};
 use crate::specs::{BASIC_AUTH, CONNECTION_STRING_AUTH, SourceKind, Violation};
 use serde_json::{Map, Value};
 use std::net::Ipv6Addr;

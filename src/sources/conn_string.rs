@@ -19,7 +19,6 @@
 use crate::secret::Secret;
 use crate::sources::limits;
 use crate::sources::ssl_mode::SslMode;
-use crate::specs::validate::is_pem;
 use std::net::Ipv6Addr;
 
 /// The keys the grammar accepts, for error messages.
@@ -408,6 +407,11 @@ fn parse_validate(text: Option<String>) -> Result<bool, ConnStringError> {
             expected: "0 (do not verify) or 1 (verify the chain and the host name)",
         }),
     }
+}
+
+/// True when the text looks like PEM (it starts with a `-----BEGIN` line).
+pub(crate) fn is_pem(text: &str) -> bool {
+    text.trim_start().starts_with("-----BEGIN")
 }
 
 #[cfg(test)]

@@ -68,6 +68,11 @@ pub struct TableSchema {
     pub columns: Vec<ColumnInfo>,
 }
 
+/// The explore column of api.md §7 (see [`crate::sources::types::typed_column_json`]).
+pub fn column_json(column: &ColumnInfo) -> Value {
+    crate::sources::types::typed_column_json(&column.name, &column.inlet_type, &column.original_type)
+}
+
 /// The root-list entry of api.md §7. Views and the rest are `"type": "table"` too, as on
 /// the platform; `meta.kind` says which they are.
 pub fn entry_json(entry: &TableEntry) -> Value {

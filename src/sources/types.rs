@@ -6,7 +6,6 @@
 //! [`InletType::String`] holding the source's own text form, unchanged; `docs/types.md`
 //! lists each one. Nothing is ever rounded, truncated or re-encoded on the way.
 
-use crate::sources::schema::ColumnInfo;
 use serde_json::{Map, Value, json};
 
 /// The type of a column as Inlet sees it.
@@ -145,17 +144,18 @@ pub fn redshift_type(data_type: &str, precision: Option<i32>, scale: Option<i32>
     }
 }
 
-/// The explore column of api.md §7: `name`, `type`, `meta:xdmType` for dates and
-/// timestamps, `items` for arrays, `xdm`, and `meta` with `originalType` (and a decimal's
-/// `precision`/`scale` when the source declares them).
-pub fn column_json(column: &ColumnInfo) -> Value {
+/// The explore column of api.md §7, of a column `name` of `inlet_type` whose source type
+/// is `original_type`: `name`, `type`, `meta:xdmType` for dates and timestamps, `items`
+/// for arrays, `xdm`, and `meta` with `originalType` (and a decimal's `precision`/`scale`
+/// when the source declares them). `schema::column_json` gives it for a column.
+pub fn typed_column_json(name: &str, inlet_type: &InletType, original_type: &str) -> Value {
     let mut out = Map::new();
-    out.insert("name".into(), column.name.clone().into());
-    out.extend(type_json(&column.inlet_type));
-    out.insert("xdm".into(), xdm_json(&column.inlet_type));
+    out.insert("name".into(), name.into());
+    out.extend(type_json(inlet_type));
+    out.insert("xdm".into(), xdm_json(inlet_type));
     let mut meta = Map::new();
-    meta.insert("originalType".into(), column.original_type.clone().into());
-    if let InletType::Decimal { precision, scale } = innermost(&column.inlet_type) {
+    meta.insert("originalType".into(), original_type.into());
+    if let InletType::Decimal { precision, scale } = innermost(inlet_type) {
         if let Some(precision) = precision {
             meta.insert("precision".into(), (*precision).into());
         }
@@ -218,14 +218,7 @@ mod tests {
     use super::*;
 
     fn column(inlet_type: InletType, original: &str) -> Value {
-        let name = "c".to_string();
-        column_json(&ColumnInfo {
-            name,
-            inlet_type,
-            original_type: original.into(),
-            source_type: original.into(),
-            nullable: true,
-        })
+        typed_column_json("c", &inlet_type, original)
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! jsonschema's own `Display`, which quotes the instance value (a password, say).
 
 use super::Violation;
-use crate::sources::conn_string::ConnectionString;
+use crate::sources::conn_string::{ConnectionString, is_pem};
 use crate::sources::ssl_mode::SslMode;
 use jsonschema::error::{TypeKind, ValidationErrorKind};
 use jsonschema::{JsonType, Validator};
@@ -186,9 +186,4 @@ fn semantic_problem(name: &str, value: &Value) -> Option<String> {
 
 fn is_digits(text: &str) -> bool {
     !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit())
-}
-
-/// True when the text looks like PEM (it starts with a `-----BEGIN` line).
-pub(crate) fn is_pem(text: &str) -> bool {
-    text.trim_start().starts_with("-----BEGIN")
 }

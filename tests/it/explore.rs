@@ -7,8 +7,8 @@ mod scale;
 
 use crate::common::pg::{Auth, PgOptions, PgServer, User};
 use inlet::sources::postgres::explore::{describe, list_tables, preview};
+use inlet::sources::schema::column_json;
 use inlet::sources::schema::{TableSchema, entry_json};
-use inlet::sources::types::column_json;
 use inlet::sources::{SourceErrorKind, TableRef};
 use serde_json::{Value, json};
 use tokio_postgres::{Client, NoTls};

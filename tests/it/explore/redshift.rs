@@ -5,8 +5,8 @@ use super::{connect, table};
 use crate::common::pg::{Auth, PgOptions, PgServer, User};
 use inlet::sources::SourceErrorKind;
 use inlet::sources::redshift::explore::{FORBIDDEN_IN_REDSHIFT, describe, list_tables, preview};
+use inlet::sources::schema::column_json;
 use inlet::sources::schema::entry_json;
-use inlet::sources::types::column_json;
 use serde_json::{Value, json};
 
 const USER: &str = "rs_reader";
