@@ -4,6 +4,7 @@
 //! Every wait polls for a condition with a generous limit and, when the limit passes,
 //! fails with what the page showed; nothing asserts how long anything took.
 
+use std::os::unix::process::CommandExt;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -54,6 +55,7 @@ impl Browser {
                 .arg(format!("--log-path={}", dir.path().join("chromedriver.log").display()))
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
+                .process_group(0)
                 .spawn()
                 .unwrap_or_else(|e| panic!("cannot start {CHROMEDRIVER} ({e}): scripts/test installs chromium-driver"));
             if !wait_ready(port, &mut driver).await {
@@ -288,6 +290,9 @@ impl Browser {
 
 impl Drop for Browser {
     fn drop(&mut self) {
+        // The driver leads its own process group, so a failed test (no `quit`) takes
+        // chromium down with it instead of leaving it running.
+        unsafe { libc::kill(-(self.driver.id() as i32), libc::SIGKILL) };
         let _ = self.driver.kill();
         let _ = self.driver.wait();
     }
