@@ -44,6 +44,9 @@ impl AppState {
         let master = keys::load_or_create(config.master_key.as_ref(), &config.data_dir, keys::MASTER_KEY_FILE)?;
         let token_key = keys::load_or_create(config.token_key.as_ref(), &config.data_dir, keys::TOKEN_KEY_FILE)?;
         let lake = Lake::new(&LakeConfig::from_env(config.lake_root.clone()))?;
+        // Before any process writes: a store that would let commits overwrite each other
+        // is refused here, with the reason.
+        lake.check_store().await?;
         Ok(AppState {
             clock: config.clock(),
             source_slots: Arc::new(SourceSlots::new(config.source_connections)),

@@ -12,6 +12,7 @@ mod harness;
 mod lake;
 mod lake_types;
 mod read;
+mod s3;
 mod secrets;
 mod security;
 mod service;
