@@ -97,6 +97,17 @@ CREATE INDEX runs_by_status ON runs (status, due_at);
 CREATE INDEX runs_by_tenant ON runs (org, sandbox, created_at);
 CREATE INDEX runs_by_flow ON runs (flow_id, window_number)
 "#,
+    // Leases on the reading connections to each source server, shared by every process
+    // on this store: `slot` counts from 0 below `source_connections` (`store/slots.rs`).
+    r#"
+CREATE TABLE source_slots (
+    server TEXT NOT NULL,
+    slot BIGINT NOT NULL,
+    holder TEXT NOT NULL,
+    expires_at BIGINT NOT NULL,
+    PRIMARY KEY (server, slot)
+)
+"#,
 ];
 
 /// The statements of every migration, rendered for `backend`, numbered from 1.
