@@ -85,7 +85,7 @@ class S3Server:
             try:
                 if not bucket:
                     req = urllib.request.Request(f"http://127.0.0.1:{self.filer_port}/buckets/{BUCKET}/",
-                                                 method="POST", data=b"")
+                                                 method="POST")
                     urllib.request.urlopen(req, timeout=5).read()
                     bucket = True
                 urllib.request.urlopen(self.endpoint() + "/", timeout=5)
