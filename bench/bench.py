@@ -12,6 +12,7 @@ import os
 import platform
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -206,6 +207,8 @@ def run_all(args, ctx, raw, save):
 
 
 def main():
+    # SIGTERM unwinds like an error, so the servers' context managers stop and remove them.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     args = parse_args()
     if not os.access(args.inlet, os.X_OK):
         sys.exit(f"bench: no inlet binary at {args.inlet} (bench/run builds it)")
