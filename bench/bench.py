@@ -5,12 +5,14 @@ installs what is needed and builds `inlet` first.
 """
 
 import argparse
+import contextlib
 import datetime
 import json
 import os
 import platform
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -26,6 +28,7 @@ import profiling  # noqa: E402
 import report  # noqa: E402
 import tables  # noqa: E402
 from pg import PgServer  # noqa: E402
+from s3 import S3Server  # noqa: E402
 
 STARTED = time.monotonic()
 
@@ -87,7 +90,13 @@ def machine(pg, inlet):
     import connectorx
     import deltalake
     import pyarrow
+    try:
+        import duckdb
+        duckdb_version = duckdb.__version__
+    except ImportError:
+        duckdb_version = None
     return {
+        "duckdb": duckdb_version,
         "cpus": os.cpu_count(), "cpu_model": model, "memory_gib": mem_kib / 1024 / 1024,
         "kernel": f"{platform.system()} {platform.release()}", "postgres": pg.version(),
         "git_commit": commit, "inlet_version": _out([inlet, "version"]).removeprefix("inlet "),
@@ -97,9 +106,20 @@ def machine(pg, inlet):
 
 
 class Context:
-    def __init__(self, pg, inlet, rows):
-        self.pg, self.inlet, self.rows = pg, inlet, rows
+    def __init__(self, pg, inlet, rows, s3=None, work=None):
+        self.pg, self.inlet, self.rows, self.s3, self.work = pg, inlet, rows, s3, work
         self.partition_on = tables.PARTITION_ON
+        self._local = {}
+
+    def local_table(self, table):
+        """A Delta table of `table` written by `inlet copy` to the local disk, made once
+        (outside any timing): the bytes the S3 server alone is measured with."""
+        if table not in self._local:
+            target = os.path.join(self.work, "local-tables", table)
+            cmd = [self.inlet, "copy", "--source", self.pg.url(), "--table", f"public.{table}", "--to", target]
+            subprocess.run(cmd, env=contenders._inlet_env(), check=True, capture_output=True)
+            self._local[table] = target
+        return self._local[table]
 
 
 def cpu_busy(seconds=1.0):
@@ -187,6 +207,8 @@ def run_all(args, ctx, raw, save):
 
 
 def main():
+    # SIGTERM unwinds like an error, so the servers' context managers stop and remove them.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     args = parse_args()
     if not os.access(args.inlet, os.X_OK):
         sys.exit(f"bench: no inlet binary at {args.inlet} (bench/run builds it)")
@@ -219,8 +241,14 @@ def main():
             os.replace(md_path + ".tmp", md_path)
 
     try:
-        with PgServer() as pg:
+        needs_s3 = any(c in contenders.NEEDS_S3 for c in args.contenders)
+        with PgServer() as pg, (S3Server() if needs_s3 else contextlib.nullcontext()) as s3:
             raw["machine"] = machine(pg, args.inlet)
+            if s3 is not None:
+                # check.py reads the S3 tables with the same variables.
+                os.environ.update(s3.env())
+                raw["machine"]["s3"] = f"SeaweedFS ({s3.version()}) on loopback, {s3.endpoint()}"
+                log(f"S3 server: {raw['machine']['s3']}")
             log(f"PostgreSQL {raw['machine']['postgres']} on port {pg.port}; generating the tables")
             gen = tables.generate(pg, rows, log)
             raw["generation"] = gen
@@ -237,7 +265,7 @@ def main():
                                                                  tables.KEYS[table])
                 log(f"{table}: source checksums in {time.monotonic() - started:.1f} s")
             save()
-            run_all(args, Context(pg, args.inlet, rows), raw, save)
+            run_all(args, Context(pg, args.inlet, rows, s3, args.work), raw, save)
             if args.profile:
                 log("profiling one inlet copy of lineitem_1m")
                 try:

@@ -13,6 +13,7 @@ Per table: the row count and the number of distinct keys (KEYS in tables.py).
 """
 
 import decimal
+import os
 
 import numpy
 import pyarrow
@@ -81,7 +82,11 @@ def lake_checksums(location, columns, keys):
     def add(name, value):
         sums[name] = sums.get(name, 0) + value
 
-    dataset = DeltaTable(location).to_pyarrow_dataset()
+    options = None
+    if location.startswith("s3://"):
+        names = ("AWS_ENDPOINT_URL", "AWS_ALLOW_HTTP", "AWS_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
+        options = {n: os.environ[n] for n in names if os.environ.get(n)}
+    dataset = DeltaTable(location, storage_options=options).to_pyarrow_dataset()
     for batch in dataset.to_batches(batch_size=262_144):
         sums["rows"] += batch.num_rows
         for name, kind in kinds.items():

@@ -15,6 +15,7 @@ import sys
 import time
 
 import flow
+import s3 as s3mod
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TIME = "/usr/bin/time"
@@ -103,11 +104,109 @@ def connectorx(partitions):
     return run
 
 
+def partitions():
+    """How many partitions Inlet reads a table in by default: one per core."""
+    return os.cpu_count() or 1
+
+
+def n_stream_limit(ctx, table, work):
+    """The COPY split into as many ctid ranges as Inlet reads partitions, each its own psql
+    over TCP to /dev/null, all started at once; timed until the last ends. Peak RSS is
+    the largest psql's."""
+    n = partitions()
+    pages = ctx.pg.query(f"SELECT pg_relation_size('public.{table}') / current_setting('block_size')::int")[0][0]
+    bounds = [pages * i // n for i in range(n)] + [None]
+    procs, stats = [], []
+    started = time.monotonic()
+    with open(os.devnull, "wb") as devnull:
+        for i in range(n):
+            where = f"ctid >= '({bounds[i]},0)'::tid"
+            if bounds[i + 1] is not None:
+                where += f" AND ctid < '({bounds[i + 1]},0)'::tid"
+            sql = f"COPY (SELECT * FROM public.{table} WHERE {where}) TO STDOUT (FORMAT binary)"
+            stat = os.path.join(work, f"stream-{i}.time")
+            stats.append(stat)
+            procs.append(subprocess.Popen([TIME, "-v", "-o", stat, *ctx.pg.tcp_psql_cmd(sql)],
+                                          env=ctx.pg.tcp_env(), stdout=devnull, stderr=subprocess.DEVNULL))
+        codes = [p.wait() for p in procs]
+    wall = time.monotonic() - started
+    rss = []
+    for stat in stats:
+        match = re.search(r"Maximum resident set size \(kbytes\): (\d+)", open(stat).read())
+        rss.append(int(match.group(1)) if match else 0)
+    ok = all(code == 0 for code in codes)
+    return {"wall_s": wall, "rss_kib": max(rss), "ok": ok, "note": f"{n} streams" + ("" if ok else f", exits {codes}")}
+
+
+def _s3_env(ctx):
+    if ctx.s3 is None:
+        raise RuntimeError("no S3 server (bench.py starts one for the S3 contenders)")
+    return {**_inlet_env(), **ctx.s3.env()}
+
+
+def _s3_prefix(work):
+    """A prefix of its own for each run, in the benchmark's bucket."""
+    return f"s3://{s3mod.BUCKET}/{os.path.basename(work)}"
+
+
+def inlet_copy_s3(ctx, table, work):
+    """inlet copy --to s3://bench/<run>/<table>, on the benchmark's S3 server."""
+    target = f"{_s3_prefix(work)}/{table}"
+    log = os.path.join(work, "inlet-copy.log")
+    cmd = [ctx.inlet, "copy", "--source", ctx.pg.url(), "--table", f"public.{table}", "--to", target]
+    code, wall, rss, out = measure(cmd, env=_s3_env(ctx), log_path=log)
+    ok = code == 0
+    note = (out or "").strip() if ok else f"exit {code}: {_tail(log)}"
+    return {"wall_s": wall, "rss_kib": rss, "ok": ok, "note": note, "location": target if ok else None}
+
+
+def inlet_flow_s3(ctx, table, work):
+    """The `inlet flow` contender with `--lake-root s3://bench/<run>`."""
+    return flow.run_once_flow(ctx.inlet, _s3_env(ctx), ctx.pg, table, work, lake_root=_s3_prefix(work))
+
+
+def s3_upload(ctx, table, work):
+    """The S3 server alone, for the bytes of this table's Delta table (bench/s3_upload.py)."""
+    source = ctx.local_table(table)
+    log = os.path.join(work, "s3-upload.log")
+    target = f"{s3mod.BUCKET}/{os.path.basename(work)}/{table}"
+    cmd = [sys.executable, os.path.join(HERE, "s3_upload.py"), source, target]
+    code, wall, rss, out = measure(cmd, env={**os.environ, **ctx.s3.env()}, log_path=log)
+    if code != 0:
+        return {"wall_s": wall, "rss_kib": rss, "ok": False, "note": f"exit {code}: {_tail(log)}"}
+    result = json.loads(out.strip().splitlines()[-1])
+    note = f"{result['files']} files, {result['bytes'] / 1e6:,.0f} MB, {result['bytes'] / 1e6 / wall:,.0f} MB/s"
+    return {"wall_s": wall, "rss_kib": rss, "ok": True, "note": note}
+
+
+def duckdb(kind):
+    """DuckDB's postgres extension, writing Parquet (DuckDB's writer) or Delta (deltalake)."""
+    def run(ctx, table, work):
+        target = os.path.join(work, "duckdb", table)
+        log = os.path.join(work, "duckdb.log")
+        url = ctx.pg.url().replace("postgres://", "postgresql://", 1)
+        cmd = [sys.executable, os.path.join(HERE, "duckdb_load.py"), url, table, kind, target, str(partitions())]
+        code, wall, rss, out = measure(cmd, log_path=log)
+        if code != 0:
+            return {"wall_s": wall, "rss_kib": rss, "ok": False, "note": f"exit {code}: {_tail(log)}"}
+        rows = json.loads(out.strip().splitlines()[-1])["rows"]
+        ok = rows == ctx.rows[table]
+        return {"wall_s": wall, "rss_kib": rss, "ok": ok, "note": "" if ok else f"{rows} rows, expected {ctx.rows[table]}"}
+    return run
+
+
 CONTENDERS = {
     "limit": limit,
+    "N-stream limit": n_stream_limit,
     "inlet copy": inlet_copy,
     "inlet flow": inlet_flow,
+    "inlet copy s3": inlet_copy_s3,
+    "inlet flow s3": inlet_flow_s3,
+    "S3 upload alone": s3_upload,
+    "DuckDB Parquet": duckdb("parquet"),
+    "DuckDB Delta": duckdb("delta"),
     "ConnectorX 1 partition": connectorx(1),
     "ConnectorX 2 partitions": connectorx(2),
 }
-CHECKED = ("inlet copy", "inlet flow")
+CHECKED = ("inlet copy", "inlet flow", "inlet copy s3", "inlet flow s3")
+NEEDS_S3 = ("inlet copy s3", "inlet flow s3", "S3 upload alone")

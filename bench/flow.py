@@ -92,15 +92,16 @@ def _wait_for_run(api, flow_id):
     return "timeout", None
 
 
-def run_once_flow(inlet, env, pg, table, work):
+def run_once_flow(inlet, env, pg, table, work, lake_root=None):
     data_dir = os.path.join(work, "inlet-data")
     log_path = os.path.join(work, "inlet-serve.log")
     config = os.path.join(work, "inlet.toml")
     with open(config, "w") as f:
         f.write(SERVER_CONFIG)
     with open(log_path, "w") as log:
+        lake = ["--lake-root", lake_root] if lake_root else []
         server = subprocess.Popen([inlet, "serve", "--config", config, "--data-dir", data_dir,
-                                   "--listen", "127.0.0.1:0"],
+                                   "--listen", "127.0.0.1:0", *lake],
                                   env=env, stdout=subprocess.PIPE, stderr=log, text=True)
     try:
         line = server.stdout.readline().strip()

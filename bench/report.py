@@ -183,6 +183,20 @@ METHOD = """\
   return_type="arrow", partition_on=<bigint key>, partition_num=N)` then
   `deltalake.write_deltalake(<new directory>, table)`, the whole Python script timed
   (interpreter start and imports included).
+- **N-stream limit**: the same COPY split into as many ctid ranges as Inlet reads partitions
+  (one per core), each range its own `psql` over TCP to `/dev/null`, all started at once
+  and timed until the last ends: the rate at which the server hands the table out to that
+  many readers. **DuckDB Parquet / DuckDB Delta**: DuckDB with its postgres extension
+  (loaded from the `duckdb-extension-postgres-scanner` wheel; binary COPY over parallel
+  ctid ranges in one snapshot, as many threads as cores): `COPY (SELECT * FROM pg.public.t)
+  TO 'data.parquet' (FORMAT parquet, COMPRESSION zstd)`, or its result streamed as Arrow
+  batches into `deltalake.write_deltalake` (DuckDB's delta extension only reads).
+- **S3**: a SeaweedFS server (`bench/s3.py`, the test harness's: `weed server` with its S3
+  gateway on loopback, data on the same disk). **inlet copy s3 / inlet flow s3**: the same
+  runs with `--to s3://...` / `--lake-root s3://...` and the AWS variables pointing at it.
+  **S3 upload alone**: the files of a local `inlet copy` of the table (the same bytes)
+  uploaded with pyarrow's S3 client (multipart, several threads): what the store takes in
+  at most on this machine, sharing its cores with nothing else.
 - Wall time is measured by the harness around each process; peak RSS is GNU time's maximum
   resident set size (`/usr/bin/time -v`), or the server's VmHWM for the flow.
 - After every Inlet run, `bench/check.py` reads the Delta table with the `deltalake` Python

@@ -53,6 +53,7 @@ pub async fn copy(request: CopyRequest) -> anyhow::Result<CopyReport> {
     let table = TableRef::parse(&request.table, "public").map_err(|e| anyhow::anyhow!("--table {e}"))?;
     let (root, name) = split_target(&request.to)?;
     let lake = Lake::new(&LakeConfig::from_env(root))?;
+    lake.check_store().await?;
     let source = open(
         config,
         ConnectOptions {

@@ -13,7 +13,7 @@ use crate::flows::clock::Clock;
 use crate::flows::engine::Engine;
 use crate::flows::retention::Retention;
 use crate::flows::scheduler::Scheduler;
-use crate::flows::slots::SourceSlots;
+use crate::flows::slots::{SlotSettings, SourceSlots};
 use crate::flows::source_factory::Databases;
 use crate::identity::keys;
 use crate::identity::tokens::TokenSigner;
@@ -47,9 +47,19 @@ impl AppState {
         let master = keys::load_or_create(config.master_key.as_ref(), &config.data_dir, keys::MASTER_KEY_FILE)?;
         let token_key = keys::load_or_create(config.token_key.as_ref(), &config.data_dir, keys::TOKEN_KEY_FILE)?;
         let lake = Lake::new(&LakeConfig::from_env(config.lake_root.clone()))?;
+        // Before any process writes: a store that would let commits overwrite each other
+        // is refused here, with the reason.
+        lake.check_store().await?;
+        let clock = config.clock();
+        let slots = SlotSettings {
+            limit: config.source_connections,
+            lease: config.run_lease,
+            poll: config.poll_interval,
+        };
+        let process = crate::flows::worker::process_name();
         Ok(AppState {
-            clock: config.clock(),
-            source_slots: Arc::new(SourceSlots::new(config.source_connections)),
+            source_slots: Arc::new(SourceSlots::new(store.clone(), clock.clone(), slots, &process)),
+            clock,
             config: Arc::new(config),
             store,
             specs: Arc::new(SpecCatalog::new()),

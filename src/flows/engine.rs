@@ -97,7 +97,7 @@ impl Engine {
         // finds out whether the window landed, and otherwise gives the run up.
         let abandoned = run.attempts > i64::from(self.settings.run_attempts.max(1));
         let source = self.sources.open(plan.source_config.clone());
-        if !abandoned && let Some(due_at) = self.postpone_until(source.as_ref(), run).await? {
+        if !abandoned && let Some(due_at) = self.postpone_until(&plan, source.as_ref(), run).await? {
             return Ok(Outcome::Postponed { due_at });
         }
         if let Some(landed) = self
@@ -121,10 +121,23 @@ impl Engine {
 
     /// `Some(due_at)` when the window's end, plus the settle lag, is still ahead of the
     /// source's own clock: rows stamped near the end may not have committed yet.
-    async fn postpone_until(&self, source: &dyn Source, run: &RunRow) -> Result<Option<i64>, RunFailure> {
+    async fn postpone_until(
+        &self,
+        plan: &RunPlan,
+        source: &dyn Source,
+        run: &RunRow,
+    ) -> Result<Option<i64>, RunFailure> {
         let Some(end) = run.window_end else { return Ok(None) };
         let lag = self.settings.settle_lag.as_micros() as i64;
-        let source_now = source.clock().await?;
+        // Reading the clock opens a connection too: it counts against the server's limit.
+        let slot = self
+            .slots
+            .acquire(&plan.source_config, 1)
+            .await
+            .map_err(RunFailure::internal)?;
+        let source_now = source.clock().await;
+        drop(slot);
+        let source_now = source_now?;
         let ready_at = end * 1_000_000 + lag;
         if source_now >= ready_at {
             return Ok(None);

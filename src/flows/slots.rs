@@ -1,91 +1,213 @@
-//! Connections per source: one process reads from one database server over at most
-//! `source_connections` connections at a time, however many runs want it. A run asks for
-//! as many connections as it has partitions, waits for the first, takes what else is free,
-//! and reads in that many partitions; its connections are given back when it ends.
+//! Connections per source: all processes on one metadata store read from one database
+//! server over at most `source_connections` connections at a time, however many runs
+//! want it. A run asks for as many connections as it has partitions, waits for the first,
+//! takes what else is free, and reads in that many partitions.
+//!
+//! The connections are leases on slots in the metadata store (`store/slots.rs`), renewed
+//! while held, so a process that dies gives its slots up when their lease lapses. A
+//! holder that cannot renew in time is told to stop ([`Slots::lost`]) before its lease
+//! can lapse, so another process never reads beside it; slots are given back a moment
+//! after the run lets them go, once its connections have closed.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio_util::sync::CancellationToken;
 
+use super::clock::Clock;
 use crate::sources::config::SourceConfig;
+use crate::store::{SlotLease, Store, StoreError};
+
+/// How long after a run lets its slots go they are given back: its connections close
+/// asynchronously, and must be gone before another process opens new ones.
+const RELEASE_GRACE: Duration = Duration::from_millis(200);
+
+/// How slots are leased.
+#[derive(Clone, Copy, Debug)]
+pub struct SlotSettings {
+    /// Connections to one server, all processes together (one at least).
+    pub limit: usize,
+    /// How long a slot is held without a renewal.
+    pub lease: Duration,
+    /// How often a run waiting for a slot looks again.
+    pub poll: Duration,
+}
 
 /// The reading connections of every source server, each bounded by the same limit.
 pub struct SourceSlots {
-    limit: usize,
-    servers: Mutex<HashMap<String, Arc<Semaphore>>>,
+    store: Store,
+    clock: Arc<dyn Clock>,
+    settings: SlotSettings,
+    /// Names this process in holder ids (host and pid).
+    process: String,
 }
 
 /// Connections held by a run; dropping it gives them back.
 pub struct Slots {
-    permit: OwnedSemaphorePermit,
+    count: usize,
+    lost: CancellationToken,
+    renewer: tokio::task::JoinHandle<()>,
+    release: Option<(Store, String, String)>,
 }
 
 impl Slots {
     /// How many connections the run may open: the partitions it reads in.
     pub fn count(&self) -> usize {
-        self.permit.num_permits()
+        self.count
+    }
+
+    /// Cancelled when the slots could not be renewed in time: the run must stop reading.
+    pub fn lost(&self) -> CancellationToken {
+        self.lost.clone()
+    }
+}
+
+impl Drop for Slots {
+    fn drop(&mut self) {
+        self.renewer.abort();
+        if let Some((store, server, holder)) = self.release.take() {
+            tokio::spawn(async move {
+                tokio::time::sleep(RELEASE_GRACE).await;
+                if let Err(error) = store.release_slots(&server, &holder).await {
+                    tracing::warn!(%server, %error, "giving source connections back failed; their lease will lapse");
+                }
+            });
+        }
     }
 }
 
 impl SourceSlots {
-    /// At most `limit` (one at least) connections per server.
-    pub fn new(limit: usize) -> SourceSlots {
+    /// Slots leased in `store`, timed by `clock`'s wall time.
+    pub fn new(store: Store, clock: Arc<dyn Clock>, settings: SlotSettings, process: &str) -> SourceSlots {
+        let settings = SlotSettings {
+            limit: settings.limit.max(1),
+            ..settings
+        };
         SourceSlots {
-            limit: limit.max(1),
-            servers: Mutex::new(HashMap::new()),
+            store,
+            clock,
+            settings,
+            process: process.to_string(),
         }
     }
 
     /// Waits for one connection to `source`'s server, then takes up to `wanted` in all
     /// of those free right now.
-    pub async fn acquire(&self, source: &SourceConfig, wanted: usize) -> Slots {
-        let server = self.server(source);
-        let mut permit = server.clone().acquire_owned().await.expect("slots are never closed");
-        while permit.num_permits() < wanted.min(self.limit) {
-            match server.clone().try_acquire_owned() {
-                Ok(more) => permit.merge(more),
-                Err(_) => break,
+    pub async fn acquire(&self, source: &SourceConfig, wanted: usize) -> Result<Slots, StoreError> {
+        let server = server_key(source);
+        let holder = format!("{}/{}", self.process, uuid::Uuid::new_v4());
+        let wanted = wanted.clamp(1, self.settings.limit);
+        loop {
+            let count = self
+                .store
+                .take_slots(&server, self.settings.limit, wanted, &holder, self.lease())
+                .await?;
+            if count > 0 {
+                return Ok(self.held(server, holder, count));
             }
+            tokio::time::sleep(self.settings.poll).await;
         }
-        Slots { permit }
     }
 
-    /// Databases on one server share its limit: they share its CPUs and its
-    /// `max_connections`.
-    fn server(&self, source: &SourceConfig) -> Arc<Semaphore> {
-        let key = format!("{}:{}", source.host.to_ascii_lowercase(), source.port);
-        let mut servers = self.servers.lock().expect("no panic while holding the map");
-        servers
-            .entry(key)
-            .or_insert_with(|| Arc::new(Semaphore::new(self.limit)))
-            .clone()
+    fn lease(&self) -> SlotLease {
+        let now = self.clock.wall_millis();
+        SlotLease {
+            now,
+            until: now + self.settings.lease.as_millis() as i64,
+        }
     }
+
+    fn held(&self, server: String, holder: String, count: usize) -> Slots {
+        let lost = CancellationToken::new();
+        let renewer = tokio::spawn(renew(
+            self.store.clone(),
+            self.clock.clone(),
+            self.settings.lease,
+            (server.clone(), holder.clone(), count),
+            lost.clone(),
+        ));
+        Slots {
+            count,
+            lost,
+            renewer,
+            release: Some((self.store.clone(), server, holder)),
+        }
+    }
+}
+
+/// Renews the lease every third of it. When a renewal shows a slot taken over, or none
+/// succeeded for two thirds of the lease (another process would take the slots once the
+/// last third passes too), `lost` is cancelled.
+async fn renew(
+    store: Store,
+    clock: Arc<dyn Clock>,
+    lease: Duration,
+    (server, holder, count): (String, String, usize),
+    lost: CancellationToken,
+) {
+    let mut renewed = Instant::now();
+    loop {
+        tokio::time::sleep(lease / 3).await;
+        let until = clock.wall_millis() + lease.as_millis() as i64;
+        match store.renew_slots(&server, &holder, until).await {
+            Ok(held) if held == count => renewed = Instant::now(),
+            Ok(held) => {
+                tracing::warn!(%server, held, count, "source connections were taken over after their lease lapsed");
+                lost.cancel();
+                return;
+            }
+            Err(error) => {
+                tracing::warn!(%server, %error, "renewing the lease on source connections failed");
+                if renewed.elapsed() >= lease * 2 / 3 {
+                    lost.cancel();
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// Databases on one server share its limit: they share its CPUs and its
+/// `max_connections`.
+fn server_key(source: &SourceConfig) -> String {
+    format!("{}:{}", source.host.to_ascii_lowercase(), source.port)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::flows::clock::SystemClock;
     use crate::secret::Secret;
     use crate::sources::url::parse_source;
-    use std::time::Duration;
 
     fn source(host: &str) -> SourceConfig {
         parse_source(&Secret::new(format!("postgres://reader:pw@{host}:5432/shop"))).unwrap()
     }
 
+    fn slots(store: &Store, process: &str) -> SourceSlots {
+        let settings = SlotSettings {
+            limit: 3,
+            lease: Duration::from_secs(30),
+            poll: Duration::from_millis(10),
+        };
+        SourceSlots::new(store.clone(), Arc::new(SystemClock), settings, process)
+    }
+
+    /// Two processes (two `SourceSlots` on one store) share each server's limit.
     #[tokio::test]
-    async fn runs_share_a_servers_connections_and_wait_for_one() {
-        let slots = SourceSlots::new(3);
-        let first = slots.acquire(&source("db1"), 2).await;
-        let second = slots.acquire(&source("DB1"), 2).await;
+    async fn processes_share_a_servers_connections_and_wait_for_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_sqlite(dir.path()).await.unwrap();
+        let (one, two) = (slots(&store, "p1"), slots(&store, "p2"));
+        let first = one.acquire(&source("db1"), 2).await.unwrap();
+        let second = two.acquire(&source("DB1"), 2).await.unwrap();
         assert_eq!(
             (first.count(), second.count()),
             (2, 1),
             "the second run takes what is left"
         );
 
-        let other = slots.acquire(&source("db2"), 8).await;
+        let other = two.acquire(&source("db2"), 8).await.unwrap();
         assert_eq!(
             other.count(),
             3,
@@ -93,10 +215,10 @@ mod tests {
         );
 
         let db1 = source("db1");
-        let waiting = slots.acquire(&db1, 2);
+        let waiting = two.acquire(&db1, 2);
         tokio::pin!(waiting);
         assert!(
-            tokio::time::timeout(Duration::from_millis(50), &mut waiting)
+            tokio::time::timeout(Duration::from_millis(100), &mut waiting)
                 .await
                 .is_err(),
             "a third run waits while every connection is taken"
@@ -104,7 +226,9 @@ mod tests {
         drop(first);
         let third = tokio::time::timeout(Duration::from_secs(5), waiting)
             .await
-            .expect("freed");
+            .expect("freed")
+            .unwrap();
         assert_eq!(third.count(), 2);
+        assert!(!third.lost().is_cancelled());
     }
 }

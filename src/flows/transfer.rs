@@ -29,7 +29,8 @@ impl Engine {
         let slots = self
             .slots
             .acquire(&plan.source_config, self.settings.source_partitions)
-            .await;
+            .await
+            .map_err(RunFailure::internal)?;
         let read = source.read(&self.read_request(run, plan, slots.count())).await?;
         let mapping = match &plan.mapping {
             Some(set) => Some(
@@ -58,11 +59,24 @@ impl Engine {
             batch_id: Some(batch_id.to_string()),
         };
         let write = self.target.write(&plan.dataset_id, schema, batches, spec);
+        let lost = slots.lost();
+        // Another process may take the connections once their lease lapses: stop first.
+        let write = async move {
+            tokio::select! {
+                written = write => written.map_err(RunFailure::from),
+                _ = lost.cancelled() => Err(RunFailure {
+                    code: "SOURCE_CONNECTIONS_LOST".into(),
+                    message: "the lease on the source's connections could not be renewed; the read stopped".into(),
+                    transient: true,
+                }),
+            }
+        };
         let outcome = self.report_progress(owner, run, &progress, write).await;
         record_input(run, &progress);
         partial::record(run, &progress, &plan.flow);
         self.metrics.bytes_read(progress.bytes());
-        Ok(outcome?)
+        drop(slots);
+        outcome
     }
 
     /// Awaits `write`, saving the run's growing counts every second meanwhile.

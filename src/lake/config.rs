@@ -9,8 +9,9 @@ use url::Url;
 
 /// The standard AWS variables handed to delta-rs as storage options for an `s3://` lake.
 /// (delta-rs would also read most of them itself; passing them makes the lake's
-/// configuration visible in one place and testable.)
-pub const AWS_VARIABLES: [&str; 11] = [
+/// configuration visible in one place and testable.) The last two are read only to be
+/// refused: delta-rs 1.x ignores the first and the second makes commits unsafe.
+pub const AWS_VARIABLES: [&str; 13] = [
     "AWS_REGION",
     "AWS_DEFAULT_REGION",
     "AWS_ENDPOINT_URL",
@@ -22,6 +23,8 @@ pub const AWS_VARIABLES: [&str; 11] = [
     "AWS_S3_ADDRESSING_STYLE",
     "AWS_CONDITIONAL_PUT",
     "AWS_VIRTUAL_HOSTED_STYLE_REQUEST",
+    "AWS_S3_LOCKING_PROVIDER",
+    "AWS_S3_ALLOW_UNSAFE_RENAME",
 ];
 
 /// Default size at which a write rolls to a new Parquet file.

@@ -35,6 +35,18 @@ pub enum LakeError {
         "the commit to the table of dataset {dataset} conflicted with other writers {attempts} times; nothing was committed"
     )]
     Conflict { dataset: String, attempts: usize },
+    /// The store would let concurrent commits overwrite each other (no conditional writes).
+    #[error(
+        "the lake at {root} cannot take commits from several writers safely: {reason}. Inlet needs a store with \
+         conditional writes (put-if-absent: AWS S3, MinIO, Cloudflare R2, SeaweedFS 4.x; see docs/lake.md)"
+    )]
+    UnsafeStore { root: String, reason: String },
+    /// A storage option that would make commits unsafe, or that delta-rs ignores.
+    #[error("the lake's storage option {name} is refused: {reason}")]
+    RefusedOption { name: String, reason: String },
+    /// The store could not be written at all (credentials, bucket, network).
+    #[error("cannot write to the lake at {0}: {1}")]
+    Unreachable(String, String),
     /// Storage or the Delta log failed.
     #[error("Delta Lake: {0}")]
     Delta(#[from] DeltaTableError),

@@ -14,6 +14,7 @@ mod history;
 mod landed;
 mod parallel;
 mod parquet;
+mod probe;
 mod schema;
 
 pub use config::LakeConfig;
@@ -94,6 +95,7 @@ impl Lake {
     /// Opens the lake at `config.root`; a local root directory is created if missing.
     pub fn new(config: &LakeConfig) -> anyhow::Result<Lake> {
         crate::install_crypto_provider();
+        probe::check_options(&config.storage_options)?;
         let (root, local) = config::root_url(&config.root)?;
         Ok(Lake {
             inner: Arc::new(Inner {
@@ -102,6 +104,13 @@ impl Lake {
                 config: config.clone(),
             }),
         })
+    }
+
+    /// Checks that the store can be written and takes conditional writes (put-if-absent),
+    /// on which concurrent commits to one table rely: run once at start-up, so a store
+    /// that would let writers overwrite each other's commits is refused before any write.
+    pub async fn check_store(&self) -> Result<(), LakeError> {
+        probe::check_conditional_put(&self.inner.root, self.inner.config.storage_options.clone()).await
     }
 
     /// Where the dataset's Delta table lives: a directory path for a local lake, an

@@ -121,6 +121,17 @@ CREATE INDEX resources_by_name ON resources (org, sandbox, kind, name, id);
 CREATE INDEX runs_by_flow_created ON runs (flow_id, created_at, id);
 CREATE INDEX runs_by_tenant_updated ON runs (org, sandbox, updated_at, id)
 "#,
+    // Leases on the reading connections to each source server, shared by every process
+    // on this store: `slot` counts from 0 below `source_connections` (`store/slots.rs`).
+    r#"
+CREATE TABLE source_slots (
+    server TEXT NOT NULL,
+    slot BIGINT NOT NULL,
+    holder TEXT NOT NULL,
+    expires_at BIGINT NOT NULL,
+    PRIMARY KEY (server, slot)
+)
+"#,
 ];
 
 /// The migration after which every stored resource's `name` and searchable fields are

@@ -11,6 +11,7 @@ mod resources;
 mod retention;
 mod run_record;
 mod runs;
+mod slots;
 mod tenants;
 
 pub use claims::{Lease, WallTimes};
@@ -22,6 +23,7 @@ pub use run_record::{
     SizeSummary, StatusSummary, StoredDeltaColumn,
 };
 pub use runs::{LastWindow, RunRow};
+pub use slots::SlotLease;
 pub use tenants::{ApiClient, SandboxRow};
 
 use std::path::Path;

@@ -7,6 +7,8 @@ mod crash;
 mod exactly_once;
 mod partial;
 mod runs;
+mod s3;
+mod shared_connections;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -31,6 +33,8 @@ pub struct Lab {
     pub inlet: Inlet,
     pub api: Identity,
     pub clock: PathBuf,
+    /// The lake's storage variables (an S3 lake's), for the independent reader.
+    pub lake_env: Vec<(String, String)>,
     _clock_dir: tempfile::TempDir,
 }
 
@@ -53,6 +57,7 @@ impl Lab {
         let clock_dir = tempfile::tempdir().unwrap();
         let clock = clock_dir.path().join("clock");
         std::fs::write(&clock, now.to_string()).unwrap();
+        let lake_env = options.env.clone();
         let inlet = Inlet::start_with(Options {
             clock_file: Some(clock.clone()),
             config: Some(format!("{QUICK}{config}")),
@@ -64,6 +69,7 @@ impl Lab {
             inlet,
             api,
             clock,
+            lake_env,
             _clock_dir: clock_dir,
         }
     }
@@ -174,6 +180,12 @@ impl Lab {
 
     /// The dataset's Delta table read by the independent reader, with its rows.
     pub async fn dataset_table(&self, dataset: &str) -> Value {
+        let location = self.dataset_location(dataset).await;
+        delta::read_with(&location, true, &self.lake_env)
+    }
+
+    /// Where the dataset's table lives, as its catalog item says (a path or `s3://` URL).
+    pub async fn dataset_location(&self, dataset: &str) -> String {
         let reply = self
             .api
             .send(
@@ -181,11 +193,8 @@ impl Lab {
                     .request(Method::GET, &format!("/data/foundation/catalog/dataSets/{dataset}")),
             )
             .await;
-        let location = reply.body[dataset]["location"]
-            .as_str()
-            .expect("dataset location")
-            .to_string();
-        delta::read(location.trim_start_matches("file://"), true)
+        let location = reply.body[dataset]["location"].as_str().expect("dataset location");
+        location.trim_start_matches("file://").to_string()
     }
 
     /// A catalog batch by id.

@@ -16,6 +16,7 @@ mod list_parity;
 mod lists_and_bounds;
 mod read;
 mod real_clients;
+mod s3;
 mod secrets;
 mod security;
 mod service;

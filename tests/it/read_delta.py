@@ -9,11 +9,16 @@ as one JSON object:
   files     the number of data files in that version
   txns      {appId: version}: the latest txn version per app id, from the log itself
   commits   [{version, operation, runId}] oldest first, from the log itself
+  log_versions  the versions of the JSON commit files in the log, in order
   sums      {column: sum} for every integer column (an order-independent checksum)
   distinct  {column: count of distinct values} for every integer column
   data      the rows (only with --rows), sorted by their JSON text, values made JSON-safe
 
-Usage: python3 read_delta.py <table directory> [--rows]
+Usage: python3 read_delta.py <table directory or s3://bucket/prefix> [--rows]
+
+An s3:// table is read with the standard AWS variables of the environment
+(AWS_ENDPOINT_URL, AWS_ALLOW_HTTP, AWS_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY),
+the raw log through pyarrow's own S3 client.
 """
 
 import base64
@@ -26,16 +31,49 @@ import sys
 
 import pyarrow
 import pyarrow.compute
+import pyarrow.fs
 from deltalake import DeltaTable
+
+AWS_VARIABLES = ["AWS_ENDPOINT_URL", "AWS_ALLOW_HTTP", "AWS_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"]
+
+
+def storage_options(path):
+    if not path.startswith("s3://"):
+        return None
+    return {name: os.environ[name] for name in AWS_VARIABLES if os.environ.get(name)}
+
+
+def log_files(path):
+    """(name, bytes) of every JSON commit file of the table, in name order."""
+    if not path.startswith("s3://"):
+        names = sorted(glob.glob(os.path.join(path, "_delta_log", "*.json")))
+        return [(name, open(name, "rb").read()) for name in names]
+    endpoint = os.environ.get("AWS_ENDPOINT_URL", "")
+    scheme, _, host = endpoint.rpartition("://")
+    fs = pyarrow.fs.S3FileSystem(
+        access_key=os.environ.get("AWS_ACCESS_KEY_ID"),
+        secret_key=os.environ.get("AWS_SECRET_ACCESS_KEY"),
+        region=os.environ.get("AWS_REGION", "us-east-1"),
+        endpoint_override=host or None,
+        scheme=scheme or "https",
+    )
+    log = path[len("s3://"):].rstrip("/") + "/_delta_log"
+    infos = fs.get_file_info(pyarrow.fs.FileSelector(log, allow_not_found=True))
+    names = sorted(i.path for i in infos if i.path.endswith(".json"))
+    out = []
+    for name in names:
+        with fs.open_input_stream(name) as stream:
+            out.append((name, stream.read()))
+    return out
 
 
 def log_entries(path):
     """Every JSON commit in order, as (version, [actions])."""
     entries = []
-    for name in sorted(glob.glob(os.path.join(path, "_delta_log", "*.json"))):
+    for name, data in log_files(path):
         version = int(os.path.basename(name).split(".")[0])
-        with open(name) as handle:
-            entries.append((version, [json.loads(line) for line in handle if line.strip()]))
+        lines = data.decode().splitlines()
+        entries.append((version, [json.loads(line) for line in lines if line.strip()]))
     return entries
 
 
@@ -55,10 +93,11 @@ def jsonable(value):
 
 def main():
     path = sys.argv[1]
-    table = DeltaTable(path)
+    table = DeltaTable(path, storage_options=storage_options(path))
     data = table.to_pyarrow_table()
     txns, commits = {}, []
-    for version, actions in log_entries(path):
+    entries = log_entries(path)
+    for version, actions in entries:
         for action in actions:
             if "txn" in action:
                 txns[action["txn"]["appId"]] = action["txn"]["version"]
@@ -79,6 +118,7 @@ def main():
         "files": len(table.file_uris()),
         "txns": txns,
         "commits": commits,
+        "log_versions": [version for version, _ in entries],
         "sums": {
             f.name: pyarrow.compute.sum(data.column(f.name)).as_py() or 0
             for f in data.schema

@@ -140,6 +140,8 @@ const V2_RUNS: &[&str] = &[
         due_at BIGINT NOT NULL, attempts BIGINT NOT NULL, lease_owner TEXT, lease_expires_at BIGINT,
         created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL, etag TEXT NOT NULL, doc TEXT NOT NULL,
         UNIQUE (flow_id, window_number))",
+    // Tables of later migrations go too, so the store is as version 2 left it.
+    "DROP TABLE IF EXISTS source_slots",
     "DELETE FROM schema_migrations WHERE version >= 3",
 ];
 

@@ -16,7 +16,7 @@ use crate::connections::secrets::SecretCipher;
 use crate::flows::clock::Clock;
 use crate::flows::engine::{Engine, RunSettings};
 use crate::flows::failure::RunFailure;
-use crate::flows::slots::SourceSlots;
+use crate::flows::slots::{SlotSettings, SourceSlots};
 use crate::flows::source_factory::SourceFactory;
 use crate::flows::target::{Batches, Target};
 use crate::identity::{Caller, Tenant, keys::Key};
@@ -292,6 +292,12 @@ impl Lab {
         let lab_ids = insert_flow(&store, &cipher, &specs, &tenant, schedule, transformations).await;
         let rows = Arc::new(Rows::default());
         let target = Arc::new(MemoryTarget::default());
+        let slots = SlotSettings {
+            limit: 4,
+            lease: std::time::Duration::from_millis(LEASE_MS as u64),
+            poll: std::time::Duration::from_millis(10),
+        };
+        let slots = Arc::new(SourceSlots::new(store.clone(), clock.clone(), slots, "tests"));
         let engine = Engine {
             store,
             cipher,
@@ -299,7 +305,7 @@ impl Lab {
             sources: Arc::new(MemorySources(rows.clone())),
             target: target.clone(),
             clock: clock.clone(),
-            slots: Arc::new(SourceSlots::new(4)),
+            slots,
             metrics: Arc::new(Metrics::new()),
             settings: RunSettings {
                 settle_lag: std::time::Duration::ZERO,

@@ -15,9 +15,16 @@ pub fn lake_in(dir: &tempfile::TempDir, roll_bytes: u64) -> Lake {
 
 /// Reads the table at `location` with `read_delta.py` (`--rows` adds the rows).
 pub fn read(location: &str, rows: bool) -> Value {
+    read_with(location, rows, &[])
+}
+
+/// As [`read`], with `env` in the reader's environment (an `s3://` location's AWS
+/// variables, see `S3Server::env`).
+pub fn read_with(location: &str, rows: bool, env: &[(String, String)]) -> Value {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/it/read_delta.py");
     let mut command = std::process::Command::new("python3");
     command.arg(script).arg(location);
+    command.envs(env.iter().map(|(k, v)| (k, v)));
     if rows {
         command.arg("--rows");
     }

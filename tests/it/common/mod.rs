@@ -2,4 +2,5 @@
 
 pub mod delta;
 pub mod pg;
+pub mod s3;
 pub mod server;

@@ -15,6 +15,16 @@ pub const PG_SPEC: &str = "74a1c565-4e59-48d7-9d67-7c03b8a13137";
 /// The Redshift connection spec id.
 pub const REDSHIFT_SPEC: &str = "3416976c-a9ca-4bba-901a-1f08f66978ff";
 
+/// The lake's storage variables, never inherited from the test's own environment.
+const AWS_VARIABLES: [&str; 6] = [
+    "AWS_ENDPOINT_URL",
+    "AWS_ALLOW_HTTP",
+    "AWS_REGION",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_CONDITIONAL_PUT",
+];
+
 /// How to start a server.
 #[derive(Default, Clone)]
 pub struct Options {
@@ -29,6 +39,10 @@ pub struct Options {
     /// Another server's data directory, for a second process sharing its keys and lake
     /// (with a shared PostgreSQL metadata store); a fresh one when `None`.
     pub data_dir: Option<PathBuf>,
+    /// `--lake-root` (e.g. an `s3://` root); `<data dir>/lake` when `None`.
+    pub lake_root: Option<String>,
+    /// More environment variables (e.g. an S3 server's AWS settings).
+    pub env: Vec<(String, String)>,
 }
 
 /// A running `inlet serve`. Killed when dropped.
@@ -82,6 +96,9 @@ impl Inlet {
         let log = std::fs::File::create(self.log_path()).expect("log file");
         let mut command = self.command(&["serve", "--listen", "127.0.0.1:0"]);
         command.env("INLET_LOG", self.options.log_level.as_deref().unwrap_or("info"));
+        if let Some(root) = &self.options.lake_root {
+            command.arg("--lake-root").arg(root);
+        }
         let mut child = command.stdout(Stdio::piped()).stderr(log).spawn().expect("start inlet");
         let mut line = String::new();
         BufReader::new(child.stdout.take().unwrap())
@@ -105,6 +122,10 @@ impl Inlet {
             .env_remove("INLET_METADATA_URL")
             .env_remove("INLET_LAKE_ROOT")
             .env_remove("INLET_CLOCK_FILE");
+        for name in AWS_VARIABLES {
+            command.env_remove(name);
+        }
+        command.envs(self.options.env.iter().map(|(k, v)| (k, v)));
         if let Some(url) = &self.options.metadata_url {
             command.arg("--metadata-url").arg(url);
         }
@@ -145,6 +166,29 @@ impl Inlet {
         assert!(self.child.is_none(), "the server is still running");
         self.restarts += 1;
         self.spawn();
+    }
+
+    /// Starts `inlet serve` and waits for it to exit (it is expected to refuse to start);
+    /// returns its exit status and everything it logged.
+    pub fn start_expecting_failure(options: Options) -> (std::process::ExitStatus, String) {
+        let inlet = Inlet {
+            child: None,
+            base: String::new(),
+            dir: tempfile::tempdir().expect("temp dir"),
+            options,
+            restarts: 0,
+        };
+        let mut command = inlet.command(&["serve", "--listen", "127.0.0.1:0"]);
+        if let Some(root) = &inlet.options.lake_root {
+            command.arg("--lake-root").arg(root);
+        }
+        let out = command.output().expect("run inlet serve");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status, text)
     }
 
     /// Stops the server gracefully and waits for it; panics if it does not exit cleanly.

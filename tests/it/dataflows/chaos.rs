@@ -2,7 +2,8 @@
 //! processes are killed with SIGKILL at random moments and started again. Afterwards every
 //! source row is in the dataset exactly once, every window has exactly one successful
 //! run, and no batch is left `processing`. Once with two processes on a PostgreSQL
-//! metadata store, once with one process on SQLite and two workers.
+//! metadata store, once with the same and the lake on an S3 server, once with one process
+//! on SQLite and two workers.
 //!
 //! The kills follow a seeded random sequence; the seed is printed, and
 //! `INLET_CHAOS_SEED=<seed>` repeats it.
@@ -17,6 +18,7 @@ use serde_json::{Value, json};
 use super::{Lab, status};
 use crate::common::delta;
 use crate::common::pg::{PgOptions, PgServer};
+use crate::common::s3::S3Server;
 use crate::common::server::{Inlet, Options};
 
 /// 2025-01-01T00:00:00Z.
@@ -44,6 +46,20 @@ async fn two_processes_on_postgres_killed_at_random_land_every_window_exactly_on
     metadata.create_database("meta");
     let options = Options {
         metadata_url: Some(metadata.admin_url("meta")),
+        ..Options::default()
+    };
+    chaos(options, 2).await;
+}
+
+#[tokio::test]
+async fn two_processes_with_the_lake_on_s3_killed_at_random_land_every_window_exactly_once() {
+    let metadata = PgServer::start(PgOptions::default());
+    metadata.create_database("meta");
+    let s3 = S3Server::start();
+    let options = Options {
+        metadata_url: Some(metadata.admin_url("meta")),
+        lake_root: Some(s3.root("lake")),
+        env: s3.env(),
         ..Options::default()
     };
     chaos(options, 2).await;
@@ -114,8 +130,8 @@ async fn chaos(options: Options, processes: usize) {
             .count();
         assert_eq!(ok, 1, "window {window}: {runs:#?}");
     }
-    let location = lab.inlet.data_dir().join("lake").join(&dataset);
-    let table = delta::read(location.to_str().unwrap(), false);
+    let location = lab.dataset_location(&dataset).await;
+    let table = delta::read_with(&location, false, &lab.lake_env);
     let sums = lab.pg.psql(
         "shop",
         "SELECT count(*) || ' ' || sum(id) || ' ' || sum(h) FROM public.events",
@@ -127,6 +143,12 @@ async fn chaos(options: Options, processes: usize) {
     assert_eq!(table["sums"]["id"], expected[1]);
     assert_eq!(table["sums"]["h"], expected[2]);
     assert_eq!(table["txns"][flow.as_str()], WINDOWS);
+    let versions: Vec<i64> = serde_json::from_value(table["log_versions"].clone()).unwrap();
+    assert_eq!(
+        versions,
+        (0..WINDOWS).collect::<Vec<_>>(),
+        "one commit a window, consecutive"
+    );
     let processing = lab
         .api
         .send(lab.api.request(
