@@ -4,8 +4,8 @@
 //! Every wait polls for a condition with a generous limit and, when the limit passes,
 //! fails with what the page showed; nothing asserts how long anything took.
 
-use std::os::unix::process::CommandExt;
 use std::net::TcpListener;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
