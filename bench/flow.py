@@ -60,8 +60,9 @@ def _cli(inlet, env, data_dir, *args):
     return out.stdout.strip()
 
 
-def _setup(api, pg, table):
-    """Connections and dataset for `table`; returns (source id, target id, dataset id)."""
+def _setup(api, pg, table, source_params=None):
+    """Connections and dataset for `table` (`source_params` added to the source connection's
+    params, e.g. {"cdcEnabled": True}); returns (source id, target id, dataset id)."""
     base = api.created(f"{FLOW}/connections", {
         "name": "bench", "connectionSpec": {"id": PG_SPEC, "version": "1.0"},
         "auth": {"specName": "Basic Authentication", "params": {
@@ -69,7 +70,8 @@ def _setup(api, pg, table):
             "password": pg.password, "sslMode": "Disable"}}})["id"]
     source = api.created(f"{FLOW}/sourceConnections", {
         "name": f"{table} source", "baseConnectionId": base, "data": {"format": "tabular"},
-        "params": {"tableName": f"public.{table}"}, "connectionSpec": {"id": PG_SPEC, "version": "1.0"}})["id"]
+        "params": {"tableName": f"public.{table}", **(source_params or {})},
+        "connectionSpec": {"id": PG_SPEC, "version": "1.0"}})["id"]
     dataset = api.created("/data/foundation/catalog/dataSets", {"name": table})[0]
     dataset = dataset.removeprefix("@/dataSets/")
     target = api.created(f"{FLOW}/targetConnections", {

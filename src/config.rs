@@ -78,6 +78,7 @@ struct FileConfig {
     run_attempts: Option<u32>,
     retry_backoff: Option<String>,
     poll_interval: Option<String>,
+    cdc_changes_per_run: Option<u32>,
     run_retention_keep: Option<usize>,
     run_retention_age: Option<String>,
     egress_allow: Option<Vec<String>>,
@@ -128,6 +129,9 @@ pub struct Config {
     pub retry_backoff: Duration,
     /// How often idle workers and the scheduler look for work.
     pub poll_interval: Duration,
+    /// Changes a change data capture run reads at most (whole transactions: it stops
+    /// after the transaction that reaches this); the next run goes on from there.
+    pub cdc_changes_per_run: u32,
     /// Runs kept per flow however old (retention, see [`crate::flows::retention`]).
     pub run_retention_keep: usize,
     /// Runs younger than this are kept however many there are.
@@ -209,6 +213,7 @@ impl Config {
                 "poll_interval",
                 Duration::from_millis(500),
             )?,
+            cdc_changes_per_run: file.cdc_changes_per_run.unwrap_or(1_000_000).max(1),
             run_retention_keep: file.run_retention_keep.unwrap_or(500),
             run_retention_age: duration(
                 file.run_retention_age.as_deref(),
@@ -249,6 +254,7 @@ impl Config {
             retry_backoff: self.retry_backoff,
             run_lease: self.run_lease,
             poll_interval: self.poll_interval,
+            cdc_changes_per_run: self.cdc_changes_per_run,
         }
     }
 

@@ -83,6 +83,7 @@ pub async fn copy(request: CopyRequest) -> anyhow::Result<CopyReport> {
         txn_version,
         run_id: uuid::Uuid::new_v4().to_string(),
         batch_id: None,
+        cdc_position: None,
     };
     let progress = read.progress.clone();
     let reporter = tokio::spawn(show_progress(progress.clone(), read.estimated_rows));

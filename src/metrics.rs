@@ -9,6 +9,7 @@ use axum::response::Response;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
@@ -30,6 +31,11 @@ struct RunLabels {
     status: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct FlowLabels {
+    flow: String,
+}
+
 type LatencyFamily = Family<RouteLabels, Histogram, fn() -> Histogram>;
 
 /// The service's metrics and the registry that encodes them.
@@ -40,6 +46,7 @@ pub struct Metrics {
     runs: Family<RunLabels, Counter>,
     rows_written: Counter,
     bytes_read: Counter,
+    retained_wal: Family<FlowLabels, Gauge>,
 }
 
 fn latency_histogram() -> Histogram {
@@ -73,7 +80,14 @@ impl Metrics {
             "Bytes received from source databases by runs",
             bytes_read.clone(),
         );
+        let retained_wal = Family::<FlowLabels, Gauge>::default();
+        registry.register(
+            "cdc_slot_retained_wal_bytes",
+            "Bytes of WAL the replication slot of a change data capture flow keeps at its source, as its last run saw",
+            retained_wal.clone(),
+        );
         Metrics {
+            retained_wal,
             registry,
             requests,
             latency,
@@ -100,6 +114,18 @@ impl Metrics {
     /// Counts bytes a run read from its source.
     pub fn bytes_read(&self, bytes: u64) {
         self.bytes_read.inc_by(bytes);
+    }
+
+    /// Records how much WAL the slot of change data capture flow `flow` retains.
+    pub fn retained_wal(&self, flow: &str, bytes: u64) {
+        self.retained_wal
+            .get_or_create(&FlowLabels { flow: flow.to_string() })
+            .set(bytes.min(i64::MAX as u64) as i64);
+    }
+
+    /// Forgets the slot gauge of a deleted flow.
+    pub fn forget_flow(&self, flow: &str) {
+        self.retained_wal.remove(&FlowLabels { flow: flow.to_string() });
     }
 
     /// The metrics in Prometheus text format.

@@ -15,6 +15,7 @@ use crate::flows::params::{Transformations, parse_options, parse_transformations
 use crate::flows::schedule::{Schedule, integer};
 use crate::identity::Caller;
 use crate::mapping::{self, MappingSet};
+use crate::specs::Violation;
 use crate::state::AppState;
 use crate::store::ResourceRow;
 
@@ -67,6 +68,7 @@ pub async fn checked(
     let target = referenced(state, caller, TARGET_CONNECTION, &target_id, "/targetConnectionIds/0").await?;
     allowed_by(spec, "sourceConnectionSpecIds", &source)?;
     allowed_by(spec, "targetConnectionSpecIds", &target)?;
+    check_merging(state, caller, &source, &transformations, &body["options"]).await?;
     let delta = transformations.delta_column.as_ref().map(|d| d.name.clone());
     let (transformations, mapped) = pinned(state, caller, body, &transformations).await?;
     check_columns(state, caller, &source, delta.as_deref(), &mapped).await?;
@@ -264,4 +266,70 @@ pub async fn check_columns(
             model.table
         ),
     ))
+}
+
+/// The rules of a flow that merges rows by key: one whose source connection captures
+/// changes (no delta column, mapping or partial ingestion: the dataset mirrors the table,
+/// every change lands or none), or a delta column flow with `mergeByKey` (the table needs a
+/// primary key, and the rows keep the source's columns).
+async fn check_merging(
+    state: &AppState,
+    caller: &Caller,
+    source: &ResourceRow,
+    transformations: &Transformations,
+    options: &Value,
+) -> Result<(), ApiError> {
+    let model = SourceConnection::from_row(source).map_err(ApiError::internal)?;
+    let mut refused = Vec::new();
+    let mut refuse = |path: &str, message: &str| refused.push(Violation::new(path, message));
+    if model.cdc {
+        let why = "a change data capture flow (its source connection has cdcEnabled) merges every change of the table";
+        if transformations.delta_column.is_some() {
+            refuse("/transformations", &format!("{why}; it takes no Copy deltaColumn"));
+        }
+        if transformations.mapping.is_some() {
+            refuse(
+                "/transformations",
+                &format!("{why}; it takes no Mapping: the dataset has the table's columns"),
+            );
+        }
+        if !options["partialIngestionPercent"].is_null() {
+            refuse(
+                "/options/partialIngestionPercent",
+                &format!("{why}; every change lands or none does"),
+            );
+        }
+    }
+    if transformations.merge_by_key && transformations.mapping.is_some() {
+        refuse(
+            "/transformations",
+            "a flow with mergeByKey merges rows by the source's primary key columns; it takes no Mapping",
+        );
+    }
+    if !refused.is_empty() {
+        return Err(ApiError::invalid("The flow is not valid", refused));
+    }
+    if !transformations.merge_by_key {
+        return Ok(());
+    }
+    let base = referenced(state, caller, CONNECTION, &model.base_connection_id, "baseConnectionId").await?;
+    let (reader, _) = open_source(state, &base)?;
+    let key = reader
+        .key(&model.table)
+        .await
+        .map_err(|e| unreadable(e, &model.table))?;
+    if key.is_empty() {
+        return Err(ApiError::invalid(
+            "The flow is not valid",
+            vec![Violation::new(
+                "/transformations",
+                format!(
+                    "mergeByKey needs a primary key, and table {} has none: add one (ALTER TABLE ... ADD PRIMARY KEY), \
+                     or leave mergeByKey out to append each window",
+                    model.table
+                ),
+            )],
+        ));
+    }
+    Ok(())
 }

@@ -12,6 +12,7 @@ use utoipa_axum::routes;
 
 use super::body::JsonBody;
 use super::error::{ApiError, json_response};
+use super::flow_capture;
 use super::flow_checks::checked;
 use super::resource::{FLOW, create, find, find_for_patch, list_items, merge, one, patch, replace};
 use crate::flows::schedule::integer;
@@ -63,6 +64,7 @@ async fn get_flow(State(state): State<AppState>, caller: Caller, Path(id): Path<
     let row = find(&state, &caller, FLOW, &id).await?;
     let mut shown = item(&row);
     add_runs(&state, &id, &mut shown).await?;
+    flow_capture::add_capture(&state, &caller, &row, &mut shown).await?;
     Ok(one(shown))
 }
 
@@ -133,7 +135,7 @@ struct ActionQuery {
     op: Option<String>,
 }
 
-#[utoipa::path(post, path = "/flows/{id}/action", tag = "Flows", params(("id" = String, Path), ("op" = String, Query, description = "enable or disable, any case")),
+#[utoipa::path(post, path = "/flows/{id}/action", tag = "Flows", params(("id" = String, Path), ("op" = String, Query, description = "enable, disable, or (change data capture flows) resnapshot; any case")),
     responses((status = 200, description = "`{id, etag}`", body = crate::api::schema::Created)))]
 async fn flow_action(
     State(state): State<AppState>,
@@ -145,8 +147,17 @@ async fn flow_action(
     let new_state = match op.as_str() {
         "enable" => "enabled",
         "disable" => "disabled",
+        "resnapshot" => {
+            let row = find(&state, &caller, FLOW, &id).await?;
+            flow_capture::request_resnapshot(&state, &caller, &row).await?;
+            tracing::info!(flow = %id, "re-snapshot requested");
+            return Ok(json_response(StatusCode::OK, &json!({"id": row.id, "etag": row.etag})));
+        }
         _ => {
-            return Err(ApiError::bad_request("1406", "`op` must be enable or disable"));
+            return Err(ApiError::bad_request(
+                "1406",
+                "`op` must be enable, disable or (for a change data capture flow) resnapshot",
+            ));
         }
     };
     let row = find(&state, &caller, FLOW, &id).await?;
@@ -164,13 +175,40 @@ async fn flow_action(
     Ok(answer)
 }
 
-#[utoipa::path(delete, path = "/flows/{id}", tag = "Flows", params(("id" = String, Path)), responses((status = 204, description = "Deleted; its runs that had not started are cancelled")))]
+/// `DELETE /flows/{id}`'s query.
+#[derive(Deserialize)]
+struct DeleteQuery {
+    #[serde(rename = "keepReplicationSlot")]
+    keep_replication_slot: Option<String>,
+}
+
+#[utoipa::path(delete, path = "/flows/{id}", tag = "Flows", params(("id" = String, Path),
+        ("keepReplicationSlot" = Option<bool>, Query, description = "Inlet: delete a change data capture flow without dropping its replication slot")),
+    responses((status = 204, description = "Deleted; its runs that had not started are cancelled, a change data capture flow's slot dropped"),
+        (status = 409, description = "The flow's replication slot could not be dropped; nothing was deleted")))]
 async fn delete_flow(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
+    Query(query): Query<DeleteQuery>,
 ) -> Result<Response, ApiError> {
-    find(&state, &caller, FLOW, &id).await?;
+    let keep = match query
+        .keep_replication_slot
+        .as_deref()
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                "1406",
+                "`keepReplicationSlot` must be true or false",
+            ));
+        }
+    };
+    let row = find(&state, &caller, FLOW, &id).await?;
+    flow_capture::drop_capture(&state, &caller, &row, keep).await?;
     if !state.store.delete_resource(FLOW.store, &caller.tenant, &id).await? {
         return Err(ApiError::not_found(FLOW.noun, &id));
     }

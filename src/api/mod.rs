@@ -8,6 +8,7 @@ pub mod connections;
 pub mod error;
 pub mod explore;
 pub mod fields;
+pub mod flow_capture;
 pub mod flow_checks;
 pub mod flows;
 pub mod ims;

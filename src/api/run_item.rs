@@ -33,6 +33,9 @@ pub struct RunItem {
     /// Inlet: the run that re-runs this failed one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retried_by: Option<String>,
+    /// Inlet: what a change data capture run read and merged.
+    #[serde(rename = "inletCdc", skip_serializing_if = "Option::is_none")]
+    pub cdc: Option<crate::store::CdcSummary>,
 }
 
 /// The platform's run metrics.
@@ -192,6 +195,7 @@ impl RunItem {
             window_number: row.window_number,
             retry_of: details.retry_of.clone(),
             retried_by: row.replaced_by.clone(),
+            cdc: details.cdc.clone(),
         }
     }
 

@@ -22,7 +22,9 @@ use super::schema::items::{
 use crate::flows::model::column_names;
 use crate::identity::Caller;
 use crate::sources::schema::{TableSchema, object_path};
+use crate::sources::source::Source;
 use crate::sources::{SourceError, SourceErrorKind, TableRef, schema};
+use crate::specs::Violation;
 use crate::state::AppState;
 
 /// The source connection routes.
@@ -116,13 +118,14 @@ async fn checked(state: &AppState, caller: &Caller, body: &Value) -> Result<Sour
         None | Some(Value::Null) => None,
         Some(list) => column_names(list).map_err(|v| fields.extend(v)).ok(),
     };
-    if asks_for_cdc(body.pointer("/params/cdcEnabled")) {
-        fields.push(
-            "/params/cdcEnabled",
-            "change data capture is not available: leave cdcEnabled out (or false); flows copy the whole table \
-             or the rows of each window by a delta column",
-        );
-    }
+    let cdc = match body.pointer("/params/cdcEnabled") {
+        None | Some(Value::Null) | Some(Value::Bool(false)) => false,
+        Some(Value::Bool(true)) => true,
+        Some(_) => {
+            fields.push("/params/cdcEnabled", "must be true or false");
+            false
+        }
+    };
     fields.finish("The source connection is not valid")?;
     let base = referenced(state, caller, CONNECTION, &base_id, "/baseConnectionId").await?;
     let base_spec = &base.doc["connectionSpec"];
@@ -139,6 +142,11 @@ async fn checked(state: &AppState, caller: &Caller, body: &Value) -> Result<Sour
     let table = TableRef::parse(&table_name, config.schema.as_deref().unwrap_or("public"))
         .map_err(|e| no_columns(&table_name, &e.to_string()))?;
     let described = source.describe(&table).await.map_err(|e| unreadable(e, &table))?;
+    let columns = chosen_columns(&described, wanted)?;
+    if cdc {
+        let names: Option<Vec<String>> = columns.as_ref().map(|c| c.iter().map(|c| c.name.clone()).collect());
+        capturable(source.as_ref(), &described.table, names.as_deref()).await?;
+    }
     let spec: SpecRef = serde_json::from_value(base_spec.clone()).map_err(ApiError::internal)?;
     Ok(SourceConnectionBody {
         name,
@@ -148,7 +156,8 @@ async fn checked(state: &AppState, caller: &Caller, body: &Value) -> Result<Sour
         data: DataFormat { format, schema: None },
         params: SourceParams {
             table_name: object_path(&described.table),
-            columns: chosen_columns(&described, wanted)?,
+            columns,
+            cdc_enabled: cdc.then_some(true),
         },
         connection_spec: SpecRef {
             version: if spec_version.is_empty() {
@@ -172,14 +181,26 @@ fn document(body: &SourceConnectionBody) -> Value {
     serde_json::to_value(body).expect("a source connection serialises")
 }
 
-/// Whether `cdcEnabled` asks for change data capture (`true`, or the string in any case):
-/// it is refused rather than ignored, since it would change what the dataset holds.
-fn asks_for_cdc(value: Option<&Value>) -> bool {
-    match value {
-        Some(Value::Bool(on)) => *on,
-        Some(Value::String(text)) => !text.eq_ignore_ascii_case("false"),
-        Some(Value::Null) | None => false,
-        Some(_) => true,
+/// Checks that the source can capture `table`'s changes: `400` saying what to change
+/// when it cannot (a Redshift cluster has no change log to read).
+async fn capturable(source: &dyn Source, table: &TableRef, columns: Option<&[String]>) -> Result<(), ApiError> {
+    let refuse = |message: String| {
+        ApiError::invalid(
+            "Change data capture is not possible for this table",
+            vec![Violation::new("/params/cdcEnabled", message)],
+        )
+    };
+    let Some(feed) = source.change_feed() else {
+        return Err(refuse(
+            "this source has no change log Inlet can read (Amazon Redshift offers none); leave cdcEnabled out, and \
+             use a flow with a deltaColumn and mergeByKey to keep updated rows once"
+                .into(),
+        ));
+    };
+    match feed.check(table, columns).await {
+        Ok(Ok(_key)) => Ok(()),
+        Ok(Err(refusal)) => Err(refuse(format!("{} ({})", refusal.message, refusal.what))),
+        Err(error) => Err(unreadable(error, table)),
     }
 }
 

@@ -18,6 +18,7 @@ use super::plan::{PlanSources, RunPlan};
 use super::slots::SourceSlots;
 use super::source_factory::SourceFactory;
 use super::target::Target;
+use super::transfer::Delivery;
 use crate::catalog::{self, CatalogError};
 use crate::connections::secrets::SecretCipher;
 use crate::metrics::Metrics;
@@ -42,6 +43,8 @@ pub struct RunSettings {
     pub run_lease: Duration,
     /// How often idle workers look for work.
     pub poll_interval: Duration,
+    /// Changes a change data capture run reads at most (see `cdc.rs`).
+    pub cdc_changes_per_run: u32,
 }
 
 /// Everything an attempt at a run uses. Cheap to share (`Arc<Engine>`).
@@ -97,7 +100,11 @@ impl Engine {
         // finds out whether the window landed, and otherwise gives the run up.
         let abandoned = run.attempts > i64::from(self.settings.run_attempts.max(1));
         let source = self.sources.open(plan.source_config.clone());
-        if !abandoned && let Some(due_at) = self.postpone_until(&plan, source.as_ref(), run).await? {
+        // Changes are not windowed: a change data capture run need not wait for the window.
+        if !abandoned
+            && !plan.cdc
+            && let Some(due_at) = self.postpone_until(&plan, source.as_ref(), run).await?
+        {
             return Ok(Outcome::Postponed { due_at });
         }
         if let Some(landed) = self
@@ -107,6 +114,10 @@ impl Engine {
         {
             tracing::info!(run = %run.id, window = run.window_number, "window already landed; nothing to write");
             self.recover(run, &landed).await?;
+            if plan.cdc {
+                self.advance_after_landing(&plan, source.as_ref(), landed.commit.as_ref())
+                    .await;
+            }
             return Ok(Outcome::Succeeded);
         }
         self.close_interrupted_batches(run).await?;
@@ -114,9 +125,34 @@ impl Engine {
             return Err(abandoned_failure(run, self.settings.run_attempts));
         }
         let batch_id = self.start(owner, run, &plan).await?;
-        let written = self.transfer(owner, run, &plan, source.as_ref(), &batch_id).await;
+        let written = if plan.cdc {
+            self.capture(owner, run, (&plan, source.as_ref()), &batch_id).await
+        } else {
+            self.transfer(
+                owner,
+                run,
+                (&plan, source.as_ref()),
+                &batch_id,
+                self.delivery(&plan, source.as_ref()).await?,
+            )
+            .await
+        };
         self.settle(run, &plan, &batch_id, written).await?;
         Ok(Outcome::Succeeded)
+    }
+
+    /// How the run's rows land: appended or replacing the dataset (`plan.write_mode`), or
+    /// merged by the table's primary key (`mergeByKey`).
+    async fn delivery(&self, plan: &RunPlan, source: &dyn Source) -> Result<Delivery, RunFailure> {
+        let merge_key = match plan.flow.merge_by_key && plan.delta_column.is_some() {
+            true => Some(merge_key(plan, source).await?),
+            false => None,
+        };
+        Ok(Delivery {
+            mode: plan.write_mode(),
+            cdc_position: None,
+            merge_key,
+        })
     }
 
     /// `Some(due_at)` when the window's end, plus the settle lag, is still ahead of the
@@ -199,6 +235,21 @@ pub(super) fn catalog_failure(error: CatalogError) -> RunFailure {
         }
         other => RunFailure::internal(other),
     }
+}
+
+/// The primary key a `mergeByKey` flow merges by, read at the run (it may have changed).
+async fn merge_key(plan: &RunPlan, source: &dyn Source) -> Result<Vec<String>, RunFailure> {
+    let key = source.key(&plan.table).await?;
+    if key.is_empty() {
+        return Err(RunFailure::permanent(
+            "MERGE_KEY_MISSING",
+            format!(
+                "the flow merges rows by the primary key of {}, which has none now: add one, or leave mergeByKey out",
+                plan.table
+            ),
+        ));
+    }
+    Ok(key)
 }
 
 fn abandoned_failure(run: &RunRow, attempts: u32) -> RunFailure {

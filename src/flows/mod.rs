@@ -1,6 +1,7 @@
 //! Dataflows: schedules and the windows they make, runs, the scheduler that turns flows
 //! into runs, the workers that claim them, and the engine that executes one.
 
+mod cdc;
 pub mod clock;
 pub mod engine;
 pub mod failure;

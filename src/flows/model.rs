@@ -39,6 +39,8 @@ pub struct SourceConnection {
     pub table: TableRef,
     /// The columns to read, in this order; every column when `None`.
     pub columns: Option<Vec<String>>,
+    /// `params.cdcEnabled`: the dataset mirrors the table through its change log.
+    pub cdc: bool,
 }
 
 /// Where a target connection writes: a dataset (a Delta Lake table) of the same tenant.
@@ -66,6 +68,8 @@ pub struct Flow {
     pub source_connection_id: String,
     pub target_connection_id: String,
     pub delta_column: Option<DeltaColumn>,
+    /// Rows of a window replace the dataset's rows with the same primary key.
+    pub merge_by_key: bool,
     pub mapping: Option<MappingRef>,
     pub schedule: Schedule,
     /// `options.partialIngestionPercent` was given: rows that fail to convert are
@@ -115,6 +119,7 @@ impl SourceConnection {
             base_connection_id: text(doc, "/baseConnectionId").ok_or_else(|| fail("baseConnectionId is missing"))?,
             table,
             columns,
+            cdc: doc.pointer("/params/cdcEnabled") == Some(&Value::Bool(true)),
         })
     }
 
@@ -204,6 +209,7 @@ impl Flow {
             source_connection_id: single("sourceConnectionIds")?,
             target_connection_id: single("targetConnectionIds")?,
             delta_column: transformations.delta_column,
+            merge_by_key: transformations.merge_by_key,
             mapping,
             schedule,
             partial_ingestion: options.partial_ingestion_percent.is_some(),

@@ -56,6 +56,9 @@ impl DeltaColumn {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Transformations {
     pub delta_column: Option<DeltaColumn>,
+    /// Inlet: `Copy`'s `mergeByKey: true`: a window's rows replace the dataset's rows of
+    /// the same primary key instead of being appended.
+    pub merge_by_key: bool,
     /// The `Mapping` transformation's set and version (`None`: not given, take the latest).
     pub mapping: Option<(String, Option<i64>)>,
 }
@@ -87,10 +90,16 @@ pub fn parse_transformations(value: &Value) -> Result<Transformations, Vec<Viola
         seen.push(name.clone());
         let params = &entry["params"];
         match name.as_str() {
-            "copy" => match DeltaColumn::parse(&params["deltaColumn"], &format!("{path}/params/deltaColumn")) {
-                Ok(delta) => out.delta_column = delta,
-                Err(found) => violations.extend(found),
-            },
+            "copy" => {
+                match DeltaColumn::parse(&params["deltaColumn"], &format!("{path}/params/deltaColumn")) {
+                    Ok(delta) => out.delta_column = delta,
+                    Err(found) => violations.extend(found),
+                }
+                match merge_by_key(&params["mergeByKey"], out.delta_column.is_some(), &path) {
+                    Ok(merge) => out.merge_by_key = merge,
+                    Err(found) => violations.push(found),
+                }
+            }
             "mapping" => match mapping_params(params, &path) {
                 Ok(mapping) => out.mapping = Some(mapping),
                 Err(found) => violations.push(found),
@@ -102,6 +111,20 @@ pub fn parse_transformations(value: &Value) -> Result<Transformations, Vec<Viola
         Ok(out)
     } else {
         Err(violations)
+    }
+}
+
+/// Reads `mergeByKey`: a boolean, `true` only beside a delta column.
+fn merge_by_key(value: &Value, has_delta_column: bool, path: &str) -> Result<bool, Violation> {
+    let path = format!("{path}/params/mergeByKey");
+    match value {
+        Value::Null | Value::Bool(false) => Ok(false),
+        Value::Bool(true) if has_delta_column => Ok(true),
+        Value::Bool(true) => Err(Violation::new(
+            path,
+            "needs a deltaColumn: a flow without one replaces the whole dataset at every run",
+        )),
+        _ => Err(Violation::new(path, "must be true or false")),
     }
 }
 

@@ -27,6 +27,8 @@ pub struct RunPlan {
     pub delta_column: Option<DeltaColumn>,
     pub dataset_id: String,
     pub mapping: Option<MappingSet>,
+    /// The dataset mirrors the table through its change log (`cdc.rs`).
+    pub cdc: bool,
 }
 
 /// What a plan is loaded with: the store, and what opens a base connection's secrets.
@@ -92,6 +94,7 @@ impl RunPlan {
             source_config,
             table: source.table,
             columns: source.columns,
+            cdc: source.cdc,
             dataset_id: target.dataset_id,
             mapping,
         }))

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use futures::stream::BoxStream;
 
 use super::failure::RunFailure;
-use crate::lake::{CommitOutcome, CommitSpec, Lake, LakeError, Landed};
+use crate::lake::{ChangeSet, CommitOutcome, CommitSpec, Lake, LakeError, Landed};
 
 /// The batches of one run, ending with its failure if it fails.
 pub type Batches = BoxStream<'static, Result<RecordBatch, RunFailure>>;
@@ -28,6 +28,13 @@ pub trait Target: Send + Sync {
         spec: CommitSpec,
     ) -> Result<CommitOutcome, LakeError>;
 
+    /// Merges `changes` into `dataset` by key in exactly one commit carrying `spec`'s
+    /// txn, unless the window has landed already.
+    async fn merge(&self, dataset: &str, changes: ChangeSet, spec: CommitSpec) -> Result<CommitOutcome, LakeError>;
+
+    /// The table's txn version for `app_id`; `None` when the table or the txn is absent.
+    async fn txn_version(&self, dataset: &str, app_id: &str) -> Result<Option<i64>, LakeError>;
+
     /// The dataset's schema, once it has a table.
     async fn schema(&self, dataset: &str) -> Result<Option<SchemaRef>, LakeError>;
 }
@@ -46,6 +53,14 @@ impl Target for Lake {
         spec: CommitSpec,
     ) -> Result<CommitOutcome, LakeError> {
         Lake::write(self, dataset, schema, batches, spec).await
+    }
+
+    async fn merge(&self, dataset: &str, changes: ChangeSet, spec: CommitSpec) -> Result<CommitOutcome, LakeError> {
+        Lake::merge(self, dataset, changes, spec).await
+    }
+
+    async fn txn_version(&self, dataset: &str, app_id: &str) -> Result<Option<i64>, LakeError> {
+        self.committed_version(dataset, app_id).await
     }
 
     async fn schema(&self, dataset: &str) -> Result<Option<SchemaRef>, LakeError> {

@@ -9,21 +9,23 @@ use super::engine::Engine;
 use super::failure::RunFailure;
 use super::partial;
 use super::plan::RunPlan;
-use crate::lake::{CommitOutcome, CommitSpec};
+use super::target::{Batches, Target};
+use crate::lake::{ChangeSet, ChangeStep, CommitOutcome, CommitSpec, WriteMode};
 use crate::mapping::apply::MappingPlan;
+use crate::sources::changes::{ChangeChunk, ChangeKind};
 use crate::sources::read::{ReadProgress, ReadRequest, WindowFilter};
 use crate::sources::source::Source;
 use crate::store::RunRow;
 
 impl Engine {
-    /// Copies the run's window into its dataset as batch `batch_id`.
+    /// Copies the run's window into its dataset as batch `batch_id`, as `delivery` says.
     pub(super) async fn transfer(
         &self,
         owner: &str,
         run: &mut RunRow,
-        plan: &RunPlan,
-        source: &dyn Source,
+        (plan, source): (&RunPlan, &dyn Source),
         batch_id: &str,
+        delivery: Delivery,
     ) -> Result<CommitOutcome, RunFailure> {
         // Held until the write ends: the read's connections close with its stream.
         let slots = self
@@ -52,18 +54,29 @@ impl Engine {
         });
         let batches = partial::guarded(batches, progress.clone(), &plan.flow).boxed();
         let spec = CommitSpec {
-            mode: plan.write_mode(),
+            mode: delivery.mode,
             app_id: plan.flow.id.clone(),
             txn_version: run.window_number,
             run_id: run.id.clone(),
             batch_id: Some(batch_id.to_string()),
+            cdc_position: delivery.cdc_position,
         };
-        let write = self.target.write(&plan.dataset_id, schema, batches, spec);
+        let target = self.target.clone();
+        let dataset = plan.dataset_id.clone();
+        let write = async move {
+            match delivery.merge_key {
+                None => target
+                    .write(&dataset, schema, batches, spec)
+                    .await
+                    .map_err(RunFailure::from),
+                Some(key) => merge_rows(target.as_ref(), &dataset, schema, batches, key, spec).await,
+            }
+        };
         let lost = slots.lost();
         // Another process may take the connections once their lease lapses: stop first.
         let write = async move {
             tokio::select! {
-                written = write => written.map_err(RunFailure::from),
+                written = write => written,
                 _ = lost.cancelled() => Err(RunFailure {
                     code: "SOURCE_CONNECTIONS_LOST".into(),
                     message: "the lease on the source's connections could not be renewed; the read stopped".into(),
@@ -116,6 +129,46 @@ impl Engine {
             on_bad_value: partial::on_bad_value(&plan.flow),
         }
     }
+}
+
+/// How a transfer's rows land.
+pub(super) struct Delivery {
+    pub mode: WriteMode,
+    /// Recorded in the commit (a change data capture snapshot's starting position).
+    pub cdc_position: Option<String>,
+    /// Merge the rows by these key columns instead of writing them (`mergeByKey`).
+    pub merge_key: Option<Vec<String>>,
+}
+
+/// Merges a window's rows into the dataset by `key`: each row replaces the dataset's row
+/// with its key (the last of the window's rows with one key wins). The rows are held in
+/// memory until the merge, which needs them all.
+async fn merge_rows(
+    target: &dyn Target,
+    dataset: &str,
+    schema: arrow_schema::SchemaRef,
+    mut batches: Batches,
+    key: Vec<String>,
+    spec: CommitSpec,
+) -> Result<CommitOutcome, RunFailure> {
+    let mut steps = Vec::new();
+    while let Some(batch) = batches.next().await {
+        let batch = batch?;
+        if batch.num_rows() == 0 {
+            continue;
+        }
+        steps.push(ChangeStep::Rows(ChangeChunk {
+            kinds: vec![ChangeKind::Insert; batch.num_rows()],
+            unchanged: Vec::new(),
+            batch,
+        }));
+    }
+    let changes = ChangeSet {
+        key,
+        steps,
+        schema: Some(schema),
+    };
+    Ok(target.merge(dataset, changes, spec).await?)
 }
 
 /// Rows read (skipped ones included) and skipped, and bytes received.

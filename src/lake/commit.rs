@@ -144,7 +144,7 @@ async fn commit_on(
 /// The txn action (with `lastUpdated`, so txn retention can expire it correctly), and for
 /// `commitInfo` the run and batch ids and what the commit adds (`inletOutput`: rows, files,
 /// bytes), by which a later attempt recognises the commit (see `landed.rs`).
-fn properties(spec: &CommitSpec, output: &serde_json::Value) -> CommitProperties {
+pub(super) fn properties(spec: &CommitSpec, output: &serde_json::Value) -> CommitProperties {
     let now = chrono::Utc::now().timestamp_millis();
     CommitProperties::default()
         .with_application_transaction(Transaction::new_with_last_update(
@@ -156,6 +156,10 @@ fn properties(spec: &CommitSpec, output: &serde_json::Value) -> CommitProperties
             ("runId".to_string(), json!(spec.run_id)),
             ("batchId".to_string(), json!(spec.batch_id)),
             ("inletOutput".to_string(), output.clone()),
+            (
+                "inletCdc".to_string(),
+                json!(spec.cdc_position.as_ref().map(|p| json!({"position": p}))),
+            ),
         ])
         .with_max_retries(0)
 }

@@ -50,6 +50,9 @@ pub enum LakeError {
     /// Storage or the Delta log failed.
     #[error("Delta Lake: {0}")]
     Delta(#[from] DeltaTableError),
+    /// A data file could not be read.
+    #[error("Parquet: {0}")]
+    Parquet(#[from] deltalake::parquet::errors::ParquetError),
     /// Arrow failed.
     #[error("Arrow: {0}")]
     Arrow(#[from] ArrowError),

@@ -166,6 +166,7 @@ mod tests {
                 txn_version: version as i64 + 1,
                 run_id: format!("run-{version}"),
                 batch_id: None,
+                cdc_position: None,
             };
             let batches = futures::stream::iter([Ok::<_, std::io::Error>(batch)]);
             lake.write("d1", schema.clone(), batches, commit).await.unwrap();

@@ -30,6 +30,8 @@ pub struct LandedCommit {
     pub rows: u64,
     pub files: u64,
     pub bytes: u64,
+    /// The source log position a change data capture commit brought the dataset to.
+    pub cdc_position: Option<String>,
 }
 
 impl Lake {
@@ -94,6 +96,7 @@ fn commit_of(bytes: &[u8], app_id: &str, version: i64) -> Option<LandedCommit> {
         rows: count("rows"),
         files: count("files"),
         bytes: count("bytes"),
+        cdc_position: info["inletCdc"]["position"].as_str().map(str::to_string),
     })
 }
 

@@ -12,6 +12,7 @@ mod config;
 mod error;
 mod history;
 mod landed;
+mod merge;
 mod parallel;
 mod parquet;
 mod probe;
@@ -21,6 +22,7 @@ pub use config::LakeConfig;
 pub use deltalake::arrow;
 pub use error::LakeError;
 pub use landed::{Landed, LandedCommit};
+pub use merge::{ChangeSet, ChangeStep};
 
 use std::path::PathBuf;
 use std::pin::pin;
@@ -59,6 +61,9 @@ pub struct CommitSpec {
     pub run_id: String,
     /// Recorded in the commit's `commitInfo` as `batchId`, when the write has a batch.
     pub batch_id: Option<String>,
+    /// For change data capture: the source's log position the commit brings the dataset
+    /// to, recorded in `commitInfo` as `inletCdc.position`.
+    pub cdc_position: Option<String>,
 }
 
 /// How a write ended.

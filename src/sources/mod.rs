@@ -2,6 +2,7 @@
 //! implementation. A source connects (with the connection's TLS mode), tests, explores
 //! (tables, columns with their Inlet and XDM types, previews of rows), and reads.
 
+pub mod changes;
 pub mod config;
 pub mod conn_string;
 pub mod connect;

@@ -5,6 +5,7 @@
 use async_trait::async_trait;
 use serde_json::{Map, Value};
 
+use super::changes::ChangeFeed;
 use super::config::SourceConfig;
 use super::connect::{ConnectOptions, SourceSession, connect};
 use super::read::{ReadRequest, ReadStream};
@@ -35,6 +36,12 @@ pub trait Source: Send + Sync {
     /// partitions of a PostgreSQL read share one snapshot, taken before this returns;
     /// rows are read as the stream is polled. See docs/reading.md.
     async fn read(&self, request: &ReadRequest) -> Result<ReadStream, SourceError>;
+    /// The columns of `table`'s primary key, in key order; empty when it has none.
+    async fn key(&self, table: &TableRef) -> Result<Vec<String>, SourceError>;
+    /// The source's change feed, when it has a change log Inlet can read.
+    fn change_feed(&self) -> Option<Box<dyn ChangeFeed>> {
+        None
+    }
 }
 
 /// The source for `config`, by its kind.
@@ -126,6 +133,18 @@ impl Source for PostgresSource {
     async fn read(&self, request: &ReadRequest) -> Result<ReadStream, SourceError> {
         postgres::read::read(&self.config, &self.options, request, postgres::partition::Split::Auto).await
     }
+
+    async fn key(&self, table: &TableRef) -> Result<Vec<String>, SourceError> {
+        let session = connect(&self.config, &self.options).await?;
+        postgres::cdc::key_columns(session.client(), table).await
+    }
+
+    fn change_feed(&self) -> Option<Box<dyn ChangeFeed>> {
+        Some(Box::new(postgres::cdc::Feed::new(
+            self.config.clone(),
+            self.options.clone(),
+        )))
+    }
 }
 
 #[async_trait]
@@ -160,6 +179,11 @@ impl Source for RedshiftSource {
 
     async fn read(&self, request: &ReadRequest) -> Result<ReadStream, SourceError> {
         redshift::read::read(&self.config, &self.options, request).await
+    }
+
+    async fn key(&self, table: &TableRef) -> Result<Vec<String>, SourceError> {
+        let session = connect(&self.config, &self.options).await?;
+        redshift::explore::primary_key(session.client(), table).await
     }
 }
 

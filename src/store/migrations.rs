@@ -132,6 +132,15 @@ CREATE TABLE source_slots (
     PRIMARY KEY (server, slot)
 )
 "#,
+    // Re-snapshots of change data capture flows asked for (`store/captures.rs`).
+    r#"
+CREATE TABLE cdc_resnapshots (
+    flow_id TEXT PRIMARY KEY,
+    org TEXT NOT NULL,
+    sandbox TEXT NOT NULL,
+    requested_at BIGINT NOT NULL
+)
+"#,
 ];
 
 /// The migration after which every stored resource's `name` and searchable fields are

@@ -3,6 +3,7 @@
 //! `--metadata-url postgres://...` is given), both reached through sqlx's `Any` driver with
 //! portable SQL (`$1` placeholders work on both).
 
+mod captures;
 mod claims;
 mod fields;
 mod lists;
@@ -19,8 +20,8 @@ pub use lists::{FieldFilter, FieldTest, OffsetPage, Page, RUN_FIELDS, SortBy, So
 pub use resources::{ResourceRow, UnreadableRow, Update};
 pub use retention::PrunedRun;
 pub use run_record::{
-    DurationSummary, FileSummary, OnDemandParams, RecordSummary, RunDetails, RunError, RunMetrics, RunStatus,
-    SizeSummary, StatusSummary, StoredDeltaColumn,
+    CdcMode, CdcSummary, DurationSummary, FileSummary, OnDemandParams, RecordSummary, RunDetails, RunError, RunMetrics,
+    RunStatus, SizeSummary, StatusSummary, StoredDeltaColumn,
 };
 pub use runs::{LastWindow, RunRow};
 pub use slots::SlotLease;

@@ -87,6 +87,40 @@ pub struct RunDetails {
     /// The failed run this one re-runs (`op=re-trigger`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retry_of: Option<String>,
+    /// What a change data capture run read and merged.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cdc: Option<CdcSummary>,
+}
+
+/// How a change data capture run took its rows: the initial (or a requested) snapshot,
+/// or the changes since the previous run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum CdcMode {
+    #[default]
+    Snapshot,
+    Changes,
+}
+
+/// Inlet: what a change data capture run read from the source's log (`inletCdc`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", default)]
+pub struct CdcSummary {
+    pub mode: CdcMode,
+    pub inserts: u64,
+    pub updates: u64,
+    pub deletes: u64,
+    pub truncates: u64,
+    /// Source transactions read.
+    pub transactions: u64,
+    /// The log position the run read from (exclusive) and the one it landed.
+    pub from_lsn: Option<String>,
+    pub to_lsn: Option<String>,
+    /// Bytes of log between the landed position and the source's position when the run read.
+    pub lag_bytes: u64,
+    /// The run read fewer changes than were waiting (`cdc_changes_per_run`); the next run
+    /// goes on from where it stopped.
+    pub more_waiting: bool,
 }
 
 /// The platform's run metrics, except `statusSummary.status`, which is the row's.

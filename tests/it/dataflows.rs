@@ -1,6 +1,7 @@
 //! Dataflows end to end: real PostgreSQL sources, a real `inlet serve` running the
 //! scheduler and workers, Delta tables read back by an independent reader.
 
+mod cdc;
 mod chaos;
 mod copy_cli;
 mod crash;
@@ -47,8 +48,15 @@ impl Lab {
 
     /// As [`Lab::start`], with the server's other options (e.g. a PostgreSQL metadata store).
     pub fn start_with(now: i64, sql: &str, config: &str, options: Options) -> Lab {
+        Lab::start_on(Vec::new(), now, sql, config, options)
+    }
+
+    /// As [`Lab::start_with`], the source server started with `settings` in its
+    /// `postgresql.conf` (e.g. `wal_level = logical`).
+    pub fn start_on(settings: Vec<(String, String)>, now: i64, sql: &str, config: &str, options: Options) -> Lab {
         let pg = PgServer::start(PgOptions {
             users: vec![User::new("reader", PASSWORD, Auth::Scram)],
+            settings,
             ..PgOptions::default()
         });
         pg.create_database("shop");
@@ -82,23 +90,14 @@ impl Lab {
     /// Base connection, source connection on `table`, dataset and target connection;
     /// returns (source connection id, target connection id, dataset id).
     pub async fn connections(&self, table: &str) -> (String, String, String) {
-        let base = self
-            .api
-            .create_connection(&json!({
-            "name": "shop", "connectionSpec": {"id": PG_SPEC, "version": "1.0"},
-            "auth": {"specName": "Basic Authentication", "params": {"server": "127.0.0.1", "port": self.pg.port(),
-                "database": "shop", "username": "reader", "password": PASSWORD, "sslMode": "Disable"}}}))
-            .await;
-        let source = self.created(
-            self.api
-                .post(
-                    "/sourceConnections",
-                    &json!({
-            "name": "source", "baseConnectionId": base, "data": {"format": "tabular"},
-            "params": {"tableName": table}, "connectionSpec": {"id": PG_SPEC, "version": "1.0"}}),
-                )
-                .await,
-        );
+        self.connections_with(json!({"tableName": table})).await
+    }
+
+    /// As [`Lab::connections`], the source connection with `params`; panics unless
+    /// every create succeeds.
+    pub async fn connections_with(&self, params: Value) -> (String, String, String) {
+        let base = self.base_connection().await;
+        let source = self.created(self.source_connection(&base, params).await);
         let dataset = self.dataset().await;
         let target = self.created(
             self.api
@@ -111,6 +110,28 @@ impl Lab {
                 .await,
         );
         (source, target, dataset)
+    }
+
+    /// A base connection to the source database as `reader`.
+    pub async fn base_connection(&self) -> String {
+        self.api
+            .create_connection(&json!({
+            "name": "shop", "connectionSpec": {"id": PG_SPEC, "version": "1.0"},
+            "auth": {"specName": "Basic Authentication", "params": {"server": "127.0.0.1", "port": self.pg.port(),
+                "database": "shop", "username": "reader", "password": PASSWORD, "sslMode": "Disable"}}}))
+            .await
+    }
+
+    /// Asks for a source connection of base connection `base` with `params`.
+    pub async fn source_connection(&self, base: &str, params: Value) -> crate::common::server::Reply {
+        self.api
+            .post(
+                "/sourceConnections",
+                &json!({
+            "name": "source", "baseConnectionId": base, "data": {"format": "tabular"},
+            "params": params, "connectionSpec": {"id": PG_SPEC, "version": "1.0"}}),
+            )
+            .await
     }
 
     async fn dataset(&self) -> String {

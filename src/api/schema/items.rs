@@ -101,6 +101,9 @@ pub struct SourceParams {
     pub table_name: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub columns: Option<Vec<ColumnName>>,
+    /// Change data capture: the dataset mirrors the table (docs/cdc.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cdc_enabled: Option<bool>,
 }
 
 /// A column named with its Inlet type.
@@ -173,6 +176,37 @@ pub struct FlowItem {
     /// Inlet: the failed window that holds the flow's later ones.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub held_by: Option<HeldBy>,
+    /// Inlet: a change data capture flow's replication slot, as the source reports it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inlet_cdc: Option<FlowCapture>,
+}
+
+/// Inlet: a change data capture flow's slot and publication at its source (docs/cdc.md).
+#[derive(Clone, Debug, Default, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct FlowCapture {
+    pub slot: String,
+    pub publication: String,
+    /// `active`, `invalidated` (re-snapshot to go on), `absent` (the first run creates
+    /// it) or `unknown` (the source could not be asked; `message` says why).
+    #[schema(example = "active")]
+    pub status: String,
+    /// A re-snapshot (`op=resnapshot`) waits for the flow's next run.
+    pub resnapshot_requested: bool,
+    /// Bytes of WAL the slot keeps the source from removing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retained_wal_bytes: Option<u64>,
+    /// PostgreSQL's `wal_status` of the slot.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wal_status: Option<String>,
+    /// The position the last run landed (the slot's `confirmed_flush_lsn`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub confirmed_lsn: Option<String>,
+    /// The source's current WAL position.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub current_lsn: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
 }
 
 /// What a flow is, apart from its audit fields, state and runs: what the checks of a

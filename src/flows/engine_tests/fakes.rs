@@ -20,7 +20,7 @@ use crate::flows::slots::{SlotSettings, SourceSlots};
 use crate::flows::source_factory::SourceFactory;
 use crate::flows::target::{Batches, Target};
 use crate::identity::{Caller, Tenant, keys::Key};
-use crate::lake::{CommitOutcome, CommitSpec, LakeError, Landed, LandedCommit, WriteMode};
+use crate::lake::{ChangeSet, CommitOutcome, CommitSpec, LakeError, Landed, LandedCommit, WriteMode};
 use crate::metrics::Metrics;
 use crate::secret::Secret;
 use crate::sources::config::SourceConfig;
@@ -76,6 +76,9 @@ struct MemorySource(Arc<Rows>);
 impl Source for MemorySource {
     async fn test(&self) -> Result<(), SourceError> {
         Ok(())
+    }
+    async fn key(&self, _: &TableRef) -> Result<Vec<String>, SourceError> {
+        Ok(vec!["id".into()])
     }
     async fn list_tables(&self) -> Result<Vec<TableEntry>, SourceError> {
         Ok(Vec::new())
@@ -217,6 +220,7 @@ impl Target for MemoryTarget {
                 rows: c.ids.len() as u64,
                 files: 1,
                 bytes: 8 * c.ids.len() as u64,
+                cdc_position: None,
             }),
         }))
     }
@@ -252,6 +256,14 @@ impl Target for MemoryTarget {
             rows,
             bytes: 8 * rows,
         })
+    }
+
+    async fn merge(&self, _: &str, _: ChangeSet, _: CommitSpec) -> Result<CommitOutcome, LakeError> {
+        Err(LakeError::Input("the engine's unit tests run no merging flow".into()))
+    }
+
+    async fn txn_version(&self, _: &str, app_id: &str) -> Result<Option<i64>, LakeError> {
+        Ok(self.txn(app_id))
     }
 
     async fn schema(&self, _: &str) -> Result<Option<SchemaRef>, LakeError> {
@@ -315,6 +327,7 @@ impl Lab {
                 retry_backoff: std::time::Duration::from_secs(2),
                 run_lease: std::time::Duration::from_millis(LEASE_MS as u64),
                 poll_interval: std::time::Duration::from_millis(10),
+                cdc_changes_per_run: 1000,
             },
         };
         Lab {

@@ -75,6 +75,14 @@ impl Wire {
     }
 }
 
+impl Wire {
+    /// The wire format `column`'s values have in their type's binary (send) form, when
+    /// there is a native decoder for it; `None` for types read as text.
+    pub fn native_for(column: &ColumnInfo) -> Option<Wire> {
+        native(&column.inlet_type, &column.source_type)
+    }
+}
+
 fn native(inlet: &InletType, source: &str) -> Option<Wire> {
     use InletType as I;
     Some(match (inlet, source) {

@@ -3,6 +3,7 @@
 //! the types they are made of. Reads decode binary `COPY` straight into Arrow, in
 //! partitions that share one snapshot.
 
+pub mod cdc;
 mod copy_binary;
 mod decode;
 pub mod explore;

@@ -184,6 +184,26 @@ pub(crate) fn select_item(column: &ColumnInfo) -> String {
     }
 }
 
+/// The declared primary key's columns, in key order (Redshift records the constraint
+/// without enforcing it).
+const PRIMARY_KEY: &str = "\
+SELECT kcu.column_name::text
+FROM information_schema.table_constraints tc
+JOIN information_schema.key_column_usage kcu
+  ON kcu.constraint_name = tc.constraint_name AND kcu.constraint_schema = tc.constraint_schema
+ AND kcu.table_name = tc.table_name
+WHERE tc.constraint_type = 'PRIMARY KEY' AND tc.table_schema = $1 AND tc.table_name = $2
+ORDER BY kcu.ordinal_position";
+
+/// The columns of `table`'s declared primary key, in key order; empty when it has none.
+pub async fn primary_key(client: &Client, table: &TableRef) -> Result<Vec<String>, SourceError> {
+    let rows = client
+        .query(PRIMARY_KEY, &[&table.schema, &table.table])
+        .await
+        .map_err(|e| SourceError::from_query(&e, "reading the table's primary key"))?;
+    Ok(rows.iter().map(|r| r.get(0)).collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -47,6 +47,7 @@ pub fn spec(mode: WriteMode, app: &str, version: i64) -> CommitSpec {
         txn_version: version,
         run_id: format!("run-{app}-{version}"),
         batch_id: None,
+        cdc_position: None,
     }
 }
 

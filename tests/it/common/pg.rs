@@ -153,6 +153,11 @@ impl PgServer {
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     }
 
+    /// The socket directory and port of the server: for [`psql_at`] on another thread.
+    pub fn socket(&self) -> (PathBuf, u16) {
+        (self.dir.path().join("sock"), self.port)
+    }
+
     /// Creates an empty database owned by the superuser.
     pub fn create_database(&self, name: &str) {
         let sql = format!("CREATE DATABASE {}", quote_ident(name));
@@ -466,4 +471,21 @@ pub fn quote_ident(s: &str) -> String {
 /// SQL string literal quoting (standard_conforming_strings is on).
 pub fn quote_literal(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
+}
+
+/// Runs `sql` as the superuser with the `psql` at `psql` over the socket in `socket_dir`
+/// (see [`PgServer::socket`]); panics with psql's stderr on error.
+pub fn psql_at(psql: &Path, (socket_dir, port): (&Path, u16), database: &str, sql: &str) -> String {
+    let port = port.to_string();
+    let mut cmd = Command::new(psql);
+    cmd.args("-X -q -v ON_ERROR_STOP=1 -At -f -".split(' '));
+    cmd.args(["-h", s(socket_dir), "-p", &port]);
+    cmd.args(["-U", SUPERUSER, "-d", database]);
+    let out = run_with_stdin(cmd, sql);
+    assert!(
+        out.status.success(),
+        "psql failed on database {database:?}: {}\nSQL:\n{sql}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
