@@ -18,7 +18,7 @@ use super::flow_checks::{START_GRACE, check_columns};
 use super::paging::ListQuery;
 use super::resource::{FLOW, SOURCE_CONNECTION, find, one, referenced};
 use super::run_item::{Hold, RunItem};
-use crate::flows::model::{DeltaColumn, Flow};
+use crate::flows::model::{DeltaColumn, Flow, SourceConnection};
 use crate::flows::runs::{new_run, rerun};
 use crate::flows::schedule::{Frequency, Window, integer};
 use crate::identity::Caller;
@@ -191,7 +191,6 @@ async fn create_run(
             format!("flow {flow_id} is disabled; enable it first"),
         ));
     }
-    let asked = on_demand(&body["params"], state.clock.now())?;
     let source = referenced(
         &state,
         &caller,
@@ -200,8 +199,15 @@ async fn create_run(
         "source connection",
     )
     .await?;
-    check_columns(&state, &caller, &source, Some(&asked.delta_column.name), &[]).await?;
-    let run = insert(&state, &caller, &flow, &asked).await?;
+    let run = if SourceConnection::from_row(&source).map_err(ApiError::internal)?.cdc {
+        let start = changes_on_demand(&body["params"], state.clock.now())?;
+        insert(&state, &caller, &flow, (None, start)).await?
+    } else {
+        let asked = on_demand(&body["params"], state.clock.now())?;
+        check_columns(&state, &caller, &source, Some(&asked.delta_column.name), &[]).await?;
+        let start = asked.start_time;
+        insert(&state, &caller, &flow, (Some(asked), start)).await?
+    };
     tracing::info!(flow = %flow_id, run = %run.id, window = run.window_number, "on-demand run created");
     Ok(json_response(
         StatusCode::CREATED,
@@ -263,11 +269,49 @@ fn on_demand(params: &Value, now: i64) -> Result<OnDemandParams, ApiError> {
     })
 }
 
+/// Reads `params` of `POST /runs` for a change data capture flow: its run merges every
+/// change since the last run, so it takes no window and no delta column (`1384`), only
+/// an optional `startTime`; returns when it starts.
+fn changes_on_demand(params: &Value, now: i64) -> Result<i64, ApiError> {
+    for name in ["windowStartTime", "windowEndTime", "deltaColumn"] {
+        if !params[name].is_null() {
+            return Err(ApiError::bad_request(
+                "1384",
+                format!(
+                    "params.{name} is not taken by a change data capture flow: its run merges every change committed \
+                     since the last run; leave params out, or give only startTime"
+                ),
+            ));
+        }
+    }
+    let start = match &params["startTime"] {
+        Value::Null => now,
+        value => integer(value).ok_or_else(|| {
+            ApiError::bad_request(
+                "1382",
+                "params.startTime must be epoch seconds, as a number or a string of digits",
+            )
+        })?,
+    };
+    if start < now - START_GRACE {
+        return Err(ApiError::bad_request(
+            "1383",
+            format!("params.startTime {start} is in the past; the server's time is {now}"),
+        ));
+    }
+    Ok(start.max(now))
+}
+
 /// Records the run under the flow's next window number. Window 1 of a `once` flow is its
 /// scheduled run; if that is not recorded yet it is recorded first, so that the
 /// scheduler, which plans from the last window, does not lose it. The run waits for the
 /// flow's earlier windows, like every run.
-async fn insert(state: &AppState, caller: &Caller, flow: &Flow, asked: &OnDemandParams) -> Result<RunRow, ApiError> {
+async fn insert(
+    state: &AppState,
+    caller: &Caller,
+    flow: &Flow,
+    (asked, start): (Option<OnDemandParams>, i64),
+) -> Result<RunRow, ApiError> {
     for _ in 0..INSERT_ATTEMPTS {
         let now_ms = state.clock.wall_millis();
         let Some(last) = state.store.last_window(&flow.id).await? else {
@@ -281,11 +325,11 @@ async fn insert(state: &AppState, caller: &Caller, flow: &Flow, asked: &OnDemand
         };
         let window = Window {
             number: last.number + 1,
-            start: Some(asked.window_start_time),
-            end: Some(asked.window_end_time),
+            start: asked.as_ref().map(|a| a.window_start_time),
+            end: asked.as_ref().map(|a| a.window_end_time),
         };
-        let mut run = new_run(&caller.tenant, &flow.id, &window, asked.start_time, now_ms);
-        run.details.params = Some(asked.clone());
+        let mut run = new_run(&caller.tenant, &flow.id, &window, start, now_ms);
+        run.details.params = asked.clone();
         if state.store.insert_run(&run).await? {
             return Ok(run);
         }

@@ -198,7 +198,8 @@ impl Decoder {
             }
             Message::Commit { end_lsn, .. } => {
                 self.in_transaction = false;
-                self.summary.transactions += 1;
+                // The read's own mark is no source transaction.
+                self.summary.transactions += u64::from(!self.marked);
                 self.summary.last_commit_end = Some(end_lsn);
                 self.summary.complete |= self.marked;
             }

@@ -203,3 +203,35 @@ async fn merge_by_key_keeps_the_latest_version_of_a_row_updated_in_two_windows()
     assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.body);
     assert!(reply.message().contains("primary key"), "{}", reply.message());
 }
+
+#[tokio::test]
+async fn a_once_flow_takes_on_demand_runs_that_merge_the_changes_since_the_last() {
+    let lab = cdc_lab(SMALL, "");
+    let (source, target, dataset) = lab
+        .connections_with(json!({"tableName": "public.t", "cdcEnabled": true}))
+        .await;
+    let once = json!({"startTime": T0, "frequency": "once"});
+    let flow = lab.flow(&source, &target, json!([]), once).await;
+    lab.set_clock(T0 + 1);
+    let runs = lab.ended_runs(&flow, 1, std::time::Duration::from_secs(60)).await;
+    assert_eq!(runs[0]["inletCdc"]["mode"], "snapshot", "{runs:#?}");
+    lab.pg.psql(
+        "shop",
+        "DELETE FROM public.t WHERE id <= 10; UPDATE public.t SET n = 0 WHERE id = 20;",
+    );
+    // A window or a delta column means nothing to it: refused, not ignored.
+    let windowed = json!({"flowId": flow, "params": {"windowStartTime": T0, "windowEndTime": T0 + 60}});
+    let reply = lab.api.post("/runs", &windowed).await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.body);
+    assert!(reply.message().contains("every change"), "{}", reply.message());
+    let reply = lab.api.post("/runs", &json!({"flowId": flow})).await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+    let runs = lab.ended_runs(&flow, 2, std::time::Duration::from_secs(60)).await;
+    assert_eq!(status(&runs[1]), "success", "{runs:#?}");
+    assert_eq!(runs[1]["inletCdc"]["deletes"], 10, "{runs:#?}");
+    assert_eq!(
+        runs[1]["inletCdc"]["transactions"], 2,
+        "two source transactions; the read's own mark is not counted"
+    );
+    assert_mirrors(&lab, &dataset, "public.t", "id, doc, n").await;
+}
