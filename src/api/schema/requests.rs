@@ -100,7 +100,7 @@ pub struct SourceParamsChoice {
     pub table_name: String,
     #[schema(value_type = Option<Vec<Object>>)]
     pub columns: Option<Vec<Value>>,
-    /// Must be false or absent: change data capture is refused.
+    /// Change data capture (docs/cdc.md): checked against the table, the server and the user.
     pub cdc_enabled: Option<bool>,
 }
 
