@@ -142,6 +142,7 @@ const V2_RUNS: &[&str] = &[
         UNIQUE (flow_id, window_number))",
     // Tables of later migrations go too, so the store is as version 2 left it.
     "DROP TABLE IF EXISTS source_slots",
+    "DROP TABLE IF EXISTS cdc_resnapshots",
     "DELETE FROM schema_migrations WHERE version >= 3",
 ];
 

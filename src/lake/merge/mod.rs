@@ -10,17 +10,16 @@
 //! feature, which would double Inlet's build; this is the same copy-on-write merge.
 
 mod fold;
+mod prepare;
 mod scan;
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::Duration;
 
-use arrow_array::{Array, ArrayRef, RecordBatch, new_null_array};
-use arrow_schema::{Field, Schema, SchemaRef};
+use arrow_array::{Array, RecordBatch, new_null_array};
+use arrow_schema::SchemaRef;
 use arrow_select::interleave::interleave;
 use deltalake::DeltaTable;
-use deltalake::arrow::row::{RowConverter, SortField};
 use deltalake::kernel::engine::arrow_conversion::TryIntoKernel;
 use deltalake::kernel::transaction::CommitBuilder;
 use deltalake::kernel::{Action, Add, MetadataExt, Remove, StructType};
@@ -28,9 +27,10 @@ use deltalake::protocol::{DeltaOperation, MergePredicate};
 use serde_json::json;
 
 use super::parallel::ParallelWriter;
-use super::{CommitOutcome, CommitSpec, Lake, LakeError, commit, schema, txn_version};
+use super::{CommitOutcome, CommitSpec, Lake, LakeError, commit, txn_version};
 use crate::sources::changes::ChangeChunk;
-use fold::{Folded, Key, Origin, Step, Upsert};
+use fold::{Key, Origin, Upsert};
+use prepare::{Prepared, prepare};
 
 /// How many times a merge is redone when another writer commits first.
 const MAX_ATTEMPTS: usize = 10;
@@ -51,56 +51,6 @@ pub enum ChangeStep {
     Rows(ChangeChunk),
     /// Every row before this is gone.
     Truncate,
-}
-
-/// The changes made ready for one attempt at the table as it is.
-struct Prepared {
-    /// The table's schema after the merge (the table's, plus new columns).
-    target: SchemaRef,
-    /// `target` with every column nullable: what change rows and table rows are read as.
-    loose: SchemaRef,
-    /// A new column arrived: the commit widens the table's schema.
-    widened: bool,
-    chunks: Vec<RecordBatch>,
-    folded: Folded,
-    codec: KeyCodec,
-    /// The key's values, when the key is one integer column: prunes files by statistics.
-    integer_keys: Option<Vec<i64>>,
-}
-
-/// Encodes the key columns of rows as bytes that compare equal exactly when keys do.
-struct KeyCodec {
-    converter: RowConverter,
-    columns: Vec<usize>,
-}
-
-impl KeyCodec {
-    fn new(schema: &Schema, key: &[String], dataset: &str) -> Result<KeyCodec, LakeError> {
-        let columns = key
-            .iter()
-            .map(|name| {
-                schema.index_of(name).map_err(|_| LakeError::SchemaMismatch {
-                    dataset: dataset.to_string(),
-                    differences: vec![format!("the key column `{name}` is not in the data")],
-                })
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let fields = columns
-            .iter()
-            .map(|&i| SortField::new(schema.field(i).data_type().clone()))
-            .collect();
-        Ok(KeyCodec {
-            converter: RowConverter::new(fields)?,
-            columns,
-        })
-    }
-
-    /// The keys of `batch`'s rows (`columns` index `batch`'s own columns).
-    fn keys(&self, batch: &RecordBatch, columns: &[usize]) -> Result<Vec<Key>, LakeError> {
-        let arrays: Vec<ArrayRef> = columns.iter().map(|&i| batch.column(i).clone()).collect();
-        let rows = self.converter.convert_columns(&arrays)?;
-        Ok(rows.iter().map(|row| row.as_ref().into()).collect())
-    }
 }
 
 impl Lake {
@@ -200,130 +150,6 @@ impl Lake {
 struct Base {
     batches: Vec<RecordBatch>,
     rows: HashMap<Key, (usize, usize)>,
-}
-
-/// Fits the changes to the table's schema (widened by new columns) and folds them.
-fn prepare(dataset: &str, table: Option<SchemaRef>, changes: &ChangeSet) -> Result<Prepared, LakeError> {
-    let chunks: Vec<&ChangeChunk> = changes
-        .steps
-        .iter()
-        .filter_map(|step| match step {
-            ChangeStep::Rows(chunk) => Some(chunk),
-            ChangeStep::Truncate => None,
-        })
-        .collect();
-    let mut fields: Vec<Field> = match (&table, &changes.schema) {
-        (Some(schema), _) => schema.fields().iter().map(|f| f.as_ref().clone()).collect(),
-        (None, Some(schema)) => schema::canonical(schema)?
-            .fields()
-            .iter()
-            .map(|f| f.as_ref().clone())
-            .collect(),
-        (None, None) => Vec::new(),
-    };
-    let mut widened = false;
-    for chunk in &chunks {
-        let data = schema::canonical(&chunk.batch.schema())?;
-        for field in data.fields() {
-            match fields.iter().find(|f| f.name() == field.name()) {
-                Some(known) if known.data_type() != field.data_type() => {
-                    return Err(LakeError::SchemaMismatch {
-                        dataset: dataset.to_string(),
-                        differences: vec![format!(
-                            "column `{}` changed its type at the source ({} in the table, {} now)",
-                            field.name(),
-                            known.data_type(),
-                            field.data_type()
-                        )],
-                    });
-                }
-                Some(_) => {}
-                None => {
-                    widened |= table.is_some();
-                    fields.push(field.as_ref().clone().with_nullable(true));
-                }
-            }
-        }
-    }
-    let target: SchemaRef = Arc::new(Schema::new(fields.clone()));
-    let loose: SchemaRef = Arc::new(Schema::new(
-        fields.into_iter().map(|f| f.with_nullable(true)).collect::<Vec<_>>(),
-    ));
-    let codec = KeyCodec::new(&loose, &changes.key, dataset)?;
-    let fitted = chunks
-        .iter()
-        .map(|chunk| fit(&chunk.batch, &loose))
-        .collect::<Result<Vec<_>, _>>()?;
-    let mut keys = Vec::with_capacity(fitted.len());
-    for batch in &fitted {
-        keys.push(codec.keys(batch, &codec.columns)?);
-    }
-    let integer_keys = integer_keys(&fitted, &codec.columns);
-    let mut keys = keys.into_iter();
-    let steps = changes.steps.iter().map(|step| match step {
-        ChangeStep::Rows(chunk) => Step::Rows {
-            kinds: &chunk.kinds,
-            unchanged: &chunk.unchanged,
-            keys: keys.next().expect("one key list per chunk"),
-        },
-        ChangeStep::Truncate => Step::Truncate,
-    });
-    let folded = fold::fold(steps.collect::<Vec<_>>());
-    Ok(Prepared {
-        target,
-        loose,
-        widened,
-        chunks: fitted,
-        folded,
-        codec,
-        integer_keys,
-    })
-}
-
-/// `batch` with `schema`'s columns, by name: cast to the canonical types, absent ones null.
-fn fit(batch: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch, LakeError> {
-    let canonical = schema::canonical(&batch.schema())?;
-    let batch = schema::conform(batch, &canonical)?;
-    let columns = schema
-        .fields()
-        .iter()
-        .map(|field| match batch.column_by_name(field.name()) {
-            Some(column) => Ok(column.clone()),
-            None => Ok(new_null_array(field.data_type(), batch.num_rows())),
-        })
-        .collect::<Result<Vec<_>, LakeError>>()?;
-    RecordBatch::try_new(schema.clone(), columns).map_err(|e| LakeError::BadBatch(e.to_string()))
-}
-
-/// The sorted values of a key that is one integer column; `None` for other keys.
-fn integer_keys(chunks: &[RecordBatch], key: &[usize]) -> Option<Vec<i64>> {
-    use arrow_array::cast::AsArray;
-    use arrow_array::types::{Int16Type, Int32Type, Int64Type};
-    let [column] = key else { return None };
-    let mut values = Vec::new();
-    for chunk in chunks {
-        let array = chunk.column(*column);
-        let found: Vec<i64> = match array.data_type() {
-            arrow_schema::DataType::Int16 => array
-                .as_primitive::<Int16Type>()
-                .iter()
-                .flatten()
-                .map(i64::from)
-                .collect(),
-            arrow_schema::DataType::Int32 => array
-                .as_primitive::<Int32Type>()
-                .iter()
-                .flatten()
-                .map(i64::from)
-                .collect(),
-            arrow_schema::DataType::Int64 => array.as_primitive::<Int64Type>().iter().flatten().collect(),
-            _ => return None,
-        };
-        values.extend(found);
-    }
-    values.sort_unstable();
-    values.dedup();
-    Some(values)
 }
 
 /// The rows present after the changes, values filled, in batches of the table's schema.

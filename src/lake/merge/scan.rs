@@ -19,8 +19,9 @@ use futures::future::BoxFuture;
 use futures::{StreamExt, TryStreamExt};
 use std::sync::Arc;
 
+use super::Base;
 use super::fold::Key;
-use super::{Base, Prepared, fit};
+use super::prepare::{Prepared, fit};
 use crate::lake::{Lake, LakeError};
 
 /// What reading the table found.
