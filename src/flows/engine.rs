@@ -18,7 +18,6 @@ use super::plan::{PlanSources, RunPlan};
 use super::slots::SourceSlots;
 use super::source_factory::SourceFactory;
 use super::target::Target;
-use super::transfer::Delivery;
 use crate::catalog::{self, CatalogError};
 use crate::connections::secrets::SecretCipher;
 use crate::metrics::Metrics;
@@ -141,20 +140,6 @@ impl Engine {
         Ok(Outcome::Succeeded)
     }
 
-    /// How the run's rows land: appended or replacing the dataset (`plan.write_mode`), or
-    /// merged by the table's primary key (`mergeByKey`).
-    async fn delivery(&self, plan: &RunPlan, source: &dyn Source) -> Result<Delivery, RunFailure> {
-        let merge_key = match plan.flow.merge_by_key && plan.delta_column.is_some() {
-            true => Some(merge_key(plan, source).await?),
-            false => None,
-        };
-        Ok(Delivery {
-            mode: plan.write_mode(),
-            cdc_position: None,
-            merge_key,
-        })
-    }
-
     /// `Some(due_at)` when the window's end, plus the settle lag, is still ahead of the
     /// source's own clock: rows stamped near the end may not have committed yet.
     async fn postpone_until(
@@ -235,21 +220,6 @@ pub(super) fn catalog_failure(error: CatalogError) -> RunFailure {
         }
         other => RunFailure::internal(other),
     }
-}
-
-/// The primary key a `mergeByKey` flow merges by, read at the run (it may have changed).
-async fn merge_key(plan: &RunPlan, source: &dyn Source) -> Result<Vec<String>, RunFailure> {
-    let key = source.key(&plan.table).await?;
-    if key.is_empty() {
-        return Err(RunFailure::permanent(
-            "MERGE_KEY_MISSING",
-            format!(
-                "the flow merges rows by the primary key of {}, which has none now: add one, or leave mergeByKey out",
-                plan.table
-            ),
-        ));
-    }
-    Ok(key)
 }
 
 fn abandoned_failure(run: &RunRow, attempts: u32) -> RunFailure {

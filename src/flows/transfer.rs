@@ -92,6 +92,20 @@ impl Engine {
         outcome
     }
 
+    /// How the run's rows land: appended or replacing the dataset (`plan.write_mode`), or
+    /// merged by the table's primary key (`mergeByKey`).
+    pub(super) async fn delivery(&self, plan: &RunPlan, source: &dyn Source) -> Result<Delivery, RunFailure> {
+        let merge_key = match plan.flow.merge_by_key && plan.delta_column.is_some() {
+            true => Some(merge_key(plan, source).await?),
+            false => None,
+        };
+        Ok(Delivery {
+            mode: plan.write_mode(),
+            cdc_position: None,
+            merge_key,
+        })
+    }
+
     /// Awaits `write`, saving the run's growing counts every second meanwhile.
     async fn report_progress<T>(
         &self,
@@ -169,6 +183,21 @@ async fn merge_rows(
         schema: Some(schema),
     };
     Ok(target.merge(dataset, changes, spec).await?)
+}
+
+/// The primary key a `mergeByKey` flow merges by, read at the run (it may have changed).
+async fn merge_key(plan: &RunPlan, source: &dyn Source) -> Result<Vec<String>, RunFailure> {
+    let key = source.key(&plan.table).await?;
+    if key.is_empty() {
+        return Err(RunFailure::permanent(
+            "MERGE_KEY_MISSING",
+            format!(
+                "the flow merges rows by the primary key of {}, which has none now: add one, or leave mergeByKey out",
+                plan.table
+            ),
+        ));
+    }
+    Ok(key)
 }
 
 /// Rows read (skipped ones included) and skipped, and bytes received.
