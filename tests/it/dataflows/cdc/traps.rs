@@ -235,3 +235,59 @@ async fn a_once_flow_takes_on_demand_runs_that_merge_the_changes_since_the_last(
     );
     assert_mirrors(&lab, &dataset, "public.t", "id, doc, n").await;
 }
+
+#[tokio::test]
+async fn a_slot_the_source_invalidated_fails_the_flow_until_it_is_resnapshotted() {
+    let mut settings = super::logical();
+    settings.push(("max_slot_wal_keep_size".into(), "1MB".into()));
+    let lab = Lab::start_on(
+        settings,
+        T0 - 60,
+        &format!("{}{SMALL}", super::GRANTS),
+        "run_attempts = 1\n",
+        crate::common::server::Options::default(),
+    );
+    let (flow, dataset) = cdc_flow(&lab, "public.t").await;
+    assert_eq!(status(&run_window(&lab, &flow, 1).await), "success");
+    // More WAL than the slot may keep, then a checkpoint: the source gives the slot up.
+    let switches =
+        "INSERT INTO public.t VALUES (900, 'w', 0); DELETE FROM public.t WHERE id = 900; SELECT pg_switch_wal();";
+    lab.pg.psql("shop", &format!("{}CHECKPOINT;", switches.repeat(5)));
+    let wal_status = lab
+        .pg
+        .psql("shop", "SELECT string_agg(wal_status, ',') FROM pg_replication_slots");
+    assert_eq!(wal_status, "lost", "the source invalidated the slot");
+    let shown = lab.api.get(&format!("/flows/{flow}")).await;
+    assert_eq!(
+        shown.body["items"][0]["inletCdc"]["status"], "invalidated",
+        "{:#}",
+        shown.body
+    );
+    let run = run_window(&lab, &flow, 2).await;
+    assert_eq!(status(&run), "failed", "{run:#}");
+    let error = &run["metrics"]["statusSummary"]["errors"][0];
+    assert_eq!(error["code"], "CDC_SLOT_INVALIDATED", "{run:#}");
+    assert!(
+        error["message"].as_str().unwrap().contains("max_slot_wal_keep_size"),
+        "{error}"
+    );
+    let reply = lab
+        .api
+        .post(&format!("/flows/{flow}/action?op=resnapshot"), &json!({}))
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    let failed = run["id"].as_str().unwrap();
+    let reply = lab
+        .api
+        .post(&format!("/runs/{failed}/action?op=re-trigger"), &json!({}))
+        .await;
+    assert!(reply.status.is_success(), "{}", reply.body);
+    let runs = lab.ended_runs(&flow, 3, std::time::Duration::from_secs(60)).await;
+    let last = runs.last().unwrap();
+    assert_eq!(
+        (status(last), &last["inletCdc"]["mode"]),
+        ("success", &json!("snapshot")),
+        "{runs:#?}"
+    );
+    assert_mirrors(&lab, &dataset, "public.t", "id, doc, n").await;
+}
