@@ -13,8 +13,8 @@ use super::error::ApiError;
 use super::explore::open_source;
 use super::fields::Fields;
 use super::resource::{
-    CONNECTION, SOURCE_CONNECTION, create, delete_unless_a_flow_uses, find, find_for_patch, list, merge, one, patch,
-    referenced, replace,
+    CONNECTION, FLOW, SOURCE_CONNECTION, create, delete_unless_a_flow_uses, find, find_for_patch, first_user, list,
+    merge, one, patch, referenced, replace,
 };
 use super::schema::items::{
     BaseRef, ColumnName, DataFormat, SourceConnectionBody, SourceInherited, SourceParams, SpecRef,
@@ -88,6 +88,22 @@ async fn patch_source_connection(
 ) -> Result<Response, ApiError> {
     let row = find_for_patch(&state, &caller, SOURCE_CONNECTION, &id, &headers).await?;
     let view = patch(&row.doc, &ops, &["/name", "/description", "/data", "/params"])?;
+    let cdc = |doc: &Value| doc.pointer("/params/cdcEnabled") == Some(&Value::Bool(true));
+    if cdc(&view) != cdc(&row.doc)
+        && let Some(flow) = first_user(&state, &caller, FLOW, "sourceConnectionIds", &id).await?
+    {
+        // A flow's dataset and replication slot belong to the way it was created.
+        return Err(ApiError::invalid(
+            "The source connection is not valid",
+            vec![Violation::new(
+                "/params/cdcEnabled",
+                format!(
+                    "cannot change while flow {flow} reads through this source connection: delete the flow first \
+                     (which drops its replication slot), or create another source connection"
+                ),
+            )],
+        ));
+    }
     let mut doc = row.doc.clone();
     merge(&mut doc, document(&checked(&state, &caller, &view).await?));
     replace(&state, &caller, SOURCE_CONNECTION, &row, doc).await

@@ -228,8 +228,10 @@ impl Store {
                 SortValue::Text(t) => sql.text(t),
             };
             let id = sql.text(id);
+            // The first clause is a plain range on the sort column, so both databases
+            // start the index scan at the cursor instead of filtering every row before it.
             out.push_str(&format!(
-                " AND ({column} {cmp} {key} OR ({column} = {key} AND r.id {cmp} {id}))"
+                " AND {column} {cmp}= {key} AND ({column} {cmp} {key} OR r.id {cmp} {id})"
             ));
         }
         out.push_str(&format!(

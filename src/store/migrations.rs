@@ -141,6 +141,10 @@ CREATE TABLE cdc_resnapshots (
     requested_at BIGINT NOT NULL
 )
 "#,
+    // A flow's failed and waiting runs are found without reading its other runs.
+    r#"
+CREATE INDEX runs_by_flow_status ON runs (flow_id, status, window_number)
+"#,
 ];
 
 /// The migration after which every stored resource's `name` and searchable fields are

@@ -234,6 +234,16 @@ async fn a_once_flow_takes_on_demand_runs_that_merge_the_changes_since_the_last(
         "two source transactions; the read's own mark is not counted"
     );
     assert_mirrors(&lab, &dataset, "public.t", "id, doc, n").await;
+    // Turning capture off under the flow would leave its slot behind: refused.
+    let path = format!("/sourceConnections/{source}");
+    let etag = lab.api.get(&path).await.body["items"][0]["etag"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let off = json!([{"op": "replace", "path": "/params/cdcEnabled", "value": false}]);
+    let reply = lab.api.patch(&path, Some(&etag), &off).await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.body);
+    assert!(reply.message().contains(&format!("flow {flow}")), "{}", reply.message());
 }
 
 #[tokio::test]
@@ -289,5 +299,33 @@ async fn a_slot_the_source_invalidated_fails_the_flow_until_it_is_resnapshotted(
         ("success", &json!("snapshot")),
         "{runs:#?}"
     );
+    assert_mirrors(&lab, &dataset, "public.t", "id, doc, n").await;
+}
+
+#[tokio::test]
+async fn changes_merge_into_a_lake_on_s3() {
+    let s3 = crate::common::s3::S3Server::start();
+    let options = crate::common::server::Options {
+        lake_root: Some(s3.root("lake")),
+        env: s3.env(),
+        ..Default::default()
+    };
+    let lab = Lab::start_on(
+        super::logical(),
+        T0 - 60,
+        &format!("{}{SMALL}", super::GRANTS),
+        "",
+        options,
+    );
+    let (flow, dataset) = cdc_flow(&lab, "public.t").await;
+    assert_eq!(status(&run_window(&lab, &flow, 1).await), "success");
+    lab.pg.psql(
+        "shop",
+        "UPDATE public.t SET n = -n WHERE id % 3 = 0; DELETE FROM public.t WHERE id > 40;
+         UPDATE public.t SET id = id + 500 WHERE id = 5; INSERT INTO public.t VALUES (77, 'seventy-seven', 77);",
+    );
+    let run = run_window(&lab, &flow, 2).await;
+    assert_eq!(status(&run), "success", "{run:#}");
+    assert!(lab.dataset_location(&dataset).await.starts_with("s3://"));
     assert_mirrors(&lab, &dataset, "public.t", "id, doc, n").await;
 }
