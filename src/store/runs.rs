@@ -147,16 +147,27 @@ impl Store {
     /// The flow's run for `lastRunDetails`: the latest window whose run started (the one in
     /// progress, or the last that ended), else the latest scheduled one.
     pub async fn last_run(&self, flow_id: &str) -> Result<Option<RunRow>, StoreError> {
-        let sql = format!(
-            "SELECT {COLUMNS} FROM runs WHERE flow_id = $1 AND {LIVE} \
-             ORDER BY CASE WHEN status IN ($2, $3) THEN 1 ELSE 0 END, window_number DESC LIMIT 1"
+        // Two queries that each walk the (flow, window) index from the newest window and
+        // stop at the first match, instead of one that sorts every run of the flow.
+        let started = format!(
+            "SELECT {COLUMNS} FROM runs WHERE flow_id = $1 AND {LIVE} AND status NOT IN ($2, $3) \
+             ORDER BY window_number DESC LIMIT 1"
         );
-        let row = sqlx::query(&sql)
+        let row = sqlx::query(&started)
             .bind(flow_id)
             .bind(RunStatus::Scheduled.as_str())
             .bind(RunStatus::Cancelled.as_str())
             .fetch_optional(&self.pool)
             .await?;
+        let row = match row {
+            Some(row) => Some(row),
+            None => {
+                let newest = format!(
+                    "SELECT {COLUMNS} FROM runs WHERE flow_id = $1 AND {LIVE} ORDER BY window_number DESC LIMIT 1"
+                );
+                sqlx::query(&newest).bind(flow_id).fetch_optional(&self.pool).await?
+            }
+        };
         row.map(|r| read_run(&r)).transpose()
     }
 
