@@ -6,8 +6,9 @@
 //! The rows present after the changes are written as new files, their unchanged values
 //! filled from the rows they replace. One commit removes and adds the files, carries the
 //! txn and, when the changes bring a new column, the table's wider schema: a reader sees
-//! the table before the run or after it. delta-rs's own `MERGE` needs its DataFusion
-//! feature, which would double Inlet's build; this is the same copy-on-write merge.
+//! the table before the run or after it. delta-rs's own `MERGE` needs its `datafusion`
+//! feature, a query engine Inlet does not otherwise build; this is the same copy-on-write
+//! merge on the Parquet and Delta APIs the lake already uses.
 
 mod fold;
 mod prepare;
