@@ -7,22 +7,23 @@ use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use arrow_array::{Int64Array, RecordBatch, TimestampMicrosecondArray};
-use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use async_trait::async_trait;
 use futures::StreamExt;
 use serde_json::{Value, json};
 
+use super::feed::SharedFeed;
 use crate::connections::secrets::SecretCipher;
 use crate::flows::clock::Clock;
 use crate::flows::engine::{Engine, RunSettings};
-use crate::flows::failure::RunFailure;
+
 use crate::flows::slots::{SlotSettings, SourceSlots};
 use crate::flows::source_factory::SourceFactory;
-use crate::flows::target::{Batches, Target};
+
+pub use super::memory_target::{Commit, MemoryTarget, schema};
 use crate::identity::{Caller, Tenant, keys::Key};
-use crate::lake::{ChangeSet, CommitOutcome, CommitSpec, LakeError, Landed, LandedCommit, WriteMode};
 use crate::metrics::Metrics;
 use crate::secret::Secret;
+use crate::sources::changes::ChangeFeed;
 use crate::sources::config::SourceConfig;
 use crate::sources::read::{ReadProgress, ReadRequest, ReadStream};
 use crate::sources::schema::{TableEntry, TableSchema};
@@ -57,17 +58,8 @@ pub struct Rows {
     pub transient_failures: AtomicUsize,
     /// Every read asked for, in order.
     pub requests: Mutex<Vec<ReadRequest>>,
-}
-
-fn schema() -> SchemaRef {
-    Arc::new(Schema::new(vec![
-        Field::new("id", DataType::Int64, false),
-        Field::new(
-            "ts",
-            DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
-            false,
-        ),
-    ]))
+    /// The source's change feed, once a test gives it one (`cdc.rs`).
+    pub feed: std::sync::OnceLock<Arc<dyn ChangeFeed>>,
 }
 
 struct MemorySource(Arc<Rows>);
@@ -79,6 +71,10 @@ impl Source for MemorySource {
     }
     async fn key(&self, _: &TableRef) -> Result<Vec<String>, SourceError> {
         Ok(vec!["id".into()])
+    }
+    fn change_feed(&self) -> Option<Box<dyn ChangeFeed>> {
+        let feed = self.0.feed.get()?.clone();
+        Some(Box::new(SharedFeed(feed)))
     }
     async fn list_tables(&self) -> Result<Vec<TableEntry>, SourceError> {
         Ok(Vec::new())
@@ -150,124 +146,6 @@ pub struct MemorySources(pub Arc<Rows>);
 impl SourceFactory for MemorySources {
     fn open(&self, _: SourceConfig) -> Box<dyn Source> {
         Box::new(MemorySource(self.0.clone()))
-    }
-}
-
-/// One commit the target holds.
-#[derive(Clone, Debug)]
-pub struct Commit {
-    pub app_id: String,
-    pub txn_version: i64,
-    pub run_id: String,
-    pub batch_id: Option<String>,
-    pub mode: WriteMode,
-    pub ids: Vec<i64>,
-}
-
-/// A lake in memory with the lake's txn rule: a write whose txn version for its app is
-/// not above the table's is not committed.
-#[derive(Default)]
-pub struct MemoryTarget {
-    pub commits: Mutex<Vec<Commit>>,
-}
-
-impl MemoryTarget {
-    /// The ids the dataset holds now, sorted.
-    pub fn ids(&self) -> Vec<i64> {
-        let mut ids = Vec::new();
-        for commit in self.commits.lock().unwrap().iter() {
-            if commit.mode == WriteMode::Replace {
-                ids.clear();
-            }
-            ids.extend(&commit.ids);
-        }
-        ids.sort_unstable();
-        ids
-    }
-
-    /// Commits `ids` as an attempt would (used to stage an attempt that died after it).
-    pub fn commit(&self, commit: Commit) {
-        self.commits.lock().unwrap().push(commit);
-    }
-
-    fn txn(&self, app_id: &str) -> Option<i64> {
-        let commits = self.commits.lock().unwrap();
-        commits
-            .iter()
-            .filter(|c| c.app_id == app_id)
-            .map(|c| c.txn_version)
-            .max()
-    }
-}
-
-#[async_trait]
-impl Target for MemoryTarget {
-    async fn landed(&self, _: &str, app_id: &str, window: i64) -> Result<Option<Landed>, LakeError> {
-        let Some(done) = self.txn(app_id).filter(|done| *done >= window) else {
-            return Ok(None);
-        };
-        let commits = self.commits.lock().unwrap();
-        let commit = commits
-            .iter()
-            .enumerate()
-            .find(|(_, c)| c.app_id == app_id && c.txn_version == window);
-        Ok(Some(Landed {
-            txn_version: done,
-            commit: commit.map(|(version, c)| LandedCommit {
-                table_version: version as i64,
-                run_id: Some(c.run_id.clone()),
-                batch_id: c.batch_id.clone(),
-                rows: c.ids.len() as u64,
-                files: 1,
-                bytes: 8 * c.ids.len() as u64,
-                cdc_position: None,
-            }),
-        }))
-    }
-
-    async fn write(
-        &self,
-        _: &str,
-        _: SchemaRef,
-        mut batches: Batches,
-        spec: CommitSpec,
-    ) -> Result<CommitOutcome, LakeError> {
-        let mut ids = Vec::new();
-        while let Some(batch) = batches.next().await {
-            let batch = batch.map_err(|failure: RunFailure| LakeError::Input(Box::new(failure)))?;
-            let column = batch.column(0).as_any().downcast_ref::<Int64Array>().unwrap();
-            ids.extend(column.values().iter().copied());
-        }
-        if let Some(done) = self.txn(&spec.app_id).filter(|done| *done >= spec.txn_version) {
-            return Ok(CommitOutcome::AlreadyCommitted { txn_version: done });
-        }
-        let rows = ids.len() as u64;
-        self.commit(Commit {
-            app_id: spec.app_id,
-            txn_version: spec.txn_version,
-            run_id: spec.run_id,
-            batch_id: spec.batch_id,
-            mode: spec.mode,
-            ids,
-        });
-        Ok(CommitOutcome::Committed {
-            table_version: self.commits.lock().unwrap().len() as i64 - 1,
-            files: 1,
-            rows,
-            bytes: 8 * rows,
-        })
-    }
-
-    async fn merge(&self, _: &str, _: ChangeSet, _: CommitSpec) -> Result<CommitOutcome, LakeError> {
-        Err(LakeError::Input("the engine's unit tests run no merging flow".into()))
-    }
-
-    async fn txn_version(&self, _: &str, app_id: &str) -> Result<Option<i64>, LakeError> {
-        Ok(self.txn(app_id))
-    }
-
-    async fn schema(&self, _: &str) -> Result<Option<SchemaRef>, LakeError> {
-        Ok(Some(schema()))
     }
 }
 

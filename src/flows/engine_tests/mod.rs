@@ -1,9 +1,13 @@
 //! The run lifecycle against a fake source and a fake target, on a real SQLite store:
 //! window order, redo after a crash on either side of the commit, permanent failures that
 //! hold later windows until re-run, attempts counted across claims, retries, on-demand
-//! windows, disabled flows, and a scheduler that skips what it cannot read.
+//! windows, disabled flows, and a scheduler that skips what it cannot read; change data
+//! capture runs against a fake change feed (`cdc.rs`).
 
+mod cdc;
 mod fakes;
+mod feed;
+mod memory_target;
 mod more;
 
 use serde_json::{Value, json};
@@ -142,6 +146,7 @@ async fn a_redo_after_a_crash_that_followed_the_commit_writes_nothing_and_report
         batch_id: Some(batch.clone()),
         mode: WriteMode::Append,
         ids: (0..100).collect(),
+        cdc_position: None,
     });
 
     let redone = work_once(&lab.engine, "b").await.unwrap().unwrap();
@@ -267,6 +272,7 @@ async fn an_abandoned_run_whose_last_attempt_committed_succeeds() {
         batch_id: dead.details.current_batch().map(str::to_string),
         mode: WriteMode::Append,
         ids: (0..100).collect(),
+        cdc_position: None,
     });
     let ended = work_once(&lab.engine, "b").await.unwrap().unwrap();
     assert_eq!(ended.status, RunStatus::Success);
@@ -301,6 +307,7 @@ async fn a_batch_closed_as_failed_becomes_a_success_when_its_late_commit_is_foun
         batch_id: Some(batch.clone()),
         mode: WriteMode::Append,
         ids: (0..100).collect(),
+        cdc_position: None,
     });
     let ended = work_once(&lab.engine, "b").await.unwrap().unwrap();
     assert_eq!(ended.status, RunStatus::Success);

@@ -12,6 +12,8 @@ mod checks;
 pub use checks::key_columns;
 mod pgoutput;
 mod read;
+
+pub use read::slot_missing;
 mod tuples;
 
 use async_trait::async_trait;
