@@ -15,6 +15,7 @@ use crate::flows::params::{Transformations, parse_options, parse_transformations
 use crate::flows::schedule::{Schedule, integer};
 use crate::identity::Caller;
 use crate::mapping::{self, MappingSet};
+use crate::sources::source::Source;
 use crate::specs::Violation;
 use crate::state::AppState;
 use crate::store::ResourceRow;
@@ -231,8 +232,7 @@ pub async fn check_columns(
         return Ok(());
     }
     let model = SourceConnection::from_row(source).map_err(ApiError::internal)?;
-    let base = referenced(state, caller, CONNECTION, &model.base_connection_id, "baseConnectionId").await?;
-    let (reader, _) = open_source(state, &base)?;
+    let reader = reader_of(state, caller, &model).await?;
     let described = reader
         .describe(&model.table)
         .await
@@ -312,8 +312,7 @@ async fn check_merging(
     if !transformations.merge_by_key {
         return Ok(());
     }
-    let base = referenced(state, caller, CONNECTION, &model.base_connection_id, "baseConnectionId").await?;
-    let (reader, _) = open_source(state, &base)?;
+    let reader = reader_of(state, caller, &model).await?;
     let key = reader
         .key(&model.table)
         .await
@@ -332,4 +331,10 @@ async fn check_merging(
         ));
     }
     Ok(())
+}
+
+/// The source the source connection `model` reads, through its base connection.
+async fn reader_of(state: &AppState, caller: &Caller, model: &SourceConnection) -> Result<Box<dyn Source>, ApiError> {
+    let base = referenced(state, caller, CONNECTION, &model.base_connection_id, "baseConnectionId").await?;
+    Ok(open_source(state, &base)?.0)
 }

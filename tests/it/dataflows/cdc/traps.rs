@@ -13,6 +13,21 @@ const SMALL: &str = "CREATE TABLE public.t (id int PRIMARY KEY, doc text, n int 
     INSERT INTO public.t SELECT g, repeat(md5(g::text), 100), g FROM generate_series(1, 50) g;
     ALTER TABLE public.t OWNER TO reader;";
 
+/// Asks for a re-snapshot of `flow`, then re-runs its failed `run`.
+async fn resnapshot_and_rerun(lab: &Lab, flow: &str, run: &serde_json::Value) {
+    let reply = lab
+        .api
+        .post(&format!("/flows/{flow}/action?op=resnapshot"), &json!({}))
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    let failed = run["id"].as_str().unwrap();
+    let reply = lab
+        .api
+        .post(&format!("/runs/{failed}/action?op=re-trigger"), &json!({}))
+        .await;
+    assert!(reply.status.is_success(), "{}", reply.body);
+}
+
 fn slots(lab: &Lab) -> String {
     lab.pg
         .psql("shop", "SELECT string_agg(slot_name, ',') FROM pg_replication_slots")
@@ -138,17 +153,7 @@ async fn a_flow_that_lost_its_slot_fails_with_a_clear_code_until_it_is_resnapsho
     let error = &run["metrics"]["statusSummary"]["errors"][0];
     assert_eq!(error["code"], "CDC_SLOT_MISSING", "{run:#}");
     assert!(error["message"].as_str().unwrap().contains("op=resnapshot"), "{error}");
-    let reply = lab
-        .api
-        .post(&format!("/flows/{flow}/action?op=resnapshot"), &json!({}))
-        .await;
-    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
-    let failed = run["id"].as_str().unwrap();
-    let reply = lab
-        .api
-        .post(&format!("/runs/{failed}/action?op=re-trigger"), &json!({}))
-        .await;
-    assert!(reply.status.is_success(), "{}", reply.body);
+    resnapshot_and_rerun(&lab, &flow, &run).await;
     lab.pg.psql("shop", "UPDATE public.t SET n = -1 WHERE id = 3");
     let runs = lab.ended_runs(&flow, 3, std::time::Duration::from_secs(60)).await;
     let last = runs.last().unwrap();
@@ -281,17 +286,7 @@ async fn a_slot_the_source_invalidated_fails_the_flow_until_it_is_resnapshotted(
         error["message"].as_str().unwrap().contains("max_slot_wal_keep_size"),
         "{error}"
     );
-    let reply = lab
-        .api
-        .post(&format!("/flows/{flow}/action?op=resnapshot"), &json!({}))
-        .await;
-    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
-    let failed = run["id"].as_str().unwrap();
-    let reply = lab
-        .api
-        .post(&format!("/runs/{failed}/action?op=re-trigger"), &json!({}))
-        .await;
-    assert!(reply.status.is_success(), "{}", reply.body);
+    resnapshot_and_rerun(&lab, &flow, &run).await;
     let runs = lab.ended_runs(&flow, 3, std::time::Duration::from_secs(60)).await;
     let last = runs.last().unwrap();
     assert_eq!(
