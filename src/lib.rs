@@ -17,6 +17,7 @@ pub mod mapping;
 pub mod metrics;
 #[cfg(test)]
 pub(crate) mod proptest_config;
+pub mod schema_changes;
 pub mod secret;
 pub mod sources;
 pub mod specs;

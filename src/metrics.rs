@@ -32,6 +32,12 @@ struct RunLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct SchemaChangeLabels {
+    kind: String,
+    action: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct FlowLabels {
     flow: String,
 }
@@ -47,6 +53,7 @@ pub struct Metrics {
     rows_written: Counter,
     bytes_read: Counter,
     retained_wal: Family<FlowLabels, Gauge>,
+    schema_changes: Family<SchemaChangeLabels, Counter>,
 }
 
 fn latency_histogram() -> Histogram {
@@ -86,8 +93,15 @@ impl Metrics {
             "Bytes of WAL the replication slot of a change data capture flow keeps at its source, as its last run saw",
             retained_wal.clone(),
         );
+        let schema_changes = Family::<SchemaChangeLabels, Counter>::default();
+        registry.register(
+            "schema_changes",
+            "Source schema changes runs met, by kind and what the run did",
+            schema_changes.clone(),
+        );
         Metrics {
             retained_wal,
+            schema_changes,
             registry,
             requests,
             latency,
@@ -121,6 +135,16 @@ impl Metrics {
         self.retained_wal
             .get_or_create(&FlowLabels { flow: flow.to_string() })
             .set(bytes.min(i64::MAX as u64) as i64);
+    }
+
+    /// Counts a source schema change a run met and what it did about it.
+    pub fn schema_change(&self, kind: &str, action: &str) {
+        self.schema_changes
+            .get_or_create(&SchemaChangeLabels {
+                kind: kind.to_string(),
+                action: action.to_string(),
+            })
+            .inc();
     }
 
     /// Forgets the slot gauge of a deleted flow.

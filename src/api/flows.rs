@@ -15,10 +15,13 @@ use super::error::{ApiError, json_response};
 use super::flow_capture;
 use super::flow_checks::checked;
 use super::resource::{FLOW, create, find, find_for_patch, list_items, merge, one, patch, replace};
+use super::schema::items::{FlowPause, PauseChoice};
 use crate::flows::schedule::integer;
+use crate::flows::schema_policy::SCHEMA_CHANGE_PAUSED;
 use crate::identity::Caller;
+use crate::schema_changes::{SchemaChangeKind, SchemaChoice};
 use crate::state::AppState;
-use crate::store::{ResourceRow, now_millis};
+use crate::store::{ResourceRow, RunRow, now_millis};
 
 /// The flow routes.
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -89,6 +92,9 @@ async fn add_runs(state: &AppState, flow_id: &str, item: &mut Value) -> Result<(
     }
     if let Some(failed) = state.store.first_failed_run(flow_id).await? {
         let waiting = state.store.count_waiting_after(flow_id, failed.window_number).await?;
+        if let Some(pause) = schema_pause(&failed) {
+            item["inletPaused"] = serde_json::to_value(pause).map_err(ApiError::internal)?;
+        }
         item["heldBy"] = json!({
             "runId": failed.id,
             "windowNumber": failed.window_number,
@@ -101,6 +107,47 @@ async fn add_runs(state: &AppState, flow_id: &str, item: &mut Value) -> Result<(
         });
     }
     Ok(())
+}
+
+/// Inlet's `inletPaused`, when the failed run that holds the flow met a schema change its
+/// policy does not take: why, the changes, and the user's choices.
+fn schema_pause(failed: &RunRow) -> Option<FlowPause> {
+    let error = failed
+        .details
+        .metrics
+        .status_summary
+        .errors
+        .iter()
+        .find(|e| e.code == SCHEMA_CHANGE_PAUSED)?;
+    let changes = &failed.details.schema_changes;
+    let narrowing = changes.iter().any(|c| c.kind == SchemaChangeKind::TypeChanged);
+    let choice = |choice: SchemaChoice, does: &str| PauseChoice {
+        choice,
+        post: format!(
+            "/runs/{}/action?op=re-trigger&schemaChanges={}",
+            failed.id,
+            choice.as_str()
+        ),
+        does: does.to_string(),
+    };
+    let mut choices = Vec::new();
+    if !narrowing {
+        choices.push(choice(
+            SchemaChoice::Accept,
+            "applies the changes to the dataset (new columns, wider types; dropped columns kept) and lands the window",
+        ));
+    }
+    choices.push(choice(
+        SchemaChoice::Resnapshot,
+        "replaces the dataset with the whole table under its new schema, up to this window; later windows then land",
+    ));
+    Some(FlowPause {
+        reason: "schemaChange".into(),
+        run_id: failed.id.clone(),
+        message: error.message.clone(),
+        schema_changes: changes.clone(),
+        choices,
+    })
 }
 
 #[utoipa::path(patch, path = "/flows/{id}", tag = "Flows", params(("id" = String, Path), ("If-Match" = String, Header, description = "The etag the change is based on")),

@@ -36,6 +36,12 @@ pub struct RunItem {
     /// Inlet: what a change data capture run read and merged.
     #[serde(rename = "inletCdc", skip_serializing_if = "Option::is_none")]
     pub cdc: Option<crate::store::CdcSummary>,
+    /// Inlet: the source's schema changes the run met and what it did about each.
+    #[serde(rename = "inletSchemaChanges", skip_serializing_if = "Vec::is_empty")]
+    pub schema_changes: Vec<crate::schema_changes::SchemaChange>,
+    /// Inlet: the user's choice for the paused run this one re-runs.
+    #[serde(rename = "inletSchemaChoice", skip_serializing_if = "Option::is_none")]
+    pub schema_choice: Option<crate::schema_changes::SchemaChoice>,
 }
 
 /// The platform's run metrics.
@@ -196,6 +202,8 @@ impl RunItem {
             retry_of: details.retry_of.clone(),
             retried_by: row.replaced_by.clone(),
             cdc: details.cdc.clone(),
+            schema_changes: details.schema_changes.clone(),
+            schema_choice: details.schema_choice,
         }
     }
 

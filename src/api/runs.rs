@@ -21,7 +21,9 @@ use super::run_item::{Hold, RunItem};
 use crate::flows::model::{DeltaColumn, Flow, SourceConnection};
 use crate::flows::runs::{new_run, rerun};
 use crate::flows::schedule::{Frequency, Window, integer};
+use crate::flows::schema_policy::SCHEMA_CHANGE_PAUSED;
 use crate::identity::Caller;
+use crate::schema_changes::{SchemaChangeKind, SchemaChoice};
 use crate::state::AppState;
 use crate::store::{OnDemandParams, RUN_FIELDS, RunRow, RunStatus, Store, StoreError, StoredDeltaColumn};
 
@@ -113,10 +115,14 @@ async fn caller_run(state: &AppState, caller: &Caller, id: &str) -> Result<RunRo
 #[derive(Deserialize)]
 struct ActionQuery {
     op: Option<String>,
+    /// Inlet: the choice for a run paused by a schema change.
+    #[serde(rename = "schemaChanges")]
+    schema_changes: Option<String>,
 }
 
 #[utoipa::path(post, path = "/runs/{id}/action", tag = "Runs",
-    params(("id" = String, Path), ("op" = String, Query, description = "re-trigger (any case): re-run a failed run")),
+    params(("id" = String, Path), ("op" = String, Query, description = "re-trigger (any case): re-run a failed run"),
+        ("schemaChanges" = Option<String>, Query, description = "Inlet: for a run paused by a schema change (SCHEMA_CHANGE_PAUSED): accept (apply the changes) or resnapshot (replace the dataset with the whole table under its new schema)")),
     responses((status = 201, description = "The new run", body = crate::api::schema::Created)))]
 async fn run_action(
     State(state): State<AppState>,
@@ -127,6 +133,12 @@ async fn run_action(
     if !query.op.unwrap_or_default().eq_ignore_ascii_case("re-trigger") {
         return Err(ApiError::bad_request("1388", "`op` must be re-trigger"));
     }
+    let choice = match query.schema_changes.as_deref() {
+        None => None,
+        Some(text) => Some(SchemaChoice::parse(text).ok_or_else(|| {
+            ApiError::bad_request("1391", format!("`schemaChanges` must be {}", SchemaChoice::NAMES))
+        })?),
+    };
     let failed = caller_run(&state, &caller, &id).await?;
     if let Some(retry) = &failed.replaced_by {
         return Err(ApiError::flow(
@@ -148,7 +160,35 @@ async fn run_action(
             format!("flow {} is disabled; enable it first", failed.flow_id),
         ));
     }
-    let retry = rerun(&failed, state.clock.now(), state.clock.wall_millis());
+    let paused = failed
+        .details
+        .metrics
+        .status_summary
+        .errors
+        .iter()
+        .any(|e| e.code == SCHEMA_CHANGE_PAUSED);
+    if choice.is_some() && !paused {
+        return Err(ApiError::bad_request(
+            "1391",
+            format!("run {id} was not paused by a schema change; re-trigger it without `schemaChanges`"),
+        ));
+    }
+    let narrowed = failed
+        .details
+        .schema_changes
+        .iter()
+        .find(|c| c.kind == SchemaChangeKind::TypeChanged);
+    if let (Some(SchemaChoice::Accept), Some(change)) = (choice, narrowed) {
+        return Err(ApiError::bad_request(
+            "1391",
+            format!(
+                "{} cannot be accepted: the dataset's values would have to be cast; choose schemaChanges=resnapshot",
+                change.describe()
+            ),
+        ));
+    }
+    let mut retry = rerun(&failed, state.clock.now(), state.clock.wall_millis());
+    retry.details.schema_choice = choice;
     if !state.store.insert_retry(&failed.id, &retry).await? {
         return Err(ApiError::flow(
             StatusCode::CONFLICT,

@@ -125,6 +125,7 @@ impl Engine {
             key: read.key,
             steps,
             schema: None,
+            evolution: Default::default(),
         };
         let outcome = self.target.merge(&plan.dataset_id, changes, spec).await?;
         if let CommitOutcome::Committed { .. } = outcome {

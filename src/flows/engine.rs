@@ -132,7 +132,7 @@ impl Engine {
                 run,
                 (&plan, source.as_ref()),
                 &batch_id,
-                self.delivery(&plan, source.as_ref()).await?,
+                self.delivery(run, &plan, source.as_ref()).await?,
             )
             .await
         };

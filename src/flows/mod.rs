@@ -14,6 +14,7 @@ pub mod retention;
 pub mod runs;
 pub mod schedule;
 pub mod scheduler;
+pub mod schema_policy;
 pub mod slots;
 pub mod source_factory;
 pub mod target;

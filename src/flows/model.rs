@@ -6,6 +6,7 @@ use serde_json::Value;
 pub use super::params::DeltaColumn;
 use super::params::{parse_options, parse_transformations};
 use super::schedule::Schedule;
+use super::schema_policy::SchemaPolicy;
 use crate::identity::Tenant;
 use crate::sources::TableRef;
 use crate::specs::Violation;
@@ -77,6 +78,8 @@ pub struct Flow {
     pub partial_ingestion: bool,
     /// The share of failed rows (percent of input rows) above which the run fails.
     pub partial_ingestion_percent: Option<f64>,
+    /// What runs do when the source's columns change (`schemaChangePolicy`).
+    pub schema_policy: SchemaPolicy,
 }
 
 fn text(doc: &Value, pointer: &str) -> Option<String> {
@@ -214,6 +217,7 @@ impl Flow {
             schedule,
             partial_ingestion: options.partial_ingestion_percent.is_some(),
             partial_ingestion_percent: options.partial_ingestion_percent,
+            schema_policy: transformations.schema_policy,
         })
     }
 

@@ -5,6 +5,7 @@
 use serde_json::Value;
 
 use super::schedule::integer;
+use super::schema_policy::SchemaPolicy;
 use crate::sources::read::window::Zone;
 use crate::specs::Violation;
 
@@ -61,6 +62,8 @@ pub struct Transformations {
     pub merge_by_key: bool,
     /// The `Mapping` transformation's set and version (`None`: not given, take the latest).
     pub mapping: Option<(String, Option<i64>)>,
+    /// Inlet: `Copy`'s `schemaChangePolicy`: what runs do when the source's columns change.
+    pub schema_policy: SchemaPolicy,
 }
 
 /// A flow's `options` (the platform's `optionSpec`), read.
@@ -99,6 +102,10 @@ pub fn parse_transformations(value: &Value) -> Result<Transformations, Vec<Viola
                     Ok(merge) => out.merge_by_key = merge,
                     Err(found) => violations.push(found),
                 }
+                match schema_policy(&params["schemaChangePolicy"], &path) {
+                    Ok(policy) => out.schema_policy = policy,
+                    Err(found) => violations.push(found),
+                }
             }
             "mapping" => match mapping_params(params, &path) {
                 Ok(mapping) => out.mapping = Some(mapping),
@@ -125,6 +132,18 @@ fn merge_by_key(value: &Value, has_delta_column: bool, path: &str) -> Result<boo
             "needs a deltaColumn: a flow without one replaces the whole dataset at every run",
         )),
         _ => Err(Violation::new(path, "must be true or false")),
+    }
+}
+
+/// Reads `schemaChangePolicy`: absent means `propagate`.
+fn schema_policy(value: &Value, path: &str) -> Result<SchemaPolicy, Violation> {
+    match value {
+        Value::Null => Ok(SchemaPolicy::default()),
+        Value::String(name) if let Some(policy) = SchemaPolicy::parse(name) => Ok(policy),
+        _ => Err(Violation::new(
+            format!("{path}/params/schemaChangePolicy"),
+            format!("must be {}", SchemaPolicy::NAMES),
+        )),
     }
 }
 

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use futures::stream::BoxStream;
 
 use super::failure::RunFailure;
-use crate::lake::{ChangeSet, CommitOutcome, CommitSpec, Lake, LakeError, Landed};
+use crate::lake::{ChangeSet, CommitOutcome, CommitSpec, Evolution, Lake, LakeError, Landed};
 
 /// The batches of one run, ending with its failure if it fails.
 pub type Batches = BoxStream<'static, Result<RecordBatch, RunFailure>>;
@@ -19,11 +19,12 @@ pub trait Target: Send + Sync {
     async fn landed(&self, dataset: &str, app_id: &str, window: i64) -> Result<Option<Landed>, LakeError>;
 
     /// Writes `batches` and makes exactly one commit carrying `spec`'s txn, unless the
-    /// window has landed already.
+    /// window has landed already; the commit changes the dataset's schema as `evolution`
+    /// says.
     async fn write(
         &self,
         dataset: &str,
-        schema: SchemaRef,
+        (schema, evolution): (SchemaRef, &Evolution),
         batches: Batches,
         spec: CommitSpec,
     ) -> Result<CommitOutcome, LakeError>;
@@ -48,11 +49,11 @@ impl Target for Lake {
     async fn write(
         &self,
         dataset: &str,
-        schema: SchemaRef,
+        (schema, evolution): (SchemaRef, &Evolution),
         batches: Batches,
         spec: CommitSpec,
     ) -> Result<CommitOutcome, LakeError> {
-        Lake::write(self, dataset, schema, batches, spec).await
+        Lake::write_evolving(self, dataset, schema, batches, spec, evolution).await
     }
 
     async fn merge(&self, dataset: &str, changes: ChangeSet, spec: CommitSpec) -> Result<CommitOutcome, LakeError> {

@@ -12,6 +12,7 @@ use super::plan::RunPlan;
 use super::target::{Batches, Target};
 use crate::lake::{ChangeSet, ChangeStep, CommitOutcome, CommitSpec, WriteMode};
 use crate::mapping::apply::MappingPlan;
+use crate::schema_changes::SchemaChoice;
 use crate::sources::changes::{ChangeChunk, ChangeKind};
 use crate::sources::read::{ReadProgress, ReadRequest, WindowFilter};
 use crate::sources::source::Source;
@@ -42,6 +43,7 @@ impl Engine {
             None => None,
         };
         let schema = mapping.as_ref().map_or(read.schema.clone(), MappingPlan::output_schema);
+        let evolution = self.schema_evolution(run, plan, &schema).await?;
         let progress = read.progress.clone();
         let batches = read.batches.map(move |batch| {
             let batch = batch.map_err(RunFailure::from)?;
@@ -66,10 +68,18 @@ impl Engine {
         let write = async move {
             match delivery.merge_key {
                 None => target
-                    .write(&dataset, schema, batches, spec)
+                    .write(&dataset, (schema, &evolution), batches, spec)
                     .await
                     .map_err(RunFailure::from),
-                Some(key) => merge_rows(target.as_ref(), &dataset, schema, batches, key, spec).await,
+                Some(key) => {
+                    let changes = ChangeSet {
+                        key,
+                        steps: Vec::new(),
+                        schema: Some(schema),
+                        evolution,
+                    };
+                    merge_rows(target.as_ref(), &dataset, changes, batches, spec).await
+                }
             }
         };
         let lost = slots.lost();
@@ -93,8 +103,21 @@ impl Engine {
     }
 
     /// How the run's rows land: appended or replacing the dataset (`plan.write_mode`), or
-    /// merged by the table's primary key (`mergeByKey`).
-    pub(super) async fn delivery(&self, plan: &RunPlan, source: &dyn Source) -> Result<Delivery, RunFailure> {
+    /// merged by the table's primary key (`mergeByKey`). A resnapshot the user chose for a
+    /// paused flow replaces the dataset.
+    pub(super) async fn delivery(
+        &self,
+        run: &RunRow,
+        plan: &RunPlan,
+        source: &dyn Source,
+    ) -> Result<Delivery, RunFailure> {
+        if resnapshot(run) {
+            return Ok(Delivery {
+                mode: WriteMode::Replace,
+                cdc_position: None,
+                merge_key: None,
+            });
+        }
         let merge_key = match plan.flow.merge_by_key && plan.delta_column.is_some() {
             true => Some(merge_key(plan, source).await?),
             false => None,
@@ -129,7 +152,8 @@ impl Engine {
     fn read_request(&self, run: &RunRow, plan: &RunPlan, partitions: usize) -> ReadRequest {
         let window = plan.delta_column.as_ref().map(|column| WindowFilter {
             column: column.name.clone(),
-            start: run.window_start.map(|s| s * 1_000_000),
+            // A resnapshot reads every row up to the window's end: the windows before it too.
+            start: run.window_start.filter(|_| !resnapshot(run)).map(|s| s * 1_000_000),
             end: run.window_end.map(|s| s * 1_000_000),
             timezone: column.timezone.clone(),
         });
@@ -160,12 +184,11 @@ pub(super) struct Delivery {
 async fn merge_rows(
     target: &dyn Target,
     dataset: &str,
-    schema: arrow_schema::SchemaRef,
+    mut changes: ChangeSet,
     mut batches: Batches,
-    key: Vec<String>,
     spec: CommitSpec,
 ) -> Result<CommitOutcome, RunFailure> {
-    let mut steps = Vec::new();
+    let steps = &mut changes.steps;
     while let Some(batch) = batches.next().await {
         let batch = batch?;
         if batch.num_rows() == 0 {
@@ -177,11 +200,6 @@ async fn merge_rows(
             batch,
         }));
     }
-    let changes = ChangeSet {
-        key,
-        steps,
-        schema: Some(schema),
-    };
     Ok(target.merge(dataset, changes, spec).await?)
 }
 
@@ -198,6 +216,11 @@ async fn merge_key(plan: &RunPlan, source: &dyn Source) -> Result<Vec<String>, R
         ));
     }
     Ok(key)
+}
+
+/// Whether the run is the resnapshot the user chose for its paused flow.
+fn resnapshot(run: &RunRow) -> bool {
+    run.details.schema_choice == Some(SchemaChoice::Resnapshot)
 }
 
 /// Rows read (skipped ones included) and skipped, and bytes received.

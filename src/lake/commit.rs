@@ -10,7 +10,7 @@ use std::time::Duration;
 use deltalake::arrow::datatypes::SchemaRef;
 use deltalake::kernel::engine::arrow_conversion::TryIntoKernel;
 use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
-use deltalake::kernel::{Action, Add, StructType, Transaction};
+use deltalake::kernel::{Action, Add, MetadataExt, Remove, StructType, Transaction};
 use deltalake::protocol::{DeltaOperation, SaveMode};
 use deltalake::{DeltaTable, DeltaTableError};
 use futures::TryStreamExt;
@@ -22,8 +22,21 @@ use super::{CommitOutcome, CommitSpec, Lake, LakeError, WriteMode, schema, txn_v
 /// How many times a commit is attempted before giving up on a busy table.
 const MAX_ATTEMPTS: usize = 10;
 
-/// Commits `adds` (already written) to the table at `url`; `table` is the table as the
-/// write found it (`None`: not created yet).
+/// A write that changes the table's schema (to the write's target schema).
+pub(super) struct SchemaUpdate {
+    /// The files rewritten with wider types, when a column widened.
+    pub(super) rewritten: Option<Rewritten>,
+}
+
+/// Files rewritten in the write's commit: the old ones removed, their copies added, both
+/// with `dataChange = false` (the rows are the same rows).
+pub(super) struct Rewritten {
+    pub(super) removes: Vec<Remove>,
+    pub(super) adds: Vec<Add>,
+}
+
+/// Commits `adds` (already written) to the table at `url`, with the schema change a write
+/// may bring; `table` is the table as the write found it (`None`: not created yet).
 #[allow(clippy::too_many_arguments)]
 pub(super) async fn commit(
     lake: &Lake,
@@ -31,7 +44,7 @@ pub(super) async fn commit(
     dataset: &str,
     mut table: Option<DeltaTable>,
     target: &SchemaRef,
-    adds: Vec<Add>,
+    (adds, change): (Vec<Add>, Option<SchemaUpdate>),
     rows: u64,
     spec: &CommitSpec,
 ) -> Result<CommitOutcome, LakeError> {
@@ -43,7 +56,7 @@ pub(super) async fn commit(
         let properties = properties(spec, &output);
         let attempted = match &table {
             None => create(lake, url, dataset, target, &adds, properties).await,
-            Some(current) => commit_on(current, &adds, spec.mode, properties).await,
+            Some(current) => commit_on(current, (&adds, change.as_ref(), target), spec.mode, properties).await,
         };
         let error = match attempted {
             Ok(version) => {
@@ -68,6 +81,14 @@ pub(super) async fn commit(
         if current.version() == base {
             // Nobody else committed: the failure was not a conflict.
             return Err(error.into());
+        }
+        if change.is_some() {
+            // The schema (and the files rewritten for it) were made for the version that
+            // is no longer current: the attempt gives up and the run's retry starts over.
+            return Err(LakeError::Conflict {
+                dataset: dataset.to_string(),
+                attempts: attempt,
+            });
         }
         schema::check_compatible(dataset, &*super::arrow_schema(current)?, target)?;
         tracing::warn!(dataset, attempt, error = %error, "another writer committed first; committing again");
@@ -106,15 +127,24 @@ async fn create(
 }
 
 /// A commit on top of the table's current version; a replace removes every file the
-/// version has.
+/// version has. A schema change comes first, as the new metadata.
 async fn commit_on(
     table: &DeltaTable,
-    adds: &[Add],
+    (adds, change, target): (&[Add], Option<&SchemaUpdate>, &SchemaRef),
     mode: WriteMode,
     properties: CommitProperties,
 ) -> Result<i64, DeltaTableError> {
     let snapshot = table.snapshot()?;
-    let mut actions: Vec<Action> = adds.iter().cloned().map(Action::Add).collect();
+    let mut actions: Vec<Action> = Vec::with_capacity(adds.len() + 1);
+    if let Some(change) = change {
+        let schema: StructType = target.as_ref().try_into_kernel()?;
+        actions.push(Action::Metadata(snapshot.metadata().clone().with_schema(&schema)?));
+        if let Some(rewritten) = &change.rewritten {
+            actions.extend(rewritten.removes.iter().cloned().map(Action::Remove));
+            actions.extend(rewritten.adds.iter().cloned().map(Action::Add));
+        }
+    }
+    actions.extend(adds.iter().cloned().map(Action::Add));
     let mode = match mode {
         WriteMode::Append => SaveMode::Append,
         WriteMode::Replace => {

@@ -10,17 +10,21 @@
 mod commit;
 mod config;
 mod error;
+mod evolve;
+mod files;
 mod history;
 mod landed;
 mod merge;
 mod parallel;
 mod parquet;
 mod probe;
+mod rewrite;
 mod schema;
 
 pub use config::LakeConfig;
 pub use deltalake::arrow;
 pub use error::LakeError;
+pub use evolve::{Difference, Evolution, differences, widens};
 pub use landed::{Landed, LandedCommit};
 pub use merge::{ChangeSet, ChangeStep};
 
@@ -157,32 +161,88 @@ impl Lake {
     where
         E: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
+        self.write_evolving(dataset_id, schema, batches, commit, &Evolution::default())
+            .await
+    }
+
+    /// [`Lake::write`], changing the table's schema as `evolution` says in the same
+    /// commit: columns added, widened (the files holding them rewritten with the wider
+    /// type), kept but no longer given, left out. A reader sees the table before the
+    /// write or after it, never the new schema without the rows or the other way round.
+    pub async fn write_evolving<E>(
+        &self,
+        dataset_id: &str,
+        schema: SchemaRef,
+        batches: impl Stream<Item = Result<RecordBatch, E>> + Send,
+        commit: CommitSpec,
+        evolution: &Evolution,
+    ) -> Result<CommitOutcome, LakeError>
+    where
+        E: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        if evolution.replace && commit.mode != WriteMode::Replace {
+            return Err(LakeError::BadBatch(
+                "only a write that replaces every row may replace the table's schema".into(),
+            ));
+        }
         let url = self.table_url(dataset_id)?;
         let table = self.open(&url).await?;
         let data = schema::canonical(&schema)?;
-        let target = match &table {
+        let (target, before) = match &table {
             Some(table) => {
                 if let Some(done) = txn_version(table, &commit.app_id).await?
                     && done >= commit.txn_version
                 {
                     return Ok(CommitOutcome::AlreadyCommitted { txn_version: done });
                 }
-                let target = arrow_schema(table)?;
-                schema::check_compatible(dataset_id, &target, &data)?;
-                target
+                let before = arrow_schema(table)?;
+                let target = evolution.target(&before, &data)?;
+                schema::check_writable(
+                    dataset_id,
+                    &target,
+                    &data,
+                    &evolve::kept_columns(&target),
+                    &evolution.ignore,
+                )?;
+                (target, Some(before))
             }
-            None => data,
+            None => (data, None),
         };
         let properties = parquet::writer_properties(self.inner.config.row_group_bytes, &target);
+        // delta-rs's writer for a table takes the table's schema: a new schema needs its own.
+        let same_schema = before.as_ref().is_some_and(|b| **b == *target);
         let writers = (0..self.inner.config.writers.max(1))
-            .map(|_| self.writer(table.as_ref(), &url, &target, properties.clone()))
+            .map(|_| {
+                self.writer(
+                    table.as_ref().filter(|_| same_schema),
+                    &url,
+                    &target,
+                    properties.clone(),
+                )
+            })
             .collect::<Result<Vec<_>, _>>()?;
         // On an error the writer is dropped, which aborts open uploads; files already
         // closed stay behind, outside the log.
         let mut writer = ParallelWriter::start(writers);
-        let rows = stream_into(&mut writer, dataset_id, &target, batches).await?;
+        let fitting = Fitting {
+            dataset: dataset_id,
+            target: &target,
+            evolution,
+        };
+        let rows = stream_into(&mut writer, &fitting, batches).await?;
         let adds = writer.finish().await?;
-        commit::commit(self, &url, dataset_id, table, &target, adds, rows, &commit).await
+        let change = match (&table, before) {
+            (Some(table), Some(before)) if *before != *target => {
+                // A replace removes every file anyway: only an append keeps old files.
+                let rewritten = match (commit.mode, evolution.widen.is_empty()) {
+                    (WriteMode::Append, false) => Some(rewrite::widened(self, &url, table, &target).await?),
+                    _ => None,
+                };
+                Some(commit::SchemaUpdate { rewritten })
+            }
+            _ => None,
+        };
+        commit::commit(self, &url, dataset_id, table, &target, (adds, change), rows, &commit).await
     }
 
     /// Deletes files under the dataset's table that no table version needs any more and
@@ -264,11 +324,17 @@ impl Lake {
     }
 }
 
-/// Writes every batch of the stream, fitted to `target`; returns the row count.
+/// What batches are fitted to: the table's schema after the write, and what may differ.
+struct Fitting<'a> {
+    dataset: &'a str,
+    target: &'a SchemaRef,
+    evolution: &'a Evolution,
+}
+
+/// Writes every batch of the stream, fitted to the target; returns the row count.
 async fn stream_into<E>(
     writer: &mut ParallelWriter,
-    dataset_id: &str,
-    target: &SchemaRef,
+    fitting: &Fitting<'_>,
     batches: impl Stream<Item = Result<RecordBatch, E>> + Send,
 ) -> Result<u64, LakeError>
 where
@@ -281,14 +347,20 @@ where
         let batch = batch.map_err(|e| LakeError::Input(e.into()))?;
         if checked.as_ref() != Some(&batch.schema()) {
             // Each distinct batch schema is checked once, so a lossy cast can never slip in.
-            schema::check_compatible(dataset_id, target, &*schema::canonical(&batch.schema())?)?;
+            let data = schema::canonical(&batch.schema())?;
+            let Fitting {
+                dataset,
+                target,
+                evolution,
+            } = fitting;
+            schema::check_writable(dataset, target, &data, &evolve::kept_columns(target), &evolution.ignore)?;
             checked = Some(batch.schema());
         }
         if batch.num_rows() == 0 {
             continue;
         }
         rows += batch.num_rows() as u64;
-        writer.write(schema::conform(&batch, target)?).await?;
+        writer.write(schema::conform(&batch, fitting.target)?).await?;
     }
     Ok(rows)
 }
@@ -300,9 +372,21 @@ async fn txn_version(table: &DeltaTable, app_id: &str) -> Result<Option<i64>, La
         .await?)
 }
 
+/// The table's schema as Arrow types, each column with Inlet's own marks (`evolve.rs`),
+/// which delta-rs's conversion would leave out.
 fn arrow_schema(table: &DeltaTable) -> Result<SchemaRef, LakeError> {
-    let schema: arrow::datatypes::Schema = table.snapshot()?.schema().as_ref().try_into_arrow()?;
-    Ok(Arc::new(schema))
+    let snapshot = table.snapshot()?;
+    let kernel = snapshot.schema();
+    let schema: arrow::datatypes::Schema = kernel.as_ref().try_into_arrow()?;
+    let fields: Vec<arrow::datatypes::Field> = schema
+        .fields()
+        .iter()
+        .map(|field| match kernel.field(field.name()) {
+            Some(column) => evolve::with_marks(field, column.metadata()),
+            None => field.as_ref().clone(),
+        })
+        .collect();
+    Ok(Arc::new(arrow::datatypes::Schema::new(fields)))
 }
 
 /// Compile-time check: a write can run on another task (workers `tokio::spawn` them).

@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use deltalake::arrow::array::ArrayRef;
+use deltalake::arrow::array::{ArrayRef, new_null_array};
 use deltalake::arrow::compute::{CastOptions, cast_with_options};
 use deltalake::arrow::datatypes::{DataType, Field, FieldRef, Schema, SchemaRef, TimeUnit};
 use deltalake::arrow::record_batch::RecordBatch;
@@ -90,9 +90,23 @@ fn prepared_child(field: &FieldRef, column: &str) -> Result<Field, LakeError> {
 /// canonical schema `table`: the same column names and types; a nullable column in the
 /// data needs a nullable column in the table. Every differing column is named.
 pub(super) fn check_compatible(dataset: &str, table: &Schema, data: &Schema) -> Result<(), LakeError> {
+    check_writable(dataset, table, data, &[], &[])
+}
+
+/// [`check_compatible`], except that the columns in `may_lack` may be missing from the
+/// data (their rows are written NULL) and those in `left_out` are not written.
+pub(super) fn check_writable(
+    dataset: &str,
+    table: &Schema,
+    data: &Schema,
+    may_lack: &[String],
+    left_out: &[String],
+) -> Result<(), LakeError> {
+    let listed = |list: &[String], name: &str| list.iter().any(|n| n == name);
     let mut differences = Vec::new();
     for column in table.fields() {
         match data.field_with_name(column.name()) {
+            Err(_) if listed(may_lack, column.name()) && column.is_nullable() => {}
             Err(_) => differences.push(format!(
                 "column `{}` ({}) is missing from the data",
                 column.name(),
@@ -108,7 +122,7 @@ pub(super) fn check_compatible(dataset: &str, table: &Schema, data: &Schema) -> 
         }
     }
     for column in data.fields() {
-        if table.field_with_name(column.name()).is_err() {
+        if table.field_with_name(column.name()).is_err() && !listed(left_out, column.name()) {
             differences.push(format!(
                 "column `{}` ({}) is not in the table",
                 column.name(),
@@ -144,7 +158,7 @@ fn type_fits(data: &DataType, table: &DataType) -> bool {
 }
 
 /// The Delta name of a column's type (`decimal(38,10)`, `timestamp_ntz`, ...).
-fn delta_name(field: &Field) -> String {
+pub(super) fn delta_name(field: &Field) -> String {
     TryIntoKernel::<StructField>::try_into_kernel(field)
         .map(|f| f.data_type().to_string())
         .unwrap_or_else(|_| field.data_type().to_string())
@@ -156,8 +170,9 @@ fn described(field: &Field) -> String {
 }
 
 /// The batch with the table's schema: columns taken by name, representation-only casts
-/// (e.g. `LargeUtf8` to `Utf8`, a zone label to `UTC`). [`check_compatible`] has already
-/// approved the batch's schema, so no cast here can change a value.
+/// (e.g. `LargeUtf8` to `Utf8`, a zone label to `UTC`) and exact widenings, columns the
+/// batch lacks NULL. [`check_writable`] has already approved the batch's schema, so no
+/// cast here can change a value.
 pub(super) fn conform(batch: &RecordBatch, target: &SchemaRef) -> Result<RecordBatch, LakeError> {
     if batch.schema().fields() == target.fields() {
         return batch
@@ -173,9 +188,13 @@ pub(super) fn conform(batch: &RecordBatch, target: &SchemaRef) -> Result<RecordB
         .fields()
         .iter()
         .map(|field| {
-            let column = batch
-                .column_by_name(field.name())
-                .ok_or_else(|| LakeError::BadBatch(format!("a batch has no column `{}`", field.name())))?;
+            let Some(column) = batch.column_by_name(field.name()) else {
+                // A column the table keeps but the source no longer gives (`check_writable`).
+                return match field.is_nullable() {
+                    true => Ok(new_null_array(field.data_type(), batch.num_rows())),
+                    false => Err(LakeError::BadBatch(format!("a batch has no column `{}`", field.name()))),
+                };
+            };
             if column.data_type() == field.data_type() {
                 Ok(column.clone())
             } else {

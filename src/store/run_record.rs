@@ -6,6 +6,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::schema_changes::{SchemaChange, SchemaChoice};
+
 /// Where a run stands. Its text form is the platform's (`inProgress`, ...).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -90,6 +92,12 @@ pub struct RunDetails {
     /// What a change data capture run read and merged.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cdc: Option<CdcSummary>,
+    /// The source's schema changes the run met and what it did about them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub schema_changes: Vec<SchemaChange>,
+    /// The user's choice for the paused run this one re-runs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schema_choice: Option<SchemaChoice>,
 }
 
 /// How a change data capture run took its rows: the initial (or a requested) snapshot,

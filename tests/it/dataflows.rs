@@ -9,6 +9,7 @@ mod exactly_once;
 mod partial;
 mod runs;
 mod s3;
+mod schema_changes;
 mod shared_connections;
 
 use std::path::PathBuf;

@@ -179,6 +179,34 @@ pub struct FlowItem {
     /// Inlet: a change data capture flow's replication slot, as the source reports it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inlet_cdc: Option<FlowCapture>,
+    /// Inlet: the flow is paused by a schema change its policy does not take.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inlet_paused: Option<FlowPause>,
+}
+
+/// Inlet: why a flow is paused by a schema change, and what the user may choose
+/// (docs/flows.md).
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct FlowPause {
+    /// `schemaChange`.
+    pub reason: String,
+    /// The paused run, which holds the flow's later windows.
+    pub run_id: String,
+    pub message: String,
+    pub schema_changes: Vec<crate::schema_changes::SchemaChange>,
+    pub choices: Vec<PauseChoice>,
+}
+
+/// One way on for a paused flow.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PauseChoice {
+    pub choice: crate::schema_changes::SchemaChoice,
+    /// The request that makes it: `/runs/{id}/action?op=re-trigger&schemaChanges=...`.
+    pub post: String,
+    /// What it does.
+    pub does: String,
 }
 
 /// Inlet: a change data capture flow's slot and publication at its source (docs/cdc.md).

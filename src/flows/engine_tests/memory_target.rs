@@ -12,7 +12,9 @@ use futures::StreamExt;
 
 use crate::flows::failure::RunFailure;
 use crate::flows::target::{Batches, Target};
-use crate::lake::{ChangeSet, ChangeStep, CommitOutcome, CommitSpec, LakeError, Landed, LandedCommit, WriteMode};
+use crate::lake::{
+    ChangeSet, ChangeStep, CommitOutcome, CommitSpec, Evolution, LakeError, Landed, LandedCommit, WriteMode,
+};
 use crate::sources::changes::ChangeKind;
 
 /// The fake source's columns: `id` and the delta column `ts`.
@@ -128,7 +130,7 @@ impl Target for MemoryTarget {
     async fn write(
         &self,
         _: &str,
-        _: SchemaRef,
+        _: (SchemaRef, &Evolution),
         mut batches: Batches,
         spec: CommitSpec,
     ) -> Result<CommitOutcome, LakeError> {

@@ -45,6 +45,9 @@ pub struct ChangeSet {
     pub steps: Vec<ChangeStep>,
     /// The schema a table is created with when none exists and no step has rows.
     pub schema: Option<SchemaRef>,
+    /// How the table's schema changes (`mergeByKey` runs; change data capture runs widen
+    /// it by new columns themselves).
+    pub evolution: super::Evolution,
 }
 
 /// One step of a [`ChangeSet`].
@@ -80,7 +83,17 @@ impl Lake {
             let Some(table) = table else {
                 // No table yet: the rows present after the changes are the table.
                 let (adds, rows) = self.write_rows(&url, &prepared, &Base::default()).await?;
-                return commit::commit(self, &url, dataset_id, None, &prepared.target, adds, rows, &spec).await;
+                return commit::commit(
+                    self,
+                    &url,
+                    dataset_id,
+                    None,
+                    &prepared.target,
+                    (adds, None),
+                    rows,
+                    &spec,
+                )
+                .await;
             };
             let base_version = table.version();
             let scanned = scan::scan(self, &url, &table, &prepared).await?;
@@ -137,7 +150,7 @@ impl Lake {
     }
 
     /// Parquet writers for rows of `schema` into the table at `url`.
-    fn merge_writer(&self, url: &url::Url, schema: &SchemaRef) -> Result<ParallelWriter, LakeError> {
+    pub(super) fn merge_writer(&self, url: &url::Url, schema: &SchemaRef) -> Result<ParallelWriter, LakeError> {
         let properties = super::parquet::writer_properties(self.inner.config.row_group_bytes, schema);
         let writers = (0..self.inner.config.writers.max(1))
             .map(|_| self.writer(None, url, schema, properties.clone()))

@@ -5,7 +5,9 @@ use std::sync::Arc;
 
 use arrow_array::{ArrayRef, RecordBatch, new_null_array};
 use arrow_schema::{Field, Schema, SchemaRef};
+use deltalake::arrow::compute::{CastOptions, cast_with_options};
 use deltalake::arrow::row::{RowConverter, SortField};
+use deltalake::arrow::util::display::FormatOptions;
 
 use super::fold::{self, Folded, Key, Step};
 use super::{ChangeSet, ChangeStep};
@@ -18,8 +20,11 @@ pub(super) struct Prepared {
     pub(super) target: SchemaRef,
     /// `target` with every column nullable: what change rows and table rows are read as.
     pub(super) loose: SchemaRef,
-    /// A new column arrived: the commit widens the table's schema.
+    /// A new column arrived, or the evolution changed the schema: the commit carries the
+    /// table's new schema.
     pub(super) widened: bool,
+    /// A column's type widened: every file is rewritten with the new type.
+    pub(super) rewrite_all: bool,
     pub(super) chunks: Vec<RecordBatch>,
     pub(super) folded: Folded,
     pub(super) codec: KeyCodec,
@@ -72,7 +77,14 @@ pub(super) fn prepare(dataset: &str, table: Option<SchemaRef>, changes: &ChangeS
             ChangeStep::Truncate => None,
         })
         .collect();
+    let evolution = &changes.evolution;
     let mut fields: Vec<Field> = match (&table, &changes.schema) {
+        (Some(schema), Some(data)) if !evolution.is_empty() => evolution
+            .target(schema, &*schema::canonical(data)?)?
+            .fields()
+            .iter()
+            .map(|f| f.as_ref().clone())
+            .collect(),
         (Some(schema), _) => schema.fields().iter().map(|f| f.as_ref().clone()).collect(),
         (None, Some(schema)) => schema::canonical(schema)?
             .fields()
@@ -81,10 +93,15 @@ pub(super) fn prepare(dataset: &str, table: Option<SchemaRef>, changes: &ChangeS
             .collect(),
         (None, None) => Vec::new(),
     };
-    let mut widened = false;
+    let mut widened = table
+        .as_ref()
+        .is_some_and(|t| t.fields().iter().map(|f| f.as_ref()).ne(fields.iter()));
     for chunk in &chunks {
         let data = schema::canonical(&chunk.batch.schema())?;
         for field in data.fields() {
+            if evolution.ignore.contains(field.name()) {
+                continue;
+            }
             match fields.iter().find(|f| f.name() == field.name()) {
                 Some(known) if known.data_type() != field.data_type() => {
                     return Err(LakeError::SchemaMismatch {
@@ -133,12 +150,19 @@ pub(super) fn prepare(dataset: &str, table: Option<SchemaRef>, changes: &ChangeS
         target,
         loose,
         widened,
+        rewrite_all: table.is_some() && !evolution.widen.is_empty(),
         chunks: fitted,
         folded,
         codec,
         integer_keys,
     })
 }
+
+/// Casts that fail rather than change a value.
+const EXACT: CastOptions = CastOptions {
+    safe: false,
+    format_options: FormatOptions::new(),
+};
 
 /// `batch` with `schema`'s columns, by name: cast to the canonical types, absent ones null.
 pub(super) fn fit(batch: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch, LakeError> {
@@ -148,7 +172,9 @@ pub(super) fn fit(batch: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch
         .fields()
         .iter()
         .map(|field| match batch.column_by_name(field.name()) {
-            Some(column) => Ok(column.clone()),
+            Some(column) if column.data_type() == field.data_type() => Ok(column.clone()),
+            // A widened column (`Evolution::widen`): the cast is exact, or it fails.
+            Some(column) => Ok(cast_with_options(column, field.data_type(), &EXACT)?),
             None => Ok(new_null_array(field.data_type(), batch.num_rows())),
         })
         .collect::<Result<Vec<_>, LakeError>>()?;

@@ -2,6 +2,7 @@
 //! rows written again, and the rows that fill values the changes left unchanged.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use arrow_array::{BooleanArray, RecordBatch, UInt32Array};
 use arrow_select::filter::filter_record_batch;
@@ -9,19 +10,12 @@ use arrow_select::take::take_record_batch;
 use deltalake::DeltaTable;
 use deltalake::ObjectStore;
 use deltalake::kernel::Remove;
-use deltalake::logstore::object_store::ObjectStoreExt;
-use deltalake::parquet::arrow::ProjectionMask;
-use deltalake::parquet::arrow::arrow_reader::ArrowReaderOptions;
-use deltalake::parquet::arrow::async_reader::{AsyncFileReader, ParquetRecordBatchStreamBuilder};
-use deltalake::parquet::errors::ParquetError;
-use deltalake::parquet::file::metadata::{ParquetMetaData, ParquetMetaDataReader};
-use futures::future::BoxFuture;
-use futures::{StreamExt, TryStreamExt};
-use std::sync::Arc;
+use futures::StreamExt;
 
 use super::Base;
 use super::fold::Key;
 use super::prepare::{Prepared, fit};
+use crate::lake::files::{DataFile, data_files, reader};
 use crate::lake::{Lake, LakeError};
 
 /// What reading the table found.
@@ -35,14 +29,6 @@ pub(super) struct Scanned {
     pub deleted: u64,
 }
 
-struct DataFile {
-    path: String,
-    remove: Remove,
-    stats: Option<String>,
-    rows: u64,
-    size: u64,
-}
-
 /// Reads the files of `table` that may hold a key of `prepared`'s changes.
 pub(super) async fn scan(
     lake: &Lake,
@@ -50,20 +36,7 @@ pub(super) async fn scan(
     table: &DeltaTable,
     prepared: &Prepared,
 ) -> Result<Scanned, LakeError> {
-    let log_store = table.log_store();
-    let files: Vec<DataFile> = table
-        .snapshot()?
-        .snapshot()
-        .file_views(log_store.as_ref(), None)
-        .map_ok(|file| DataFile {
-            path: file.path().to_string(),
-            remove: file.remove_action(true),
-            stats: file.stats(),
-            rows: file.num_records().unwrap_or(0) as u64,
-            size: file.size().max(0) as u64,
-        })
-        .try_collect()
-        .await?;
+    let files = data_files(table).await?;
     if prepared.folded.truncated {
         return Ok(Scanned {
             deleted: files.iter().map(|f| f.rows).sum(),
@@ -72,7 +45,7 @@ pub(super) async fn scan(
             base: Base::default(),
         });
     }
-    let store = log_store.object_store(None);
+    let store = crate::lake::files::store(table);
     let needed: HashSet<&Key> = prepared.folded.base_keys().collect();
     let mut writer = lake.merge_writer(url, &prepared.target)?;
     let mut scanned = Scanned {
@@ -82,7 +55,9 @@ pub(super) async fn scan(
         deleted: 0,
     };
     for file in files {
-        if !may_hold(prepared, file.stats.as_deref()) || !touches(&store, &file, prepared).await? {
+        let touched = prepared.rewrite_all
+            || (may_hold(prepared, file.stats.as_deref()) && touches(&store, &file, prepared).await?);
+        if !touched {
             continue;
         }
         let mut batches = reader(&store, &file, None).await?;
@@ -181,59 +156,4 @@ fn key_batch(batch: &RecordBatch, positions: &[usize], prepared: &Prepared) -> R
         .collect::<Result<Vec<_>, _>>()?;
     let rows = prepared.codec.converter.convert_columns(&arrays)?;
     Ok(rows.iter().map(|row| row.as_ref().into()).collect())
-}
-
-type FileBatches = futures::stream::BoxStream<'static, Result<RecordBatch, ParquetError>>;
-
-/// The batches of `file`, of the `columns` named (all when `None`).
-async fn reader(
-    store: &Arc<dyn ObjectStore>,
-    file: &DataFile,
-    columns: Option<&[&str]>,
-) -> Result<FileBatches, LakeError> {
-    let reader = ObjectFile {
-        store: store.clone(),
-        path: deltalake::Path::from(file.path.as_str()),
-        size: file.size,
-    };
-    let mut builder = ParquetRecordBatchStreamBuilder::new(reader).await?;
-    if let Some(columns) = columns {
-        let roots = columns
-            .iter()
-            .map(|name| builder.schema().index_of(name))
-            .collect::<Result<Vec<_>, _>>()?;
-        let mask = ProjectionMask::roots(builder.parquet_schema(), roots);
-        builder = builder.with_projection(mask);
-    }
-    Ok(builder.with_batch_size(super::BATCH_ROWS).build()?.boxed())
-}
-
-/// A Parquet file in the table's object store, read by ranges; its size comes from the
-/// log, so no request asks for it.
-struct ObjectFile {
-    store: Arc<dyn ObjectStore>,
-    path: deltalake::Path,
-    size: u64,
-}
-
-impl AsyncFileReader for ObjectFile {
-    fn get_bytes(&mut self, range: std::ops::Range<u64>) -> BoxFuture<'_, Result<bytes::Bytes, ParquetError>> {
-        Box::pin(async move {
-            self.store
-                .get_range(&self.path, range)
-                .await
-                .map_err(|e| ParquetError::External(Box::new(e)))
-        })
-    }
-
-    fn get_metadata<'a>(
-        &'a mut self,
-        _options: Option<&'a ArrowReaderOptions>,
-    ) -> BoxFuture<'a, Result<Arc<ParquetMetaData>, ParquetError>> {
-        Box::pin(async move {
-            let size = self.size;
-            let metadata = ParquetMetaDataReader::new().load_and_finish(self, size).await?;
-            Ok(Arc::new(metadata))
-        })
-    }
 }

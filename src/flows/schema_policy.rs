@@ -1,0 +1,248 @@
+//! What a flow does when the source's columns differ from its dataset's: the policy a
+//! flow chooses (`Copy` params `schemaChangePolicy`), the user's choice for a paused flow
+//! (`op=re-trigger&schemaChanges=...`), and the decision for one run (docs/flows.md).
+
+use arrow_schema::SchemaRef;
+
+use super::engine::Engine;
+use super::failure::RunFailure;
+use super::plan::RunPlan;
+use crate::lake::{Difference, Evolution};
+use crate::schema_changes::{SchemaAction, SchemaChange, SchemaChangeKind, SchemaChoice};
+use crate::store::RunRow;
+
+/// The run error code of a flow paused by a schema change.
+pub const SCHEMA_CHANGE_PAUSED: &str = "SCHEMA_CHANGE_PAUSED";
+
+/// A flow's schema change policy.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SchemaPolicy {
+    /// New columns and wider types reach the dataset; dropped columns are kept (NULL from
+    /// then on); other type changes pause.
+    #[default]
+    Propagate,
+    /// Any change pauses the flow until the user chooses.
+    Pause,
+    /// New columns are not written; the rest as `Propagate`.
+    Ignore,
+}
+
+impl SchemaPolicy {
+    /// The values `schemaChangePolicy` takes.
+    pub const NAMES: &'static str = "propagate, pause or ignore";
+
+    /// Reads a policy name, in any case.
+    pub fn parse(text: &str) -> Option<SchemaPolicy> {
+        match text.to_ascii_lowercase().as_str() {
+            "propagate" => Some(SchemaPolicy::Propagate),
+            "pause" => Some(SchemaPolicy::Pause),
+            "ignore" => Some(SchemaPolicy::Ignore),
+            _ => None,
+        }
+    }
+}
+
+impl Engine {
+    /// Compares the schema of the run's data with its dataset's and decides what the
+    /// write does about the differences, recording each change on the run. A resnapshot
+    /// the user chose replaces the dataset's schema whole.
+    pub(super) async fn schema_evolution(
+        &self,
+        run: &mut RunRow,
+        plan: &RunPlan,
+        data: &SchemaRef,
+    ) -> Result<Evolution, RunFailure> {
+        let Some(table) = self.target.schema(&plan.dataset_id).await? else {
+            return Ok(Evolution::default());
+        };
+        let differences = crate::lake::differences(&table, data)?;
+        let (outcome, changes) = match run.details.schema_choice {
+            Some(SchemaChoice::Resnapshot) => {
+                let changes = differences
+                    .iter()
+                    .map(|d| record(d, SchemaAction::Resnapshot))
+                    .collect();
+                let evolution = Evolution {
+                    replace: true,
+                    ..Evolution::default()
+                };
+                (Ok(evolution), changes)
+            }
+            choice => decide(plan.flow.schema_policy, choice, &differences, &run.id),
+        };
+        for change in &changes {
+            self.metrics.schema_change(change.kind.as_str(), change.action.as_str());
+        }
+        if !changes.is_empty() {
+            tracing::info!(run = %run.id, flow = %plan.flow.id, changes = ?changes, "the source's columns changed");
+        }
+        run.details.schema_changes = changes;
+        outcome
+    }
+}
+
+/// What one run does about the differences found: the dataset's evolution and the record
+/// of each change, or the failure that pauses the flow (with the record too).
+pub fn decide(
+    policy: SchemaPolicy,
+    choice: Option<SchemaChoice>,
+    differences: &[Difference],
+    run_id: &str,
+) -> (Result<Evolution, RunFailure>, Vec<SchemaChange>) {
+    let policy = match choice {
+        Some(SchemaChoice::Accept) => SchemaPolicy::Propagate,
+        _ => policy,
+    };
+    let mut evolution = Evolution::default();
+    let mut changes = Vec::with_capacity(differences.len());
+    for difference in differences {
+        let action = action(policy, difference.kind);
+        let column = difference.column.clone();
+        match (action, difference.kind) {
+            (SchemaAction::Applied, SchemaChangeKind::Added) => evolution.add.push(column),
+            (SchemaAction::Applied, SchemaChangeKind::Widened) => evolution.widen.push(column),
+            (SchemaAction::Applied, _) => evolution.relax.push(column),
+            (SchemaAction::Kept, _) => evolution.fill.push(column),
+            (SchemaAction::Ignored, _) => evolution.ignore.push(column),
+            _ => {}
+        }
+        changes.push(record(difference, action));
+    }
+    let paused: Vec<&SchemaChange> = changes.iter().filter(|c| c.action == SchemaAction::Paused).collect();
+    if paused.is_empty() {
+        return (Ok(evolution), changes);
+    }
+    let failure = RunFailure::permanent(SCHEMA_CHANGE_PAUSED, pause_message(&paused, run_id));
+    (Err(failure), changes)
+}
+
+fn record(difference: &Difference, action: SchemaAction) -> SchemaChange {
+    SchemaChange {
+        column: difference.column.clone(),
+        kind: difference.kind,
+        from: difference.from.clone(),
+        to: difference.to.clone(),
+        action,
+    }
+}
+
+/// The action `policy` takes on a change of `kind`.
+fn action(policy: SchemaPolicy, kind: SchemaChangeKind) -> SchemaAction {
+    use SchemaChangeKind::*;
+    match (policy, kind) {
+        (_, TypeChanged) | (SchemaPolicy::Pause, _) => SchemaAction::Paused,
+        (SchemaPolicy::Ignore, Added) => SchemaAction::Ignored,
+        (_, Added | Widened | NullAllowed) => SchemaAction::Applied,
+        (_, Dropped) => SchemaAction::Kept,
+    }
+}
+
+fn pause_message(paused: &[&SchemaChange], run_id: &str) -> String {
+    let listed: Vec<String> = paused.iter().map(|c| c.describe()).collect();
+    let narrowing = paused.iter().any(|c| c.kind == SchemaChangeKind::TypeChanged);
+    let accept = match narrowing {
+        true => "",
+        false => "schemaChanges=accept applies them to the dataset; ",
+    };
+    let why = match narrowing {
+        true => "the new type cannot hold every value the dataset holds, and Inlet never casts a value",
+        false => "the flow's schemaChangePolicy is pause",
+    };
+    format!(
+        "the source's columns changed: {} ({why}). The flow's windows wait. Choose with \
+         POST /runs/{run_id}/action?op=re-trigger&schemaChanges=<choice>: {accept}\
+         schemaChanges=resnapshot replaces the dataset with the whole table under its new schema; \
+         or change the column back at the source and re-trigger without a choice",
+        listed.join(", ")
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn difference(column: &str, kind: SchemaChangeKind, from: Option<&str>, to: Option<&str>) -> Difference {
+        Difference {
+            column: column.into(),
+            kind,
+            from: from.map(str::to_string),
+            to: to.map(str::to_string),
+        }
+    }
+
+    fn all_kinds() -> Vec<Difference> {
+        use SchemaChangeKind::*;
+        vec![
+            difference("extra", Added, None, Some("string")),
+            difference("n", Widened, Some("integer"), Some("long")),
+            difference("gone", Dropped, Some("string"), None),
+            difference("strict", NullAllowed, Some("string"), Some("string")),
+        ]
+    }
+
+    #[test]
+    fn propagate_adds_widens_keeps_and_relaxes() {
+        let (evolution, changes) = decide(SchemaPolicy::Propagate, None, &all_kinds(), "r1");
+        let evolution = evolution.unwrap();
+        assert_eq!(evolution.add, vec!["extra"]);
+        assert_eq!(evolution.widen, vec!["n"]);
+        assert_eq!(evolution.fill, vec!["gone"]);
+        assert_eq!(evolution.relax, vec!["strict"]);
+        assert!(evolution.ignore.is_empty());
+        let actions: Vec<SchemaAction> = changes.iter().map(|c| c.action).collect();
+        use SchemaAction::*;
+        assert_eq!(actions, vec![Applied, Applied, Kept, Applied]);
+    }
+
+    #[test]
+    fn ignore_leaves_new_columns_out_and_pause_stops_at_anything() {
+        let (evolution, _) = decide(SchemaPolicy::Ignore, None, &all_kinds(), "r1");
+        let evolution = evolution.unwrap();
+        assert_eq!(
+            (evolution.ignore.clone(), evolution.add.len()),
+            (vec!["extra".to_string()], 0)
+        );
+        assert_eq!(evolution.widen, vec!["n"]);
+        let (paused, changes) = decide(SchemaPolicy::Pause, None, &all_kinds(), "r1");
+        let failure = paused.unwrap_err();
+        assert_eq!(failure.code, SCHEMA_CHANGE_PAUSED);
+        assert!(!failure.transient);
+        assert!(changes.iter().all(|c| c.action == SchemaAction::Paused));
+        for text in [
+            "`extra`",
+            "`n`: integer → long",
+            "schemaChanges=accept",
+            "schemaChanges=resnapshot",
+        ] {
+            assert!(failure.message.contains(text), "{text} in {}", failure.message);
+        }
+        let (accepted, _) = decide(SchemaPolicy::Pause, Some(SchemaChoice::Accept), &all_kinds(), "r1");
+        assert_eq!(accepted.unwrap().add, vec!["extra"]);
+    }
+
+    #[test]
+    fn a_narrowing_pauses_in_every_policy_and_cannot_be_accepted() {
+        let narrowed = vec![difference(
+            "n",
+            SchemaChangeKind::TypeChanged,
+            Some("long"),
+            Some("integer"),
+        )];
+        for policy in [SchemaPolicy::Propagate, SchemaPolicy::Pause, SchemaPolicy::Ignore] {
+            for choice in [None, Some(SchemaChoice::Accept)] {
+                let (outcome, _) = decide(policy, choice, &narrowed, "r1");
+                let failure = outcome.unwrap_err();
+                assert!(failure.message.contains("`n`: long → integer"), "{}", failure.message);
+                assert!(!failure.message.contains("schemaChanges=accept"), "{}", failure.message);
+            }
+        }
+    }
+
+    #[test]
+    fn names_parse_in_any_case() {
+        assert_eq!(SchemaPolicy::parse("IGNORE"), Some(SchemaPolicy::Ignore));
+        assert_eq!(SchemaPolicy::parse("evolve"), None);
+        assert_eq!(SchemaChoice::parse("Resnapshot"), Some(SchemaChoice::Resnapshot));
+        assert_eq!(SchemaChoice::parse(""), None);
+    }
+}

@@ -1,0 +1,302 @@
+//! Schema changes between a dataset's table and the data a write brings: what differs
+//! ([`differences`]), what a write does about it ([`Evolution`]), and the schema the table
+//! has after the write.
+//!
+//! A wider type is not recorded with Delta's `typeWidening` feature, which delta-rs (and
+//! so the Python `deltalake` reader) cannot read: the files holding the column are
+//! rewritten with the wider type in the same commit that changes the schema (`rewrite.rs`).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use deltalake::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use deltalake::kernel::MetadataValue;
+
+use super::LakeError;
+use super::schema::{self, delta_name};
+use crate::schema_changes::SchemaChangeKind;
+
+/// The column metadata that marks a column the source no longer gives: the table keeps
+/// it, and later writes are not told about it again.
+const DROPPED_AT_SOURCE: &str = "inlet.droppedAtSource";
+
+/// `field` with Inlet's marks from its Delta column's `metadata`.
+pub(super) fn with_marks(field: &Field, metadata: &HashMap<String, MetadataValue>) -> Field {
+    match metadata.get(DROPPED_AT_SOURCE) {
+        Some(_) => field.clone().with_metadata(dropped_mark()),
+        None => field.clone(),
+    }
+}
+
+fn dropped_mark() -> HashMap<String, String> {
+    HashMap::from([(DROPPED_AT_SOURCE.to_string(), "true".to_string())])
+}
+
+fn dropped_at_source(field: &Field) -> bool {
+    field.metadata().contains_key(DROPPED_AT_SOURCE)
+}
+
+/// The columns of `schema` the source no longer gives: a write's rows hold NULL in them.
+pub(super) fn kept_columns(schema: &Schema) -> Vec<String> {
+    schema
+        .fields()
+        .iter()
+        .filter(|f| dropped_at_source(f))
+        .map(|f| f.name().clone())
+        .collect()
+}
+
+/// One column that differs, before any policy decides on it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Difference {
+    pub column: String,
+    pub kind: SchemaChangeKind,
+    /// The table's type (Delta's name), if the table has the column.
+    pub from: Option<String>,
+    /// The data's type (Delta's name), if the data has the column.
+    pub to: Option<String>,
+}
+
+/// How the data's columns (`data`, as a source reads them) differ from the table's, in the
+/// table's column order, then the new columns in the data's order.
+pub fn differences(table: &Schema, data: &Schema) -> Result<Vec<Difference>, LakeError> {
+    let data = schema::canonical(data)?;
+    let mut found = Vec::new();
+    for column in table.fields() {
+        let difference = |kind, to: Option<&Field>| Difference {
+            column: column.name().clone(),
+            kind,
+            from: Some(delta_name(column)),
+            to: to.map(delta_name),
+        };
+        match data.field_with_name(column.name()) {
+            Err(_) if dropped_at_source(column) => {}
+            Err(_) => found.push(difference(SchemaChangeKind::Dropped, None)),
+            Ok(given) if given.data_type() != column.data_type() => {
+                let kind = match widens(column.data_type(), given.data_type()) {
+                    true => SchemaChangeKind::Widened,
+                    false => SchemaChangeKind::TypeChanged,
+                };
+                found.push(difference(kind, Some(given)));
+            }
+            Ok(given) if given.is_nullable() && !column.is_nullable() => {
+                found.push(difference(SchemaChangeKind::NullAllowed, Some(given)));
+            }
+            // Back at the source after it was dropped: it is written again.
+            Ok(given) if dropped_at_source(column) => found.push(difference(SchemaChangeKind::Added, Some(given))),
+            Ok(_) => {}
+        }
+    }
+    for column in data.fields() {
+        if table.field_with_name(column.name()).is_err() {
+            found.push(Difference {
+                column: column.name().clone(),
+                kind: SchemaChangeKind::Added,
+                from: None,
+                to: Some(delta_name(column)),
+            });
+        }
+    }
+    Ok(found)
+}
+
+/// Whether every value of type `from` is a value of type `to`, exactly (canonical types).
+/// `timestamp` → `timestamptz` is not among them: the instant a wall time meant depends on
+/// the zone the source converted it in, which the dataset does not know.
+pub fn widens(from: &DataType, to: &DataType) -> bool {
+    use DataType::*;
+    let integer_digits = |t: &DataType| match t {
+        Int8 => Some(3),
+        Int16 => Some(5),
+        Int32 => Some(10),
+        Int64 => Some(19),
+        _ => None,
+    };
+    match (from, to) {
+        (Int8, Int16 | Int32 | Int64) | (Int16, Int32 | Int64) | (Int32, Int64) => true,
+        (Float32, Float64) => true,
+        // Integers whose every value has an exact binary floating-point form.
+        (Int8 | Int16, Float32) | (Int8 | Int16 | Int32, Float64) => true,
+        (Decimal128(p1, s1), Decimal128(p2, s2)) => s2 >= s1 && (*p2 as i16 - *s2 as i16) >= (*p1 as i16 - *s1 as i16),
+        (Int8 | Int16 | Int32 | Int64, Decimal128(p, s)) => {
+            integer_digits(from).is_some_and(|digits| *p as i16 - *s as i16 >= digits)
+        }
+        (Date32, Timestamp(TimeUnit::Microsecond, None)) => true,
+        _ => false,
+    }
+}
+
+/// What one write does to the table's schema, as the flow's policy decided.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Evolution {
+    /// New columns the table gains (nullable; earlier rows read NULL in them).
+    pub add: Vec<String>,
+    /// Columns whose type widens to the data's; their files are rewritten.
+    pub widen: Vec<String>,
+    /// Columns the data lacks: the table keeps them, and the write's rows hold NULL.
+    pub fill: Vec<String>,
+    /// Columns that may hold NULL from now on.
+    pub relax: Vec<String>,
+    /// Data columns left out of the table.
+    pub ignore: Vec<String>,
+    /// The table takes the data's schema whole, whatever it was: only for a write that
+    /// replaces every row (a resnapshot the user chose).
+    pub replace: bool,
+}
+
+impl Evolution {
+    /// Whether the write changes nothing of the table's schema nor leaves columns out.
+    pub fn is_empty(&self) -> bool {
+        self == &Evolution::default()
+    }
+
+    /// The table's schema after the write: `table`'s columns (widened, relaxed), then the
+    /// added ones. `data` is canonical.
+    pub(super) fn target(&self, table: &Schema, data: &Schema) -> Result<SchemaRef, LakeError> {
+        if self.replace {
+            return Ok(Arc::new(data.clone()));
+        }
+        let listed = |list: &[String], name: &str| list.iter().any(|n| n == name);
+        let mut fields: Vec<Field> = Vec::with_capacity(table.fields().len() + self.add.len());
+        for column in table.fields() {
+            let mut field = column.as_ref().clone();
+            if data.field_with_name(column.name()).is_ok() {
+                field = field.with_metadata(HashMap::new());
+            }
+            if listed(&self.fill, column.name()) {
+                field = field.with_metadata(dropped_mark());
+            }
+            if listed(&self.widen, column.name()) {
+                let wider = data.field_with_name(column.name())?;
+                field = field.with_data_type(wider.data_type().clone());
+            }
+            if listed(&self.relax, column.name()) || listed(&self.fill, column.name()) {
+                field = field.with_nullable(true);
+            }
+            fields.push(field);
+        }
+        for name in &self.add {
+            if table.field_with_name(name).is_err() {
+                fields.push(data.field_with_name(name)?.clone().with_nullable(true));
+            }
+        }
+        Ok(Arc::new(Schema::new(fields)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn schema(fields: Vec<Field>) -> Schema {
+        Schema::new(fields)
+    }
+
+    #[test]
+    fn each_kind_of_difference_is_named_with_both_types() {
+        let table = schema(vec![
+            Field::new("id", DataType::Int64, false),
+            Field::new("n", DataType::Int32, true),
+            Field::new("price", DataType::Decimal128(10, 2), true),
+            Field::new("code", DataType::Int64, true),
+            Field::new("gone", DataType::Utf8, true),
+            Field::new("strict", DataType::Utf8, false),
+        ]);
+        let data = schema(vec![
+            Field::new("id", DataType::Int64, false),
+            Field::new("n", DataType::Int64, true),
+            Field::new("price", DataType::Decimal128(14, 2), true),
+            Field::new("code", DataType::Int32, true),
+            Field::new("strict", DataType::Utf8, true),
+            Field::new("extra", DataType::Utf8, true),
+        ]);
+        let found = differences(&table, &data).unwrap();
+        let seen: Vec<(&str, SchemaChangeKind, Option<&str>, Option<&str>)> = found
+            .iter()
+            .map(|d| (d.column.as_str(), d.kind, d.from.as_deref(), d.to.as_deref()))
+            .collect();
+        use SchemaChangeKind::*;
+        assert_eq!(
+            seen,
+            vec![
+                ("n", Widened, Some("integer"), Some("long")),
+                ("price", Widened, Some("decimal(10,2)"), Some("decimal(14,2)")),
+                ("code", TypeChanged, Some("long"), Some("integer")),
+                ("gone", Dropped, Some("string"), None),
+                ("strict", NullAllowed, Some("string"), Some("string")),
+                ("extra", Added, None, Some("string")),
+            ]
+        );
+        assert!(differences(&table, &table).unwrap().is_empty());
+    }
+
+    #[test]
+    fn widenings_hold_every_value_and_narrowings_are_not_widenings() {
+        use DataType::*;
+        let ntz = Timestamp(TimeUnit::Microsecond, None);
+        let tz = Timestamp(TimeUnit::Microsecond, Some("UTC".into()));
+        for (from, to) in [
+            (Int16, Int32),
+            (Int32, Int64),
+            (Float32, Float64),
+            (Int32, Float64),
+            (Decimal128(10, 2), Decimal128(14, 2)),
+            (Decimal128(10, 2), Decimal128(11, 3)),
+            (Int32, Decimal128(12, 2)),
+            (Date32, ntz.clone()),
+        ] {
+            assert!(widens(&from, &to), "{from} -> {to}");
+        }
+        for (from, to) in [
+            (Int64, Int32),
+            (Int64, Float64),
+            (Utf8, Int32),
+            (Int32, Utf8),
+            (Decimal128(14, 2), Decimal128(10, 2)),
+            (Decimal128(10, 2), Decimal128(10, 3)),
+            (Int64, Decimal128(18, 0)),
+            (ntz.clone(), tz),
+            (ntz, Date32),
+        ] {
+            assert!(!widens(&from, &to), "{from} -> {to}");
+        }
+    }
+
+    #[test]
+    fn the_target_widens_relaxes_keeps_and_adds() {
+        let table = schema(vec![
+            Field::new("id", DataType::Int64, false),
+            Field::new("n", DataType::Int32, false),
+            Field::new("gone", DataType::Utf8, false),
+        ]);
+        let data = schema(vec![
+            Field::new("id", DataType::Int64, false),
+            Field::new("n", DataType::Int64, false),
+            Field::new("extra", DataType::Utf8, false),
+            Field::new("skipped", DataType::Utf8, true),
+        ]);
+        let evolution = Evolution {
+            add: vec!["extra".into()],
+            widen: vec!["n".into()],
+            fill: vec!["gone".into()],
+            relax: Vec::new(),
+            ignore: vec!["skipped".into()],
+            replace: false,
+        };
+        let target = evolution.target(&table, &data).unwrap();
+        let described: Vec<(&str, &DataType, bool)> = target
+            .fields()
+            .iter()
+            .map(|f| (f.name().as_str(), f.data_type(), f.is_nullable()))
+            .collect();
+        assert_eq!(
+            described,
+            vec![
+                ("id", &DataType::Int64, false),
+                ("n", &DataType::Int64, false),
+                ("gone", &DataType::Utf8, true),
+                ("extra", &DataType::Utf8, true),
+            ]
+        );
+    }
+}

@@ -1,0 +1,126 @@
+//! Schema changes at the source, as a run records them (`inletSchemaChanges`) and a flow's
+//! policy decides them (docs/flows.md, "When the source's columns change"). Leaf types:
+//! the lake classifies changes, the flows decide what to do, the store keeps the record.
+
+use serde::{Deserialize, Serialize};
+
+/// How a column of the data differs from the dataset's column of the same name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum SchemaChangeKind {
+    /// The source has a column the dataset lacks.
+    Added,
+    /// The dataset has a column the source no longer gives.
+    Dropped,
+    /// The column's type now holds every value it held before, and more (int → bigint,
+    /// float → double, numeric(10,2) → numeric(14,2), date → timestamp).
+    Widened,
+    /// The column may now hold NULL where it could not before.
+    NullAllowed,
+    /// The column's new type cannot hold every earlier value (bigint → int, text → int,
+    /// numeric(14,2) → numeric(10,2)), or is another type altogether.
+    TypeChanged,
+}
+
+impl SchemaChangeKind {
+    /// The kind as shown and counted (`added`, `typeChanged`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SchemaChangeKind::Added => "added",
+            SchemaChangeKind::Dropped => "dropped",
+            SchemaChangeKind::Widened => "widened",
+            SchemaChangeKind::NullAllowed => "nullAllowed",
+            SchemaChangeKind::TypeChanged => "typeChanged",
+        }
+    }
+}
+
+/// What a run did about a change.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum SchemaAction {
+    /// The dataset took the change in the run's commit (a new column, a wider type).
+    Applied,
+    /// The dataset keeps the column; rows from this run on hold NULL in it.
+    Kept,
+    /// The change was left out of the dataset (`ignore`: the new column is not written).
+    Ignored,
+    /// The flow stopped at this run: its windows wait until the user chooses.
+    Paused,
+    /// The dataset was replaced by the whole table under its new schema (`resnapshot`).
+    Resnapshot,
+}
+
+impl SchemaAction {
+    /// The action as shown and counted.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SchemaAction::Applied => "applied",
+            SchemaAction::Kept => "kept",
+            SchemaAction::Ignored => "ignored",
+            SchemaAction::Paused => "paused",
+            SchemaAction::Resnapshot => "resnapshot",
+        }
+    }
+}
+
+/// One column's change and what the run did about it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SchemaChange {
+    pub column: String,
+    pub kind: SchemaChangeKind,
+    /// The dataset's type before (Delta's name, e.g. `integer`, `decimal(10,2)`), if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    /// The source's type now, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
+    pub action: SchemaAction,
+}
+
+impl SchemaChange {
+    /// `column x: integer → long (widened, applied)`.
+    pub fn describe(&self) -> String {
+        let types = match (&self.from, &self.to) {
+            (Some(from), Some(to)) => format!(": {from} → {to}"),
+            (None, Some(to)) => format!(": {to}"),
+            (Some(from), None) => format!(": {from}"),
+            (None, None) => String::new(),
+        };
+        format!("column `{}`{types} ({})", self.column, self.kind.as_str())
+    }
+}
+
+/// The user's choice for a run paused by a schema change, carried by its re-run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum SchemaChoice {
+    /// Apply the changes the `propagate` policy would (once, for this run).
+    Accept,
+    /// Replace the dataset with the whole table under its new schema, up to this run's
+    /// window; later windows land on top as usual.
+    Resnapshot,
+}
+
+impl SchemaChoice {
+    /// The choice as `schemaChanges` takes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SchemaChoice::Accept => "accept",
+            SchemaChoice::Resnapshot => "resnapshot",
+        }
+    }
+
+    /// The values `schemaChanges` takes.
+    pub const NAMES: &'static str = "accept or resnapshot";
+
+    /// Reads a choice, in any case.
+    pub fn parse(text: &str) -> Option<SchemaChoice> {
+        match text.to_ascii_lowercase().as_str() {
+            "accept" => Some(SchemaChoice::Accept),
+            "resnapshot" => Some(SchemaChoice::Resnapshot),
+            _ => None,
+        }
+    }
+}
