@@ -206,3 +206,136 @@ async fn every_kind_of_flow_lands_through_added_widened_dropped_and_renamed_colu
         }
     }
 }
+
+/// POSTs the re-run of a paused run with the user's `choice`.
+async fn choose(lab: &Lab, run: &Value, choice: &str) -> crate::common::server::Reply {
+    let id = run["id"].as_str().unwrap();
+    lab.api
+        .post(&format!("/runs/{id}/action?op=re-trigger&schemaChanges={choice}"), &json!({}))
+        .await
+}
+
+async fn flow_item(lab: &Lab, flow: &str) -> Value {
+    let reply = lab.api.get(&format!("/flows/{flow}")).await;
+    assert_eq!(reply.status, reqwest::StatusCode::OK, "{}", reply.body);
+    reply.body["items"][0].clone()
+}
+
+fn error_of(run: &Value) -> (String, String) {
+    let error = &run["metrics"]["statusSummary"]["errors"][0];
+    (
+        error["code"].as_str().unwrap_or_default().to_string(),
+        error["message"].as_str().unwrap_or_default().to_string(),
+    )
+}
+
+#[tokio::test]
+async fn pause_waits_for_the_users_choice_ignore_leaves_new_columns_out_and_a_narrowing_pauses_every_policy() {
+    let lab = Lab::start(
+        T0 - 60,
+        "CREATE TABLE public.orders (id int PRIMARY KEY, n bigint NOT NULL, updated_at timestamptz NOT NULL);",
+        "",
+    );
+    insert(&lab, 1, 1, "n", "10");
+    let schedule = json!({"startTime": T0, "frequency": "minute", "interval": 15});
+    let mut flows = Vec::new();
+    let mut datasets = Vec::new();
+    for policy in ["pause", "ignore", "propagate"] {
+        let (source, target, dataset) = lab.connections("public.orders").await;
+        let copy = json!([{"name": "Copy", "params": {"deltaColumn": {"name": "updated_at"}, "schemaChangePolicy": policy}}]);
+        flows.push(lab.flow(&source, &target, copy, schedule.clone()).await);
+        datasets.push(dataset);
+    }
+    let [pause, ignore, propagate] = [&flows[0], &flows[1], &flows[2]].map(String::as_str);
+    land(&lab, &[pause, ignore, propagate], 1, 1).await;
+
+    // An added column: `pause` stops at window 2 and holds window 3; the others land.
+    lab.pg.psql("shop", "ALTER TABLE public.orders ADD COLUMN extra text");
+    insert(&lab, 2, 2, "n, extra", "20, 'x2'");
+    insert(&lab, 3, 3, "n, extra", "30, 'x3'");
+    land(&lab, &[ignore, propagate], 3, 3).await;
+    let runs = lab.ended_runs(pause, 2, Duration::from_secs(60)).await;
+    assert_eq!(status(&runs[1]), "failed", "{runs:#?}");
+    let (code, message) = error_of(&runs[1]);
+    assert_eq!(code, "SCHEMA_CHANGE_PAUSED");
+    for text in ["`extra`", "schemaChanges=accept", "schemaChanges=resnapshot", runs[1]["id"].as_str().unwrap()] {
+        assert!(message.contains(text), "{text} in {message}");
+    }
+    assert_eq!(changes(&runs[1]), vec![change("extra", "added", "paused")]);
+    assert_eq!(status(&runs[2]), "scheduled", "window 3 waits: {runs:#?}");
+    let item = flow_item(&lab, pause).await;
+    let paused = &item["inletPaused"];
+    assert_eq!(paused["runId"], runs[1]["id"], "{item:#}");
+    let choices: Vec<&str> = paused["choices"].as_array().unwrap().iter().map(|c| c["choice"].as_str().unwrap()).collect();
+    assert_eq!(choices, ["accept", "resnapshot"]);
+    // A choice the API does not know, or one for a run no schema change paused, is refused.
+    let reply = choose(&lab, &runs[1], "drop").await;
+    assert_eq!(reply.status, reqwest::StatusCode::BAD_REQUEST, "{}", reply.body);
+    assert!(reply.message().contains("accept or resnapshot"), "{}", reply.message());
+    let reply = choose(&lab, &runs[0], "accept").await;
+    assert_eq!(reply.status, reqwest::StatusCode::BAD_REQUEST, "{}", reply.body);
+
+    // Accepted: the paused window and the held one land, each once, with the new column.
+    let reply = choose(&lab, &runs[1], "accept").await;
+    assert_eq!(reply.status, reqwest::StatusCode::CREATED, "{}", reply.body);
+    let runs = lab.ended_runs(pause, 4, Duration::from_secs(60)).await;
+    let landed: Vec<&Value> = runs.iter().filter(|r| status(r) == "success").collect();
+    assert_eq!(landed.len(), 3, "{runs:#?}");
+    assert!(flow_item(&lab, pause).await.get("inletPaused").is_none());
+    let rows = dataset_rows(&lab, &datasets[0]).await;
+    let extras: Vec<(i64, Value)> = rows.iter().map(|r| (r["id"].as_i64().unwrap(), r["extra"].clone())).collect();
+    assert_eq!(extras, vec![(1, Value::Null), (2, json!("x2")), (3, json!("x3"))]);
+    // `ignore`: the new column never appears; its rows land all the same.
+    let table = lab.dataset_table(&datasets[1]).await;
+    let names: Vec<&str> = table["schema"].as_array().unwrap().iter().map(|f| f["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["id", "n", "updated_at"]);
+    assert_eq!(super::ids(&table, "id"), [1, 2, 3]);
+    let runs = lab.runs(ignore).await;
+    assert_eq!(changes(&runs[1]), vec![change("extra", "added", "ignored")]);
+
+    // A narrowing (bigint → int) pauses every policy; it cannot be accepted, only resnapshot.
+    lab.pg.psql("shop", "ALTER TABLE public.orders ALTER COLUMN n TYPE int");
+    insert(&lab, 4, 4, "n, extra", "40, 'x4'");
+    insert(&lab, 5, 5, "n, extra", "50, 'x5'");
+    lab.set_clock(T0 + 5 * PERIOD + 1);
+    for (flow, dataset) in [(pause, &datasets[0]), (ignore, &datasets[1]), (propagate, &datasets[2])] {
+        let runs = lab.ended_runs(flow, runs_ending_at(flow, pause) - 2, Duration::from_secs(60)).await;
+        let failed = runs.iter().find(|r| status(r) == "failed" && r["windowNumber"] == 4).expect("window 4 paused");
+        let (code, message) = error_of(failed);
+        assert_eq!(code, "SCHEMA_CHANGE_PAUSED", "{message}");
+        assert!(message.contains("`n`: long → integer"), "{message}");
+        assert!(!message.contains("schemaChanges=accept"), "{message}");
+        let reply = choose(&lab, failed, "accept").await;
+        assert_eq!(reply.status, reqwest::StatusCode::BAD_REQUEST, "{}", reply.body);
+        assert!(reply.message().contains("resnapshot"), "{}", reply.message());
+        let before = lab.dataset_table(dataset).await;
+        assert_eq!(before["rows"], 3, "nothing of window 4 landed, nothing was cast");
+        let reply = choose(&lab, failed, "resnapshot").await;
+        assert_eq!(reply.status, reqwest::StatusCode::CREATED, "{}", reply.body);
+    }
+    for (flow, dataset) in [(pause, &datasets[0]), (ignore, &datasets[1]), (propagate, &datasets[2])] {
+        let runs = lab.ended_runs(flow, runs_ending_at(flow, pause), Duration::from_secs(60)).await;
+        let last = runs.iter().filter(|r| status(r) == "success").count();
+        assert!(last >= 5, "{runs:#?}");
+        let resnapshot = runs.iter().find(|r| r["inletSchemaChoice"] == "resnapshot").expect("the resnapshot run");
+        assert_eq!(status(resnapshot), "success", "{resnapshot:#}");
+        let table = lab.dataset_table(dataset).await;
+        assert_eq!(super::ids(&table, "id"), [1, 2, 3, 4, 5], "each row once");
+        let types: Vec<(&str, &str)> = table["schema"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| (f["name"].as_str().unwrap(), f["type"].as_str().unwrap()))
+            .collect();
+        assert!(types.contains(&("n", "int32")), "the dataset took the new schema: {types:?}");
+        let rows = dataset_rows(&lab, dataset).await;
+        let n: Vec<i64> = rows.iter().map(|r| r["n"].as_i64().unwrap()).collect();
+        assert_eq!(n, [10, 20, 30, 40, 50]);
+    }
+}
+
+/// Runs each flow has once window 5 landed after the resnapshot of window 4: the pause
+/// flow had one more run (its accepted re-run of window 2).
+fn runs_ending_at(flow: &str, pause: &str) -> usize {
+    if flow == pause { 7 } else { 6 }
+}
