@@ -17,6 +17,7 @@ use super::failure::RunFailure;
 use super::plan::RunPlan;
 use super::transfer::Delivery;
 use crate::lake::{ChangeSet, ChangeStep, CommitOutcome, CommitSpec, LandedCommit, WriteMode};
+use crate::schema_changes::SchemaChoice;
 use crate::sources::changes::{
     Capture, ChangeEvent, ChangeFeed, ChangeRequest, ChangeStream, ChangeSummary, Lsn, SlotState,
 };
@@ -57,8 +58,13 @@ impl Engine {
             .txn_version(&plan.dataset_id, &plan.flow.id)
             .await?
             .is_none();
-        if first || requested.is_some() {
-            let slot = feed.prepare(&capture, requested.is_some()).await?;
+        let chosen = run.details.schema_choice == Some(SchemaChoice::Resnapshot);
+        if first || requested.is_some() || chosen {
+            if requested.is_some() {
+                // Asked for by the user: the dataset takes the table's schema as it is now.
+                run.details.schema_choice = Some(SchemaChoice::Resnapshot);
+            }
+            let slot = feed.prepare(&capture, !first).await?;
             run.details.cdc = Some(CdcSummary {
                 mode: CdcMode::Snapshot,
                 to_lsn: Some(slot.confirmed.to_string()),
@@ -109,6 +115,10 @@ impl Engine {
         let read = feed.changes(capture, &request).await?;
         let (steps, summary) = collect(read.stream).await?;
         drop(connection);
+        let evolution = match latest_schema(&steps) {
+            Some(schema) => self.schema_evolution(run, plan, (&schema, false)).await?,
+            None => Default::default(),
+        };
         let to = summary.last_commit_end.unwrap_or(read.from).max(read.from);
         record_changes(run, &summary, (read.from, to), &state);
         self.save(owner, run).await;
@@ -125,7 +135,7 @@ impl Engine {
             key: read.key,
             steps,
             schema: None,
-            evolution: Default::default(),
+            evolution,
         };
         let outcome = self.target.merge(&plan.dataset_id, changes, spec).await?;
         if let CommitOutcome::Committed { .. } = outcome {
@@ -183,6 +193,14 @@ async fn collect(mut stream: ChangeStream) -> Result<(Vec<ChangeStep>, ChangeSum
         code: "CDC_READ_INTERRUPTED".into(),
         message: "the change read stopped before its end".into(),
         transient: true,
+    })
+}
+
+/// The columns of the last changes read: the table as the source has it now.
+fn latest_schema(steps: &[ChangeStep]) -> Option<arrow_schema::SchemaRef> {
+    steps.iter().rev().find_map(|step| match step {
+        ChangeStep::Rows(chunk) => Some(chunk.batch.schema()),
+        ChangeStep::Truncate => None,
     })
 }
 

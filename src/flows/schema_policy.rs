@@ -46,16 +46,21 @@ impl Engine {
     /// Compares the schema of the run's data with its dataset's and decides what the
     /// write does about the differences, recording each change on the run. A resnapshot
     /// the user chose replaces the dataset's schema whole.
+    /// Change data capture reads every column as nullable (a delete carries only its
+    /// key): `nullability_known = false` leaves nullability out of the comparison.
     pub(super) async fn schema_evolution(
         &self,
         run: &mut RunRow,
         plan: &RunPlan,
-        data: &SchemaRef,
+        (data, nullability_known): (&SchemaRef, bool),
     ) -> Result<Evolution, RunFailure> {
         let Some(table) = self.target.schema(&plan.dataset_id).await? else {
             return Ok(Evolution::default());
         };
-        let differences = crate::lake::differences(&table, data)?;
+        let mut differences = crate::lake::differences(&table, data)?;
+        if !nullability_known {
+            differences.retain(|d| d.kind != SchemaChangeKind::NullAllowed);
+        }
         let (outcome, changes) = match run.details.schema_choice {
             Some(SchemaChoice::Resnapshot) => {
                 let changes = differences

@@ -43,7 +43,7 @@ impl Engine {
             None => None,
         };
         let schema = mapping.as_ref().map_or(read.schema.clone(), MappingPlan::output_schema);
-        let evolution = self.schema_evolution(run, plan, &schema).await?;
+        let evolution = self.schema_evolution(run, plan, (&schema, true)).await?;
         let progress = read.progress.clone();
         let batches = read.batches.map(move |batch| {
             let batch = batch.map_err(RunFailure::from)?;

@@ -11,7 +11,7 @@ use deltalake::arrow::util::display::FormatOptions;
 
 use super::fold::{self, Folded, Key, Step};
 use super::{ChangeSet, ChangeStep};
-use crate::lake::{LakeError, schema};
+use crate::lake::{LakeError, schema, widens};
 use crate::sources::changes::ChangeChunk;
 
 /// The changes made ready for one attempt at the table as it is.
@@ -78,7 +78,12 @@ pub(super) fn prepare(dataset: &str, table: Option<SchemaRef>, changes: &ChangeS
         })
         .collect();
     let evolution = &changes.evolution;
-    let mut fields: Vec<Field> = match (&table, &changes.schema) {
+    // The columns the source has now: the given schema, else the last changes'.
+    let latest = changes
+        .schema
+        .clone()
+        .or_else(|| chunks.last().map(|c| c.batch.schema()));
+    let mut fields: Vec<Field> = match (&table, &latest) {
         (Some(schema), Some(data)) if !evolution.is_empty() => evolution
             .target(schema, &*schema::canonical(data)?)?
             .fields()
@@ -103,7 +108,10 @@ pub(super) fn prepare(dataset: &str, table: Option<SchemaRef>, changes: &ChangeS
                 continue;
             }
             match fields.iter().find(|f| f.name() == field.name()) {
-                Some(known) if known.data_type() != field.data_type() => {
+                // Changes read before a column widened fit the wider type exactly.
+                Some(known)
+                    if known.data_type() != field.data_type() && !widens(field.data_type(), known.data_type()) =>
+                {
                     return Err(LakeError::SchemaMismatch {
                         dataset: dataset.to_string(),
                         differences: vec![format!(

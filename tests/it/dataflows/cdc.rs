@@ -5,6 +5,7 @@
 //! dropped with its flow; what cannot be captured is refused at create with a 400; and a
 //! delta column flow with `mergeByKey` keeps one version of each row.
 
+mod schema;
 mod traps;
 
 use std::time::Duration;

@@ -211,7 +211,10 @@ async fn every_kind_of_flow_lands_through_added_widened_dropped_and_renamed_colu
 async fn choose(lab: &Lab, run: &Value, choice: &str) -> crate::common::server::Reply {
     let id = run["id"].as_str().unwrap();
     lab.api
-        .post(&format!("/runs/{id}/action?op=re-trigger&schemaChanges={choice}"), &json!({}))
+        .post(
+            &format!("/runs/{id}/action?op=re-trigger&schemaChanges={choice}"),
+            &json!({}),
+        )
         .await
 }
 
@@ -242,7 +245,8 @@ async fn pause_waits_for_the_users_choice_ignore_leaves_new_columns_out_and_a_na
     let mut datasets = Vec::new();
     for policy in ["pause", "ignore", "propagate"] {
         let (source, target, dataset) = lab.connections("public.orders").await;
-        let copy = json!([{"name": "Copy", "params": {"deltaColumn": {"name": "updated_at"}, "schemaChangePolicy": policy}}]);
+        let copy =
+            json!([{"name": "Copy", "params": {"deltaColumn": {"name": "updated_at"}, "schemaChangePolicy": policy}}]);
         flows.push(lab.flow(&source, &target, copy, schedule.clone()).await);
         datasets.push(dataset);
     }
@@ -258,7 +262,12 @@ async fn pause_waits_for_the_users_choice_ignore_leaves_new_columns_out_and_a_na
     assert_eq!(status(&runs[1]), "failed", "{runs:#?}");
     let (code, message) = error_of(&runs[1]);
     assert_eq!(code, "SCHEMA_CHANGE_PAUSED");
-    for text in ["`extra`", "schemaChanges=accept", "schemaChanges=resnapshot", runs[1]["id"].as_str().unwrap()] {
+    for text in [
+        "`extra`",
+        "schemaChanges=accept",
+        "schemaChanges=resnapshot",
+        runs[1]["id"].as_str().unwrap(),
+    ] {
         assert!(message.contains(text), "{text} in {message}");
     }
     assert_eq!(changes(&runs[1]), vec![change("extra", "added", "paused")]);
@@ -266,7 +275,12 @@ async fn pause_waits_for_the_users_choice_ignore_leaves_new_columns_out_and_a_na
     let item = flow_item(&lab, pause).await;
     let paused = &item["inletPaused"];
     assert_eq!(paused["runId"], runs[1]["id"], "{item:#}");
-    let choices: Vec<&str> = paused["choices"].as_array().unwrap().iter().map(|c| c["choice"].as_str().unwrap()).collect();
+    let choices: Vec<&str> = paused["choices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["choice"].as_str().unwrap())
+        .collect();
     assert_eq!(choices, ["accept", "resnapshot"]);
     // A choice the API does not know, or one for a run no schema change paused, is refused.
     let reply = choose(&lab, &runs[1], "drop").await;
@@ -283,11 +297,19 @@ async fn pause_waits_for_the_users_choice_ignore_leaves_new_columns_out_and_a_na
     assert_eq!(landed.len(), 3, "{runs:#?}");
     assert!(flow_item(&lab, pause).await.get("inletPaused").is_none());
     let rows = dataset_rows(&lab, &datasets[0]).await;
-    let extras: Vec<(i64, Value)> = rows.iter().map(|r| (r["id"].as_i64().unwrap(), r["extra"].clone())).collect();
+    let extras: Vec<(i64, Value)> = rows
+        .iter()
+        .map(|r| (r["id"].as_i64().unwrap(), r["extra"].clone()))
+        .collect();
     assert_eq!(extras, vec![(1, Value::Null), (2, json!("x2")), (3, json!("x3"))]);
     // `ignore`: the new column never appears; its rows land all the same.
     let table = lab.dataset_table(&datasets[1]).await;
-    let names: Vec<&str> = table["schema"].as_array().unwrap().iter().map(|f| f["name"].as_str().unwrap()).collect();
+    let names: Vec<&str> = table["schema"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["name"].as_str().unwrap())
+        .collect();
     assert_eq!(names, ["id", "n", "updated_at"]);
     assert_eq!(super::ids(&table, "id"), [1, 2, 3]);
     let runs = lab.runs(ignore).await;
@@ -299,8 +321,13 @@ async fn pause_waits_for_the_users_choice_ignore_leaves_new_columns_out_and_a_na
     insert(&lab, 5, 5, "n, extra", "50, 'x5'");
     lab.set_clock(T0 + 5 * PERIOD + 1);
     for (flow, dataset) in [(pause, &datasets[0]), (ignore, &datasets[1]), (propagate, &datasets[2])] {
-        let runs = lab.ended_runs(flow, runs_ending_at(flow, pause) - 2, Duration::from_secs(60)).await;
-        let failed = runs.iter().find(|r| status(r) == "failed" && r["windowNumber"] == 4).expect("window 4 paused");
+        let runs = lab
+            .ended_runs(flow, runs_ending_at(flow, pause) - 2, Duration::from_secs(60))
+            .await;
+        let failed = runs
+            .iter()
+            .find(|r| status(r) == "failed" && r["windowNumber"] == 4)
+            .expect("window 4 paused");
         let (code, message) = error_of(failed);
         assert_eq!(code, "SCHEMA_CHANGE_PAUSED", "{message}");
         assert!(message.contains("`n`: long → integer"), "{message}");
@@ -314,10 +341,15 @@ async fn pause_waits_for_the_users_choice_ignore_leaves_new_columns_out_and_a_na
         assert_eq!(reply.status, reqwest::StatusCode::CREATED, "{}", reply.body);
     }
     for (flow, dataset) in [(pause, &datasets[0]), (ignore, &datasets[1]), (propagate, &datasets[2])] {
-        let runs = lab.ended_runs(flow, runs_ending_at(flow, pause), Duration::from_secs(60)).await;
+        let runs = lab
+            .ended_runs(flow, runs_ending_at(flow, pause), Duration::from_secs(60))
+            .await;
         let last = runs.iter().filter(|r| status(r) == "success").count();
         assert!(last >= 5, "{runs:#?}");
-        let resnapshot = runs.iter().find(|r| r["inletSchemaChoice"] == "resnapshot").expect("the resnapshot run");
+        let resnapshot = runs
+            .iter()
+            .find(|r| r["inletSchemaChoice"] == "resnapshot")
+            .expect("the resnapshot run");
         assert_eq!(status(resnapshot), "success", "{resnapshot:#}");
         let table = lab.dataset_table(dataset).await;
         assert_eq!(super::ids(&table, "id"), [1, 2, 3, 4, 5], "each row once");
@@ -327,7 +359,10 @@ async fn pause_waits_for_the_users_choice_ignore_leaves_new_columns_out_and_a_na
             .iter()
             .map(|f| (f["name"].as_str().unwrap(), f["type"].as_str().unwrap()))
             .collect();
-        assert!(types.contains(&("n", "int32")), "the dataset took the new schema: {types:?}");
+        assert!(
+            types.contains(&("n", "int32")),
+            "the dataset took the new schema: {types:?}"
+        );
         let rows = dataset_rows(&lab, dataset).await;
         let n: Vec<i64> = rows.iter().map(|r| r["n"].as_i64().unwrap()).collect();
         assert_eq!(n, [10, 20, 30, 40, 50]);

@@ -13,12 +13,13 @@ use std::sync::Arc;
 use arrow_array::RecordBatch;
 use arrow_schema::{Field, Schema, SchemaRef};
 
-use super::pgoutput::{OldTuple, Relation, Value};
+use super::pgoutput::{OldTuple, Relation, RelationColumn, Value};
 use crate::sources::changes::{ChangeChunk, ChangeKind};
 use crate::sources::postgres::copy_binary::BATCH_BYTES;
 use crate::sources::postgres::decode::{Column, Wire};
 use crate::sources::read::arrow_field;
 use crate::sources::schema::ColumnInfo;
+use crate::sources::types::postgres_type;
 use crate::sources::{SourceError, SourceErrorKind, TableRef};
 
 /// A column of the table as its catalog describes it now, with its type's OID.
@@ -92,12 +93,16 @@ impl ChunkBuilder {
                 continue;
             }
             let known = self.catalog.get(&column.name).filter(|c| c.type_oid == column.type_oid);
-            let Some(known) = known else {
-                return Err(self.changed_shape(&column.name));
+            // Changes written before the column changed (a type, a name, a drop) describe it
+            // as it was then: a built-in type is read as that type, the merge widens it.
+            let earlier = match known {
+                Some(_) => None,
+                None => Some(earlier_form(column).ok_or_else(|| self.changed_shape(&column.name))?),
             };
-            let wire = Wire::native_for(&known.info).ok_or_else(|| unsupported(&known.info))?;
+            let info = known.map_or_else(|| earlier.as_ref().expect("set when unknown"), |k| &k.info);
+            let wire = Wire::native_for(info).ok_or_else(|| unsupported(info))?;
             positions.push(Some(fields.len()));
-            fields.push(arrow_field(&known.info)?.with_nullable(true));
+            fields.push(arrow_field(info)?.with_nullable(true));
             wires.push(wire);
         }
         let key = self
@@ -256,6 +261,41 @@ impl ChunkBuilder {
             ),
         )
     }
+}
+
+/// PostgreSQL's built-in base types by their fixed oids (`pg_type.oid`, the same on every
+/// server): the types a relation message may name for a column's earlier form.
+const BUILT_IN_TYPES: [(u32, &str); 17] = [
+    (16, "bool"),
+    (17, "bytea"),
+    (20, "int8"),
+    (21, "int2"),
+    (23, "int4"),
+    (25, "text"),
+    (114, "json"),
+    (700, "float4"),
+    (701, "float8"),
+    (1042, "bpchar"),
+    (1043, "varchar"),
+    (1082, "date"),
+    (1114, "timestamp"),
+    (1184, "timestamptz"),
+    (1700, "numeric"),
+    (2950, "uuid"),
+    (3802, "jsonb"),
+];
+
+/// A relation column the table no longer has in this form, described from its message
+/// alone; `None` for a type that is not built in.
+fn earlier_form(column: &RelationColumn) -> Option<ColumnInfo> {
+    let (_, typname) = BUILT_IN_TYPES.iter().find(|(oid, _)| *oid == column.type_oid)?;
+    Some(ColumnInfo {
+        name: column.name.clone(),
+        inlet_type: postgres_type(typname, column.type_modifier),
+        original_type: typname.to_string(),
+        source_type: typname.to_string(),
+        nullable: true,
+    })
 }
 
 fn fresh_columns(wires: &[Wire], fields: &[Field], rows: usize) -> Vec<Column> {
