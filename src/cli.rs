@@ -7,6 +7,7 @@ use anyhow::bail;
 use clap::{Parser, Subcommand};
 
 use crate::config::{Config, ConfigArgs};
+use crate::flows::schema_policy::SchemaPolicy;
 use crate::identity::{clients, keys, tokens::TokenSigner};
 
 #[derive(Parser, Debug)]
@@ -63,6 +64,14 @@ enum Command {
         /// infinite date, ...), counting and naming them, instead of failing the copy.
         #[arg(long)]
         skip_bad_rows: bool,
+        /// When the table exists and the source's columns differ from it: `propagate` (new
+        /// columns added, types widened, dropped columns kept as NULL), `pause` (refuse any
+        /// change) or `ignore` (new columns left out); a narrowed type is always refused.
+        #[arg(long, default_value = "propagate", value_parser = schema_policy)]
+        schema_policy: SchemaPolicy,
+        /// Give the table the source's columns as they are now, whatever changed.
+        #[arg(long)]
+        replace_schema: bool,
     },
     /// Print the version.
     Version,
@@ -128,6 +137,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             to,
             partitions,
             skip_bad_rows,
+            schema_policy,
+            replace_schema,
         } => {
             let request = crate::copy::CopyRequest {
                 source: crate::secret::Secret::new(source),
@@ -136,6 +147,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 partitions: partitions.unwrap_or(config.source_partitions),
                 batch_rows: config.batch_rows,
                 skip_bad_rows,
+                schema_policy,
+                replace_schema,
             };
             let report = crate::copy::copy(request).await?;
             let seconds = report.elapsed.as_secs_f64();
@@ -149,6 +162,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 report.table_version,
                 report.location
             );
+            for change in &report.schema_changes {
+                println!("schema change: {} ({})", change.describe(), change.action.as_str());
+            }
             if report.skipped_rows > 0 {
                 let rows = if report.skipped_rows == 1 { "row" } else { "rows" };
                 println!(
@@ -170,4 +186,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// Reads `--schema-policy`.
+fn schema_policy(text: &str) -> Result<SchemaPolicy, String> {
+    SchemaPolicy::parse(text).ok_or_else(|| format!("must be {}", SchemaPolicy::NAMES))
 }

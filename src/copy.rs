@@ -8,7 +8,10 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::lake::{CommitOutcome, CommitSpec, Lake, LakeConfig, WriteMode};
+use crate::flows::schema_policy::{SchemaPolicy, decide, record};
+use crate::lake::arrow::datatypes::SchemaRef;
+use crate::lake::{CommitOutcome, CommitSpec, Evolution, Lake, LakeConfig, WriteMode, differences};
+use crate::schema_changes::{SchemaAction, SchemaChange};
 use crate::secret::Secret;
 use crate::sources::TableRef;
 use crate::sources::connect::ConnectOptions;
@@ -30,6 +33,10 @@ pub struct CopyRequest {
     pub batch_rows: usize,
     /// Leave out rows holding a value the lake cannot hold exactly instead of failing.
     pub skip_bad_rows: bool,
+    /// What to do when the table exists and the source's columns differ from it.
+    pub schema_policy: SchemaPolicy,
+    /// Give the table the source's columns as they are, whatever changed.
+    pub replace_schema: bool,
 }
 
 /// What a finished copy did.
@@ -44,6 +51,8 @@ pub struct CopyReport {
     /// Rows left out (with `skip_bad_rows`), and the first of them described.
     pub skipped_rows: u64,
     pub skipped: Vec<SkippedRow>,
+    /// How the source's columns differed from the table's, and what the copy did.
+    pub schema_changes: Vec<SchemaChange>,
 }
 
 /// Copies the table, showing progress on standard error.
@@ -85,9 +94,12 @@ pub async fn copy(request: CopyRequest) -> anyhow::Result<CopyReport> {
         batch_id: None,
         cdc_position: None,
     };
+    let (evolution, schema_changes) = evolution(&lake, name, &read.schema, &request).await?;
     let progress = read.progress.clone();
     let reporter = tokio::spawn(show_progress(progress.clone(), read.estimated_rows));
-    let outcome = lake.write(name, read.schema.clone(), read.batches, spec).await;
+    let outcome = lake
+        .write_evolving(name, read.schema.clone(), read.batches, spec, &evolution)
+        .await;
     reporter.abort();
     let outcome = outcome.context("the copy failed; the table is unchanged")?;
     let CommitOutcome::Committed {
@@ -111,7 +123,47 @@ pub async fn copy(request: CopyRequest) -> anyhow::Result<CopyReport> {
         elapsed: started.elapsed(),
         skipped_rows: progress.failed_rows(),
         skipped: progress.skipped_rows(),
+        schema_changes,
     })
+}
+
+/// What the copy does to an existing table's schema, by the request's policy; an error
+/// naming the changes the policy does not take.
+async fn evolution(
+    lake: &Lake,
+    name: &str,
+    data: &SchemaRef,
+    request: &CopyRequest,
+) -> anyhow::Result<(Evolution, Vec<SchemaChange>)> {
+    let Some(table) = lake.table_schema(name).await? else {
+        return Ok((Evolution::default(), Vec::new()));
+    };
+    let differences = differences(&table, data)?;
+    if request.replace_schema {
+        let changes = differences.iter().map(|d| record(d, SchemaAction::Resnapshot)).collect();
+        let evolution = Evolution {
+            replace: true,
+            ..Evolution::default()
+        };
+        return Ok((evolution, changes));
+    }
+    let (outcome, changes) = decide(request.schema_policy, None, &differences);
+    match outcome {
+        Ok(evolution) => Ok((evolution, changes)),
+        Err(_) => {
+            let refused: Vec<String> = changes
+                .iter()
+                .filter(|c| c.action == SchemaAction::Paused)
+                .map(SchemaChange::describe)
+                .collect();
+            bail!(
+                "the source's columns differ from {}'s: {}; nothing was written. --replace-schema gives the table \
+                 the source's columns as they are now (every value is read again from the source)",
+                request.to,
+                refused.join(", ")
+            )
+        }
+    }
 }
 
 /// `(root, table name)` of a target like `/data/lake/orders` or `s3://bucket/lake/orders`.

@@ -73,7 +73,11 @@ impl Engine {
                 };
                 (Ok(evolution), changes)
             }
-            choice => decide(plan.flow.schema_policy, choice, &differences, &run.id),
+            choice => {
+                let (outcome, changes) = decide(plan.flow.schema_policy, choice, &differences);
+                let outcome = outcome.map_err(|paused| RunFailure::permanent(SCHEMA_CHANGE_PAUSED, pause_message(&paused, &run.id)));
+                (outcome, changes)
+            }
         };
         for change in &changes {
             self.metrics.schema_change(change.kind.as_str(), change.action.as_str());
@@ -92,8 +96,7 @@ pub fn decide(
     policy: SchemaPolicy,
     choice: Option<SchemaChoice>,
     differences: &[Difference],
-    run_id: &str,
-) -> (Result<Evolution, RunFailure>, Vec<SchemaChange>) {
+) -> (Result<Evolution, Vec<SchemaChange>>, Vec<SchemaChange>) {
     let policy = match choice {
         Some(SchemaChoice::Accept) => SchemaPolicy::Propagate,
         _ => policy,
@@ -113,15 +116,19 @@ pub fn decide(
         }
         changes.push(record(difference, action));
     }
-    let paused: Vec<&SchemaChange> = changes.iter().filter(|c| c.action == SchemaAction::Paused).collect();
-    if paused.is_empty() {
-        return (Ok(evolution), changes);
+    let paused: Vec<SchemaChange> = changes
+        .iter()
+        .filter(|c| c.action == SchemaAction::Paused)
+        .cloned()
+        .collect();
+    match paused.is_empty() {
+        true => (Ok(evolution), changes),
+        false => (Err(paused), changes),
     }
-    let failure = RunFailure::permanent(SCHEMA_CHANGE_PAUSED, pause_message(&paused, run_id));
-    (Err(failure), changes)
 }
 
-fn record(difference: &Difference, action: SchemaAction) -> SchemaChange {
+/// The record of `difference` and the `action` taken on it.
+pub fn record(difference: &Difference, action: SchemaAction) -> SchemaChange {
     SchemaChange {
         column: difference.column.clone(),
         kind: difference.kind,
@@ -142,7 +149,7 @@ fn action(policy: SchemaPolicy, kind: SchemaChangeKind) -> SchemaAction {
     }
 }
 
-fn pause_message(paused: &[&SchemaChange], run_id: &str) -> String {
+fn pause_message(paused: &[SchemaChange], run_id: &str) -> String {
     let listed: Vec<String> = paused.iter().map(|c| c.describe()).collect();
     let narrowing = paused.iter().any(|c| c.kind == SchemaChangeKind::TypeChanged);
     let accept = match narrowing {
@@ -187,7 +194,7 @@ mod tests {
 
     #[test]
     fn propagate_adds_widens_keeps_and_relaxes() {
-        let (evolution, changes) = decide(SchemaPolicy::Propagate, None, &all_kinds(), "r1");
+        let (evolution, changes) = decide(SchemaPolicy::Propagate, None, &all_kinds());
         let evolution = evolution.unwrap();
         assert_eq!(evolution.add, vec!["extra"]);
         assert_eq!(evolution.widen, vec!["n"]);
@@ -201,27 +208,22 @@ mod tests {
 
     #[test]
     fn ignore_leaves_new_columns_out_and_pause_stops_at_anything() {
-        let (evolution, _) = decide(SchemaPolicy::Ignore, None, &all_kinds(), "r1");
+        let (evolution, _) = decide(SchemaPolicy::Ignore, None, &all_kinds());
         let evolution = evolution.unwrap();
         assert_eq!(
             (evolution.ignore.clone(), evolution.add.len()),
             (vec!["extra".to_string()], 0)
         );
         assert_eq!(evolution.widen, vec!["n"]);
-        let (paused, changes) = decide(SchemaPolicy::Pause, None, &all_kinds(), "r1");
-        let failure = paused.unwrap_err();
-        assert_eq!(failure.code, SCHEMA_CHANGE_PAUSED);
-        assert!(!failure.transient);
+        let (paused, changes) = decide(SchemaPolicy::Pause, None, &all_kinds());
+        let paused = paused.unwrap_err();
+        assert_eq!(paused.len(), 4);
         assert!(changes.iter().all(|c| c.action == SchemaAction::Paused));
-        for text in [
-            "`extra`",
-            "`n`: integer → long",
-            "schemaChanges=accept",
-            "schemaChanges=resnapshot",
-        ] {
-            assert!(failure.message.contains(text), "{text} in {}", failure.message);
+        let message = pause_message(&paused, "r1");
+        for text in ["`extra`", "`n`: integer → long", "/runs/r1/action", "schemaChanges=accept", "schemaChanges=resnapshot"] {
+            assert!(message.contains(text), "{text} in {message}");
         }
-        let (accepted, _) = decide(SchemaPolicy::Pause, Some(SchemaChoice::Accept), &all_kinds(), "r1");
+        let (accepted, _) = decide(SchemaPolicy::Pause, Some(SchemaChoice::Accept), &all_kinds());
         assert_eq!(accepted.unwrap().add, vec!["extra"]);
     }
 
@@ -235,10 +237,10 @@ mod tests {
         )];
         for policy in [SchemaPolicy::Propagate, SchemaPolicy::Pause, SchemaPolicy::Ignore] {
             for choice in [None, Some(SchemaChoice::Accept)] {
-                let (outcome, _) = decide(policy, choice, &narrowed, "r1");
-                let failure = outcome.unwrap_err();
-                assert!(failure.message.contains("`n`: long → integer"), "{}", failure.message);
-                assert!(!failure.message.contains("schemaChanges=accept"), "{}", failure.message);
+                let (outcome, _) = decide(policy, choice, &narrowed);
+                let message = pause_message(&outcome.unwrap_err(), "r1");
+                assert!(message.contains("`n`: long → integer"), "{message}");
+                assert!(!message.contains("schemaChanges=accept"), "{message}");
             }
         }
     }

@@ -164,3 +164,63 @@ fn a_bad_source_is_refused_without_echoing_the_password() {
         "{error}"
     );
 }
+
+#[tokio::test]
+async fn a_copy_onto_a_table_whose_source_changed_takes_the_change_or_says_why_not() {
+    let pg = source(
+        "CREATE TABLE public.t (id int PRIMARY KEY, n int, gone text);
+         INSERT INTO public.t VALUES (1, 10, 'g1');",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let to = dir.path().join("t");
+    let out = copy(&pg, "public.t", &to);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    // Widened, added and dropped: the default policy takes all three.
+    pg.psql(
+        "shop",
+        "ALTER TABLE public.t ALTER COLUMN n TYPE bigint; ALTER TABLE public.t ADD COLUMN extra text;
+         ALTER TABLE public.t DROP COLUMN gone; INSERT INTO public.t VALUES (2, 3000000000, 'x');",
+    );
+    // `pause` refuses any change, naming it, and writes nothing.
+    let out = copy_with(&pg, "public.t", &to, &["--schema-policy", "pause"]);
+    assert!(!out.status.success());
+    let error = String::from_utf8_lossy(&out.stderr);
+    assert!(error.contains("`extra`") && error.contains("nothing was written"), "{error}");
+    assert_eq!(delta::read(to.to_str().unwrap(), false)["rows"], 1);
+    let out = copy(&pg, "public.t", &to);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let summary = String::from_utf8_lossy(&out.stdout);
+    for line in [
+        "column `n`: integer → long (widened) (applied)",
+        "column `gone`: string (dropped) (kept)",
+        "column `extra`: string (added) (applied)",
+    ] {
+        assert!(summary.contains(line), "{line} in {summary}");
+    }
+    let table = delta::read(to.to_str().unwrap(), true);
+    let mut rows = table["data"].as_array().unwrap().clone();
+    rows.sort_by_key(|r| r["id"].as_i64());
+    assert_eq!(rows[1]["n"], 3_000_000_000i64);
+    assert_eq!((&rows[1]["extra"], &rows[0]["gone"]), (&json!("x"), &json!(null)));
+
+    // A narrowing is refused whatever the policy; --replace-schema takes the source's columns.
+    pg.psql("shop", "ALTER TABLE public.t ALTER COLUMN n TYPE int USING 7");
+    let out = copy(&pg, "public.t", &to);
+    assert!(!out.status.success());
+    let error = String::from_utf8_lossy(&out.stderr);
+    assert!(error.contains("`n`: long → integer") && error.contains("--replace-schema"), "{error}");
+    let out = copy_with(&pg, "public.t", &to, &["--replace-schema"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let table = delta::read(to.to_str().unwrap(), true);
+    let types: Vec<(String, String)> = table["schema"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["name"].as_str().unwrap().into(), f["type"].as_str().unwrap().into()))
+        .collect();
+    assert_eq!(
+        types,
+        [("id", "int32"), ("n", "int32"), ("extra", "string")].map(|(a, b)| (a.to_string(), b.to_string()))
+    );
+}
