@@ -140,7 +140,10 @@ async fn evolution(
     };
     let differences = differences(&table, data)?;
     if request.replace_schema {
-        let changes = differences.iter().map(|d| record(d, SchemaAction::Resnapshot)).collect();
+        let changes = differences
+            .iter()
+            .map(|d| record(d, SchemaAction::Resnapshot))
+            .collect();
         let evolution = Evolution {
             replace: true,
             ..Evolution::default()

@@ -75,7 +75,8 @@ impl Engine {
             }
             choice => {
                 let (outcome, changes) = decide(plan.flow.schema_policy, choice, &differences);
-                let outcome = outcome.map_err(|paused| RunFailure::permanent(SCHEMA_CHANGE_PAUSED, pause_message(&paused, &run.id)));
+                let outcome = outcome
+                    .map_err(|paused| RunFailure::permanent(SCHEMA_CHANGE_PAUSED, pause_message(&paused, &run.id)));
                 (outcome, changes)
             }
         };
@@ -220,7 +221,13 @@ mod tests {
         assert_eq!(paused.len(), 4);
         assert!(changes.iter().all(|c| c.action == SchemaAction::Paused));
         let message = pause_message(&paused, "r1");
-        for text in ["`extra`", "`n`: integer → long", "/runs/r1/action", "schemaChanges=accept", "schemaChanges=resnapshot"] {
+        for text in [
+            "`extra`",
+            "`n`: integer → long",
+            "/runs/r1/action",
+            "schemaChanges=accept",
+            "schemaChanges=resnapshot",
+        ] {
             assert!(message.contains(text), "{text} in {message}");
         }
         let (accepted, _) = decide(SchemaPolicy::Pause, Some(SchemaChoice::Accept), &all_kinds());

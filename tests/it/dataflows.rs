@@ -97,8 +97,16 @@ impl Lab {
     /// As [`Lab::connections`], the source connection with `params`; panics unless
     /// every create succeeds.
     pub async fn connections_with(&self, params: Value) -> (String, String, String) {
-        let base = self.base_connection().await;
-        let source = self.created(self.source_connection(&base, params).await);
+        self.connections_on(PG_SPEC, params).await
+    }
+
+    /// As [`Lab::connections_with`], the base and source connections of connection spec
+    /// `spec` (PostgreSQL's, or Redshift's with the server standing in for Redshift).
+    pub async fn connections_on(&self, spec: &str, params: Value) -> (String, String, String) {
+        let base = self.base_connection_of(spec).await;
+        let mut body = self.source_body(&base, params);
+        body["connectionSpec"]["id"] = json!(spec);
+        let source = self.created(self.api.post("/sourceConnections", &body).await);
         let dataset = self.dataset().await;
         let target = self.created(
             self.api
@@ -115,9 +123,13 @@ impl Lab {
 
     /// A base connection to the source database as `reader`.
     pub async fn base_connection(&self) -> String {
+        self.base_connection_of(PG_SPEC).await
+    }
+
+    async fn base_connection_of(&self, spec: &str) -> String {
         self.api
             .create_connection(&json!({
-            "name": "shop", "connectionSpec": {"id": PG_SPEC, "version": "1.0"},
+            "name": "shop", "connectionSpec": {"id": spec, "version": "1.0"},
             "auth": {"specName": "Basic Authentication", "params": {"server": "127.0.0.1", "port": self.pg.port(),
                 "database": "shop", "username": "reader", "password": PASSWORD, "sslMode": "Disable"}}}))
             .await
@@ -126,13 +138,14 @@ impl Lab {
     /// Asks for a source connection of base connection `base` with `params`.
     pub async fn source_connection(&self, base: &str, params: Value) -> crate::common::server::Reply {
         self.api
-            .post(
-                "/sourceConnections",
-                &json!({
-            "name": "source", "baseConnectionId": base, "data": {"format": "tabular"},
-            "params": params, "connectionSpec": {"id": PG_SPEC, "version": "1.0"}}),
-            )
+            .post("/sourceConnections", &self.source_body(base, params))
             .await
+    }
+
+    fn source_body(&self, base: &str, params: Value) -> Value {
+        json!({
+            "name": "source", "baseConnectionId": base, "data": {"format": "tabular"},
+            "params": params, "connectionSpec": {"id": PG_SPEC, "version": "1.0"}})
     }
 
     async fn dataset(&self) -> String {

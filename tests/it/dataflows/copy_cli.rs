@@ -186,7 +186,10 @@ async fn a_copy_onto_a_table_whose_source_changed_takes_the_change_or_says_why_n
     let out = copy_with(&pg, "public.t", &to, &["--schema-policy", "pause"]);
     assert!(!out.status.success());
     let error = String::from_utf8_lossy(&out.stderr);
-    assert!(error.contains("`extra`") && error.contains("nothing was written"), "{error}");
+    assert!(
+        error.contains("`extra`") && error.contains("nothing was written"),
+        "{error}"
+    );
     assert_eq!(delta::read(to.to_str().unwrap(), false)["rows"], 1);
     let out = copy(&pg, "public.t", &to);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -209,7 +212,10 @@ async fn a_copy_onto_a_table_whose_source_changed_takes_the_change_or_says_why_n
     let out = copy(&pg, "public.t", &to);
     assert!(!out.status.success());
     let error = String::from_utf8_lossy(&out.stderr);
-    assert!(error.contains("`n`: long → integer") && error.contains("--replace-schema"), "{error}");
+    assert!(
+        error.contains("`n`: long → integer") && error.contains("--replace-schema"),
+        "{error}"
+    );
     let out = copy_with(&pg, "public.t", &to, &["--replace-schema"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let table = delta::read(to.to_str().unwrap(), true);

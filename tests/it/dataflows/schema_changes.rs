@@ -374,3 +374,75 @@ async fn pause_waits_for_the_users_choice_ignore_leaves_new_columns_out_and_a_na
 fn runs_ending_at(flow: &str, pause: &str) -> usize {
     if flow == pause { 7 } else { 6 }
 }
+
+#[tokio::test]
+async fn a_redshift_flow_lands_through_the_changes_redshift_allows() {
+    // Redshift alters a column's type only to a longer varchar; it adds, drops and renames.
+    let lab = Lab::start(
+        T0 - 60,
+        "CREATE TABLE public.orders (id bigint NOT NULL, label varchar(20), note varchar(10), old_name varchar(10),
+             updated_at timestamptz NOT NULL);",
+        "",
+    );
+    insert(&lab, 1, 1, "label, note, old_name", "'a', 'n1', 'o1'");
+    let (source, target, dataset) = lab
+        .connections_on(
+            crate::common::server::REDSHIFT_SPEC,
+            json!({"tableName": "public.orders"}),
+        )
+        .await;
+    let copy = json!([{"name": "Copy", "params": {"deltaColumn": {"name": "updated_at"}}}]);
+    let schedule = json!({"startTime": T0, "frequency": "minute", "interval": 15});
+    let flow = lab.flow(&source, &target, copy, schedule).await;
+    land(&lab, &[&flow], 1, 1).await;
+    let steps = [
+        (
+            "ALTER TABLE public.orders ADD COLUMN extra varchar(10)",
+            "extra",
+            "'x2'",
+            vec![change("extra", "added", "applied")],
+        ),
+        (
+            "ALTER TABLE public.orders ALTER COLUMN label TYPE varchar(40)",
+            "label",
+            "repeat('z', 40)",
+            Vec::new(),
+        ),
+        (
+            "ALTER TABLE public.orders DROP COLUMN note",
+            "label",
+            "'c'",
+            vec![change("note", "dropped", "kept")],
+        ),
+        (
+            "ALTER TABLE public.orders RENAME COLUMN old_name TO new_name",
+            "new_name",
+            "'n5'",
+            vec![
+                change("old_name", "dropped", "kept"),
+                change("new_name", "added", "applied"),
+            ],
+        ),
+    ];
+    for (index, (ddl, columns, values, expected)) in steps.iter().enumerate() {
+        let k = index as i64 + 2;
+        lab.pg.psql("shop", ddl);
+        insert(&lab, k, k, columns, values);
+        let runs = land(&lab, &[&flow], k, k as usize).await.remove(0);
+        let run = &runs[k as usize - 1];
+        assert_eq!(status(run), "success", "window {k} after `{ddl}`: {run:#}");
+        assert_eq!(&changes(run), expected, "window {k} after `{ddl}`");
+    }
+    let rows = dataset_rows(&lab, &dataset).await;
+    let ids: Vec<i64> = rows.iter().map(|r| r["id"].as_i64().unwrap()).collect();
+    assert_eq!(ids, [1, 2, 3, 4, 5]);
+    assert_eq!((&rows[0]["note"], &rows[0]["old_name"]), (&json!("n1"), &json!("o1")));
+    assert_eq!(
+        (&rows[1]["extra"], &rows[2]["label"]),
+        (&json!("x2"), &json!("z".repeat(40)))
+    );
+    assert_eq!(
+        (&rows[4]["new_name"], &rows[4]["old_name"]),
+        (&json!("n5"), &Value::Null)
+    );
+}
