@@ -37,7 +37,7 @@ async fn land(lab: &Lab, flows: &[&str], k: i64, count: usize) -> Vec<Vec<Value>
 }
 
 /// `(column, kind, action)` of a run's recorded schema changes.
-fn changes(run: &Value) -> Vec<(String, String, String)> {
+fn changes(run: &Value) -> Vec<Change> {
     run["inletSchemaChanges"]
         .as_array()
         .map(|list| {
@@ -51,7 +51,10 @@ fn changes(run: &Value) -> Vec<(String, String, String)> {
         .unwrap_or_default()
 }
 
-fn change(column: &str, kind: &str, action: &str) -> (String, String, String) {
+/// A recorded change: `(column, kind, action)`.
+type Change = (String, String, String);
+
+fn change(column: &str, kind: &str, action: &str) -> Change {
     (column.into(), kind.into(), action.into())
 }
 
@@ -91,7 +94,7 @@ async fn every_kind_of_flow_lands_through_added_widened_dropped_and_renamed_colu
     land(&lab, &all, 1, 1).await;
 
     // One change before each window, then a row that needs it.
-    let steps: [(&str, &str, &str, Vec<(String, String, String)>); 6] = [
+    let steps: [(&str, &str, &str, Vec<Change>); 6] = [
         (
             "ALTER TABLE public.orders ADD COLUMN extra text",
             "n, extra",
