@@ -41,6 +41,7 @@ static ASSETS: &[Asset] = &[
     asset!("js/pages/wizard_create.js"),
     asset!("js/pages/flows.js"),
     asset!("js/pages/flow.js"),
+    asset!("js/pages/flow_schema.js"),
     asset!("js/pages/datasets.js"),
     asset!("js/pages/dataset.js"),
 ];

@@ -4,6 +4,7 @@
 //! Screenshots are written to target/console-screenshots/ and listed on stderr.
 
 mod browser;
+mod schema;
 
 use std::io::Write;
 use std::path::PathBuf;

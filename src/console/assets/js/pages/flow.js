@@ -8,6 +8,7 @@ import * as api from '../api.js';
 import {time, instant, count, bytes, duration, badge, schedule, runDuration} from '../format.js';
 import {runChart} from '../chart.js';
 import {toggle} from './flows.js';
+import {pausePanel, runChanges} from './flow_schema.js';
 
 const LIVE = ['scheduled', 'inProgress'];
 const status = (run) => run.metrics.statusSummary.status;
@@ -98,7 +99,9 @@ function runRow(run, out, refresh) {
     h('span', {}, `${count(rec.inputRecordCount)} read, ${count(rec.outputRecordCount)} written`,
       rec.failedRecordCount ? `, ${count(rec.failedRecordCount)} skipped` : ''),
     `${bytes(size.inputBytes)} in, ${bytes(size.outputBytes)} out`,
-    problems.length ? h('ul', {class: 'problems'}, problems.map((e) => h('li', {}, h('code', {}, e.code), ` ${e.message}`))) : '—',
+    problems.length || run.inletSchemaChanges
+      ? [problems.length ? h('ul', {class: 'problems'}, problems.map((e) => h('li', {}, h('code', {}, e.code), ` ${e.message}`))) : null, runChanges(run)]
+      : '—',
     status(run) === 'failed' ? h('button', {type: 'button', on: {click: () => retrigger(run, out, refresh)}}, 'Re-run') : '',
   ];
 }
@@ -155,7 +158,7 @@ export async function render(view, ctx) {
     timer = setTimeout(refresh, live || !runs.length ? 1500 : 10000);
   };
   ctx.onLeave(() => clearTimeout(timer));
-  add(view, runsBox);
+  add(view, pausePanel(flow, () => ctx.go(`#/flows/${encodeURIComponent(id)}`)), runsBox);
   if (flow.scheduleParams && flow.scheduleParams.frequency === 'once') add(view, runNow(flow, refresh));
   await refresh();
 }
