@@ -20,6 +20,9 @@ pub enum SchemaChangeKind {
     /// The column's new type cannot hold every earlier value (bigint → int, text → int,
     /// numeric(14,2) → numeric(10,2)), or is another type altogether.
     TypeChanged,
+    /// The key rows are merged by is other columns now (`mergeByKey`, change data
+    /// capture); `column` names the new key, `from` and `to` the key's columns.
+    KeyChanged,
 }
 
 impl SchemaChangeKind {
@@ -31,7 +34,14 @@ impl SchemaChangeKind {
             SchemaChangeKind::Widened => "widened",
             SchemaChangeKind::NullAllowed => "nullAllowed",
             SchemaChangeKind::TypeChanged => "typeChanged",
+            SchemaChangeKind::KeyChanged => "keyChanged",
         }
+    }
+
+    /// Whether only a resnapshot can take the change: taking it into the dataset as it is
+    /// would cast values or mix rows merged by two keys.
+    pub fn needs_resnapshot(self) -> bool {
+        matches!(self, SchemaChangeKind::TypeChanged | SchemaChangeKind::KeyChanged)
     }
 }
 

@@ -19,7 +19,7 @@ use super::schema::items::{FlowPause, PauseChoice};
 use crate::flows::schedule::integer;
 use crate::flows::schema_policy::SCHEMA_CHANGE_PAUSED;
 use crate::identity::Caller;
-use crate::schema_changes::{SchemaChangeKind, SchemaChoice};
+use crate::schema_changes::SchemaChoice;
 use crate::state::AppState;
 use crate::store::{ResourceRow, RunRow, now_millis};
 
@@ -120,7 +120,7 @@ fn schema_pause(failed: &RunRow) -> Option<FlowPause> {
         .iter()
         .find(|e| e.code == SCHEMA_CHANGE_PAUSED)?;
     let changes = &failed.details.schema_changes;
-    let narrowing = changes.iter().any(|c| c.kind == SchemaChangeKind::TypeChanged);
+    let narrowing = changes.iter().any(|c| c.kind.needs_resnapshot());
     let choice = |choice: SchemaChoice, does: &str| PauseChoice {
         choice,
         post: format!(

@@ -23,7 +23,7 @@ use crate::flows::runs::{new_run, rerun};
 use crate::flows::schedule::{Frequency, Window, integer};
 use crate::flows::schema_policy::SCHEMA_CHANGE_PAUSED;
 use crate::identity::Caller;
-use crate::schema_changes::{SchemaChangeKind, SchemaChoice};
+use crate::schema_changes::SchemaChoice;
 use crate::state::AppState;
 use crate::store::{OnDemandParams, RUN_FIELDS, RunRow, RunStatus, Store, StoreError, StoredDeltaColumn};
 
@@ -173,16 +173,13 @@ async fn run_action(
             format!("run {id} was not paused by a schema change; re-trigger it without `schemaChanges`"),
         ));
     }
-    let narrowed = failed
-        .details
-        .schema_changes
-        .iter()
-        .find(|c| c.kind == SchemaChangeKind::TypeChanged);
+    let narrowed = failed.details.schema_changes.iter().find(|c| c.kind.needs_resnapshot());
     if let (Some(SchemaChoice::Accept), Some(change)) = (choice, narrowed) {
         return Err(ApiError::bad_request(
             "1391",
             format!(
-                "{} cannot be accepted: the dataset's values would have to be cast; choose schemaChanges=resnapshot",
+                "{} cannot be accepted: the dataset's values would have to be cast, or its rows merged by two keys; \
+                 choose schemaChanges=resnapshot",
                 change.describe()
             ),
         ));

@@ -15,6 +15,7 @@ use futures::StreamExt;
 use super::engine::Engine;
 use super::failure::RunFailure;
 use super::plan::RunPlan;
+use super::schema_policy::Compared;
 use super::transfer::Delivery;
 use crate::lake::{ChangeSet, ChangeStep, CommitOutcome, CommitSpec, LandedCommit, WriteMode};
 use crate::schema_changes::SchemaChoice;
@@ -116,7 +117,14 @@ impl Engine {
         let (steps, summary) = collect(read.stream).await?;
         drop(connection);
         let evolution = match latest_schema(&steps) {
-            Some(schema) => self.schema_evolution(run, plan, (&schema, false)).await?,
+            Some(schema) => {
+                let compared = Compared {
+                    schema: &schema,
+                    nullability_known: false,
+                    key: Some(&read.key),
+                };
+                self.schema_evolution(run, plan, compared).await?
+            }
             None => Default::default(),
         };
         let to = summary.last_commit_end.unwrap_or(read.from).max(read.from);

@@ -42,24 +42,36 @@ impl SchemaPolicy {
     }
 }
 
+/// What a run's data is compared with its dataset by.
+pub(super) struct Compared<'a> {
+    /// The columns the run read (after its mapping).
+    pub(super) schema: &'a SchemaRef,
+    /// Change data capture reads every column as nullable (a delete carries only its
+    /// key): `false` leaves nullability out of the comparison.
+    pub(super) nullability_known: bool,
+    /// The key a merging run merges by (`mergeByKey`, change data capture).
+    pub(super) key: Option<&'a [String]>,
+}
+
 impl Engine {
     /// Compares the schema of the run's data with its dataset's and decides what the
     /// write does about the differences, recording each change on the run. A resnapshot
     /// the user chose replaces the dataset's schema whole.
-    /// Change data capture reads every column as nullable (a delete carries only its
-    /// key): `nullability_known = false` leaves nullability out of the comparison.
     pub(super) async fn schema_evolution(
         &self,
         run: &mut RunRow,
         plan: &RunPlan,
-        (data, nullability_known): (&SchemaRef, bool),
+        data: Compared<'_>,
     ) -> Result<Evolution, RunFailure> {
         let Some(table) = self.target.schema(&plan.dataset_id).await? else {
             return Ok(Evolution::default());
         };
-        let mut differences = crate::lake::differences(&table, data)?;
-        if !nullability_known {
+        let mut differences = crate::lake::differences(&table, data.schema)?;
+        if !data.nullability_known {
             differences.retain(|d| d.kind != SchemaChangeKind::NullAllowed);
+        }
+        if let Some(key) = data.key {
+            differences.extend(crate::lake::key_difference(&table, key));
         }
         let (outcome, changes) = match run.details.schema_choice {
             Some(SchemaChoice::Resnapshot) => {
@@ -143,7 +155,7 @@ pub fn record(difference: &Difference, action: SchemaAction) -> SchemaChange {
 fn action(policy: SchemaPolicy, kind: SchemaChangeKind) -> SchemaAction {
     use SchemaChangeKind::*;
     match (policy, kind) {
-        (_, TypeChanged) | (SchemaPolicy::Pause, _) => SchemaAction::Paused,
+        (_, TypeChanged | KeyChanged) | (SchemaPolicy::Pause, _) => SchemaAction::Paused,
         (SchemaPolicy::Ignore, Added) => SchemaAction::Ignored,
         (_, Added | Widened | NullAllowed) => SchemaAction::Applied,
         (_, Dropped) => SchemaAction::Kept,
@@ -152,13 +164,16 @@ fn action(policy: SchemaPolicy, kind: SchemaChangeKind) -> SchemaAction {
 
 fn pause_message(paused: &[SchemaChange], run_id: &str) -> String {
     let listed: Vec<String> = paused.iter().map(|c| c.describe()).collect();
-    let narrowing = paused.iter().any(|c| c.kind == SchemaChangeKind::TypeChanged);
+    let narrowing = paused.iter().any(|c| c.kind.needs_resnapshot());
     let accept = match narrowing {
         true => "",
         false => "schemaChanges=accept applies them to the dataset; ",
     };
     let why = match narrowing {
-        true => "the new type cannot hold every value the dataset holds, and Inlet never casts a value",
+        true => {
+            "a new type that cannot hold every value the dataset holds, or a new key, cannot be taken into the \
+                 dataset as it is: Inlet never casts a value nor mixes rows merged by two keys"
+        }
         false => "the flow's schemaChangePolicy is pause",
     };
     format!(

@@ -9,6 +9,7 @@ use super::engine::Engine;
 use super::failure::RunFailure;
 use super::partial;
 use super::plan::RunPlan;
+use super::schema_policy::Compared;
 use super::target::{Batches, Target};
 use crate::lake::{ChangeSet, ChangeStep, CommitOutcome, CommitSpec, WriteMode};
 use crate::mapping::apply::MappingPlan;
@@ -43,7 +44,12 @@ impl Engine {
             None => None,
         };
         let schema = mapping.as_ref().map_or(read.schema.clone(), MappingPlan::output_schema);
-        let evolution = self.schema_evolution(run, plan, (&schema, true)).await?;
+        let compared = Compared {
+            schema: &schema,
+            nullability_known: true,
+            key: delivery.merge_key.as_deref(),
+        };
+        let evolution = self.schema_evolution(run, plan, compared).await?;
         let progress = read.progress.clone();
         let batches = read.batches.map(move |batch| {
             let batch = batch.map_err(RunFailure::from)?;

@@ -20,12 +20,59 @@ use crate::schema_changes::SchemaChangeKind;
 /// it, and later writes are not told about it again.
 const DROPPED_AT_SOURCE: &str = "inlet.droppedAtSource";
 
+/// The column metadata that marks a column of the key rows are merged by, with its
+/// position in the key (from 0).
+const KEY_POSITION: &str = "inlet.keyPosition";
+
 /// `field` with Inlet's marks from its Delta column's `metadata`.
 pub(super) fn with_marks(field: &Field, metadata: &HashMap<String, MetadataValue>) -> Field {
-    match metadata.get(DROPPED_AT_SOURCE) {
-        Some(_) => field.clone().with_metadata(dropped_mark()),
-        None => field.clone(),
-    }
+    let marks: HashMap<String, String> = [DROPPED_AT_SOURCE, KEY_POSITION]
+        .into_iter()
+        .filter_map(|mark| match metadata.get(mark)? {
+            MetadataValue::String(value) => Some((mark.to_string(), value.clone())),
+            MetadataValue::Number(value) => Some((mark.to_string(), value.to_string())),
+            _ => None,
+        })
+        .collect();
+    field.clone().with_metadata(marks)
+}
+
+/// The key a merge into a table of `schema` went by, as its columns' marks say; empty
+/// when no merge marked one.
+pub fn merge_key(schema: &Schema) -> Vec<String> {
+    let mut marked: Vec<(usize, String)> = schema
+        .fields()
+        .iter()
+        .filter_map(|f| Some((f.metadata().get(KEY_POSITION)?.parse().ok()?, f.name().clone())))
+        .collect();
+    marked.sort();
+    marked.into_iter().map(|(_, name)| name).collect()
+}
+
+/// `fields` with `key`'s columns marked as the merge key (and no other column marked).
+pub(super) fn mark_key(fields: Vec<Field>, key: &[String]) -> Vec<Field> {
+    fields
+        .into_iter()
+        .map(|field| {
+            let mut metadata = field.metadata().clone();
+            metadata.remove(KEY_POSITION);
+            if let Some(position) = key.iter().position(|k| k == field.name()) {
+                metadata.insert(KEY_POSITION.to_string(), position.to_string());
+            }
+            field.with_metadata(metadata)
+        })
+        .collect()
+}
+
+/// The difference of a merge by `key` into a table whose rows were merged by another key.
+pub fn key_difference(table: &Schema, key: &[String]) -> Option<Difference> {
+    let before = merge_key(table);
+    (!before.is_empty() && before != key).then(|| Difference {
+        column: key.join(", "),
+        kind: SchemaChangeKind::KeyChanged,
+        from: Some(format!("({})", before.join(", "))),
+        to: Some(format!("({})", key.join(", "))),
+    })
 }
 
 fn dropped_mark() -> HashMap<String, String> {
@@ -161,10 +208,14 @@ impl Evolution {
         for column in table.fields() {
             let mut field = column.as_ref().clone();
             if data.field_with_name(column.name()).is_ok() {
-                field = field.with_metadata(HashMap::new());
+                let mut metadata = field.metadata().clone();
+                metadata.remove(DROPPED_AT_SOURCE);
+                field = field.with_metadata(metadata);
             }
             if listed(&self.fill, column.name()) {
-                field = field.with_metadata(dropped_mark());
+                let mut metadata = field.metadata().clone();
+                metadata.extend(dropped_mark());
+                field = field.with_metadata(metadata);
             }
             if listed(&self.widen, column.name()) {
                 let wider = data.field_with_name(column.name())?;
@@ -260,6 +311,29 @@ mod tests {
         ] {
             assert!(!widens(&from, &to), "{from} -> {to}");
         }
+    }
+
+    #[test]
+    fn a_merge_key_is_marked_in_order_and_a_new_one_differs() {
+        let fields = vec![
+            Field::new("region", DataType::Utf8, false),
+            Field::new("id", DataType::Int64, false),
+            Field::new("n", DataType::Int64, true),
+        ];
+        let marked = Schema::new(mark_key(fields.clone(), &["id".into(), "region".into()]));
+        assert_eq!(merge_key(&marked), ["id", "region"]);
+        assert_eq!(key_difference(&marked, &["id".into(), "region".into()]), None);
+        let changed = key_difference(&marked, &["id".into()]).unwrap();
+        assert_eq!(changed.kind, SchemaChangeKind::KeyChanged);
+        assert_eq!(
+            (changed.from.as_deref(), changed.to.as_deref()),
+            (Some("(id, region)"), Some("(id)"))
+        );
+        assert_eq!(
+            key_difference(&Schema::new(fields), &["id".into()]),
+            None,
+            "no key marked yet"
+        );
     }
 
     #[test]

@@ -24,7 +24,7 @@ mod schema;
 pub use config::LakeConfig;
 pub use deltalake::arrow;
 pub use error::LakeError;
-pub use evolve::{Difference, Evolution, differences, widens};
+pub use evolve::{Difference, Evolution, differences, key_difference, widens};
 pub use landed::{Landed, LandedCommit};
 pub use merge::{ChangeSet, ChangeStep};
 

@@ -11,7 +11,7 @@ use deltalake::arrow::util::display::FormatOptions;
 
 use super::fold::{self, Folded, Key, Step};
 use super::{ChangeSet, ChangeStep};
-use crate::lake::{LakeError, schema, widens};
+use crate::lake::{LakeError, evolve, schema, widens};
 use crate::sources::changes::ChangeChunk;
 
 /// The changes made ready for one attempt at the table as it is.
@@ -130,6 +130,11 @@ pub(super) fn prepare(dataset: &str, table: Option<SchemaRef>, changes: &ChangeS
             }
         }
     }
+    // The key rows are merged by is marked on its columns, so a later key can be told apart.
+    let fields = evolve::mark_key(fields, &changes.key);
+    widened |= table
+        .as_ref()
+        .is_some_and(|t| t.fields().iter().map(|f| f.as_ref()).ne(fields.iter()));
     let target: SchemaRef = Arc::new(Schema::new(fields.clone()));
     let loose: SchemaRef = Arc::new(Schema::new(
         fields.into_iter().map(|f| f.with_nullable(true)).collect::<Vec<_>>(),

@@ -449,3 +449,58 @@ async fn a_redshift_flow_lands_through_the_changes_redshift_allows() {
         (&json!("n5"), &Value::Null)
     );
 }
+
+#[tokio::test]
+async fn a_merge_flow_whose_key_changed_pauses_until_a_resnapshot() {
+    let lab = Lab::start(
+        T0 - 60,
+        "CREATE TABLE public.orders (id int NOT NULL, region text NOT NULL, n int NOT NULL, updated_at timestamptz NOT NULL,
+             PRIMARY KEY (id));",
+        "",
+    );
+    insert(&lab, 1, 1, "region, n", "'eu', 10");
+    let (source, target, dataset) = lab.connections("public.orders").await;
+    let copy = json!([{"name": "Copy", "params": {"deltaColumn": {"name": "updated_at"}, "mergeByKey": true}}]);
+    let schedule = json!({"startTime": T0, "frequency": "minute", "interval": 15});
+    let flow = lab.flow(&source, &target, copy, schedule).await;
+    land(&lab, &[&flow], 1, 1).await;
+    // The key grows by a column: row 1 of another region is another row now.
+    lab.pg.psql(
+        "shop",
+        "ALTER TABLE public.orders DROP CONSTRAINT orders_pkey; ALTER TABLE public.orders ADD PRIMARY KEY (id, region);",
+    );
+    insert(&lab, 2, 2, "region, n", "'eu', 20");
+    lab.pg.psql(
+        "shop",
+        &format!(
+            "INSERT INTO public.orders VALUES (1, 'us', 11, to_timestamp({}))",
+            T0 + PERIOD + 3
+        ),
+    );
+    let runs = land(&lab, &[&flow], 2, 2).await.remove(0);
+    assert_eq!(status(&runs[1]), "failed", "{runs:#?}");
+    let (code, message) = error_of(&runs[1]);
+    assert_eq!(code, "SCHEMA_CHANGE_PAUSED");
+    assert!(message.contains("(id) → (id, region)"), "{message}");
+    assert_eq!(changes(&runs[1]), vec![change("id, region", "keyChanged", "paused")]);
+    let reply = choose(&lab, &runs[1], "accept").await;
+    assert_eq!(reply.status, reqwest::StatusCode::BAD_REQUEST, "{}", reply.body);
+    let reply = choose(&lab, &runs[1], "resnapshot").await;
+    assert_eq!(reply.status, reqwest::StatusCode::CREATED, "{}", reply.body);
+    lab.ended_runs(&flow, 3, Duration::from_secs(60)).await;
+    insert(&lab, 3, 3, "region, n", "'eu', 30");
+    let runs = land(&lab, &[&flow], 3, 4).await.remove(0);
+    assert!(runs.iter().filter(|r| status(r) == "success").count() == 3, "{runs:#?}");
+    let rows = dataset_rows(&lab, &dataset).await;
+    let keys: Vec<(i64, &str)> = rows
+        .iter()
+        .map(|r| (r["id"].as_i64().unwrap(), r["region"].as_str().unwrap()))
+        .collect();
+    let mut keys = keys;
+    keys.sort();
+    assert_eq!(
+        keys,
+        [(1, "eu"), (1, "us"), (2, "eu"), (3, "eu")],
+        "each row once, by the new key"
+    );
+}
