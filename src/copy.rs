@@ -8,10 +8,10 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::flows::schema_policy::{SchemaPolicy, decide, record};
+use crate::flows::schema_policy::{SchemaPolicy, decide};
 use crate::lake::arrow::datatypes::SchemaRef;
 use crate::lake::{CommitOutcome, CommitSpec, Evolution, Lake, LakeConfig, WriteMode, differences};
-use crate::schema_changes::{SchemaAction, SchemaChange};
+use crate::schema_changes::{SchemaAction, SchemaChange, SchemaChoice};
 use crate::secret::Secret;
 use crate::sources::TableRef;
 use crate::sources::connect::ConnectOptions;
@@ -139,18 +139,8 @@ async fn evolution(
         return Ok((Evolution::default(), Vec::new()));
     };
     let differences = differences(&table, data)?;
-    if request.replace_schema {
-        let changes = differences
-            .iter()
-            .map(|d| record(d, SchemaAction::Resnapshot))
-            .collect();
-        let evolution = Evolution {
-            replace: true,
-            ..Evolution::default()
-        };
-        return Ok((evolution, changes));
-    }
-    let (outcome, changes) = decide(request.schema_policy, None, &differences);
+    let choice = request.replace_schema.then_some(SchemaChoice::Resnapshot);
+    let (outcome, changes) = decide(request.schema_policy, choice, &differences);
     match outcome {
         Ok(evolution) => Ok((evolution, changes)),
         Err(_) => {

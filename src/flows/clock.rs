@@ -3,6 +3,7 @@
 //! so they move time by writing the file instead of waiting.
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicI64, Ordering};
 
 /// A source of the current time for schedules and runs.
 pub trait Clock: Send + Sync {
@@ -29,29 +30,36 @@ impl Clock for SystemClock {
 
 /// A test facility: the time is whatever whole number of epoch seconds the file holds,
 /// read afresh on every call.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct FileClock {
     path: PathBuf,
+    /// The last time read; `i64::MIN` before the first.
+    last: AtomicI64,
 }
 
 impl FileClock {
     /// A clock reading `path`.
     pub fn new(path: impl Into<PathBuf>) -> FileClock {
-        FileClock { path: path.into() }
+        FileClock {
+            path: path.into(),
+            last: AtomicI64::new(i64::MIN),
+        }
     }
 }
 
 impl Clock for FileClock {
     fn now(&self) -> i64 {
         let text = std::fs::read_to_string(&self.path).unwrap_or_default();
-        match text.trim().parse::<i64>() {
-            Ok(seconds) => seconds,
-            Err(_) => {
-                // A test that writes the file non-atomically may be caught mid-write;
-                // the system clock is the least surprising answer for that instant.
-                tracing::warn!(path = %self.path.display(), "clock file holds no epoch seconds; using the system clock");
-                SystemClock.now()
-            }
+        if let Ok(seconds) = text.trim().parse::<i64>() {
+            self.last.store(seconds, Ordering::Relaxed);
+            return seconds;
+        }
+        // A test that writes the file in place may be caught mid-write: the time stays
+        // what it was (the system's would schedule every window up to today at once).
+        tracing::warn!(path = %self.path.display(), "clock file holds no epoch seconds; the time stays as last read");
+        match self.last.load(Ordering::Relaxed) {
+            i64::MIN => SystemClock.now(),
+            last => last,
         }
     }
 }
@@ -69,7 +77,9 @@ mod tests {
         assert_eq!(clock.now(), 1_800_000_000);
         std::fs::write(&path, "1800000060").unwrap();
         assert_eq!(clock.now(), 1_800_000_060);
-        std::fs::write(&path, "soon").unwrap();
-        assert!((clock.now() - SystemClock.now()).abs() < 5);
+        std::fs::write(&path, "").unwrap();
+        assert_eq!(clock.now(), 1_800_000_060, "caught mid-write: the time stays");
+        let fresh = FileClock::new(&path);
+        assert!((fresh.now() - SystemClock.now()).abs() < 5, "never read: the system's");
     }
 }

@@ -73,25 +73,9 @@ impl Engine {
         if let Some(key) = data.key {
             differences.extend(crate::lake::key_difference(&table, key));
         }
-        let (outcome, changes) = match run.details.schema_choice {
-            Some(SchemaChoice::Resnapshot) => {
-                let changes = differences
-                    .iter()
-                    .map(|d| record(d, SchemaAction::Resnapshot))
-                    .collect();
-                let evolution = Evolution {
-                    replace: true,
-                    ..Evolution::default()
-                };
-                (Ok(evolution), changes)
-            }
-            choice => {
-                let (outcome, changes) = decide(plan.flow.schema_policy, choice, &differences);
-                let outcome = outcome
-                    .map_err(|paused| RunFailure::permanent(SCHEMA_CHANGE_PAUSED, pause_message(&paused, &run.id)));
-                (outcome, changes)
-            }
-        };
+        let (outcome, changes) = decide(plan.flow.schema_policy, run.details.schema_choice, &differences);
+        let outcome =
+            outcome.map_err(|paused| RunFailure::permanent(SCHEMA_CHANGE_PAUSED, pause_message(&paused, &run.id)));
         for change in &changes {
             self.metrics.schema_change(change.kind.as_str(), change.action.as_str());
         }
@@ -104,7 +88,8 @@ impl Engine {
 }
 
 /// What one run does about the differences found: the dataset's evolution and the record
-/// of each change, or the failure that pauses the flow (with the record too).
+/// of each change, or the changes that pause the flow (with the record too). A resnapshot
+/// the user chose replaces the dataset's schema whole.
 pub fn decide(
     policy: SchemaPolicy,
     choice: Option<SchemaChoice>,
@@ -112,7 +97,19 @@ pub fn decide(
 ) -> (Result<Evolution, Vec<SchemaChange>>, Vec<SchemaChange>) {
     let policy = match choice {
         Some(SchemaChoice::Accept) => SchemaPolicy::Propagate,
-        _ => policy,
+        Some(SchemaChoice::Resnapshot) => {
+            // The table's schema is replaced whole: every change is taken, nothing cast.
+            let changes = differences
+                .iter()
+                .map(|d| record(d, SchemaAction::Resnapshot))
+                .collect();
+            let evolution = Evolution {
+                replace: true,
+                ..Evolution::default()
+            };
+            return (Ok(evolution), changes);
+        }
+        None => policy,
     };
     let mut evolution = Evolution::default();
     let mut changes = Vec::with_capacity(differences.len());
@@ -141,7 +138,7 @@ pub fn decide(
 }
 
 /// The record of `difference` and the `action` taken on it.
-pub fn record(difference: &Difference, action: SchemaAction) -> SchemaChange {
+fn record(difference: &Difference, action: SchemaAction) -> SchemaChange {
     SchemaChange {
         column: difference.column.clone(),
         kind: difference.kind,
@@ -265,6 +262,24 @@ mod tests {
                 assert!(!message.contains("schemaChanges=accept"), "{message}");
             }
         }
+    }
+
+    #[test]
+    fn a_resnapshot_takes_every_change_whole() {
+        let mut all = all_kinds();
+        all.push(difference(
+            "n",
+            SchemaChangeKind::TypeChanged,
+            Some("long"),
+            Some("integer"),
+        ));
+        let (evolution, changes) = decide(SchemaPolicy::Pause, Some(SchemaChoice::Resnapshot), &all);
+        let evolution = evolution.unwrap();
+        assert!(evolution.replace && evolution.add.is_empty());
+        assert!(
+            changes.iter().all(|c| c.action == SchemaAction::Resnapshot),
+            "{changes:?}"
+        );
     }
 
     #[test]

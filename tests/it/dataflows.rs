@@ -85,7 +85,7 @@ impl Lab {
 
     /// Moves the flow clock.
     pub fn set_clock(&self, now: i64) {
-        std::fs::write(&self.clock, now.to_string()).unwrap();
+        crate::common::write_atomically(&self.clock, &now.to_string());
     }
 
     /// Base connection, source connection on `table`, dataset and target connection;

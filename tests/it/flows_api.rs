@@ -84,7 +84,7 @@ impl Shop {
     /// Moves the file clock.
     pub fn set_clock(&self, now: i64) {
         let (_, path) = self.clock.as_ref().expect("a shop on a file clock");
-        std::fs::write(path, now.to_string()).unwrap();
+        crate::common::write_atomically(path, &now.to_string());
     }
 
     /// A base connection to the shop database.

@@ -36,6 +36,24 @@ async fn land(lab: &Lab, flows: &[&str], k: i64, count: usize) -> Vec<Vec<Value>
     all
 }
 
+/// A schema change, then a row that needs it: `(DDL, columns, values, the changes the
+/// runs must record)`.
+type Step = (&'static str, &'static str, &'static str, Vec<Change>);
+
+/// Makes `step`'s change, inserts row `id` in window `k`, and checks that every flow's run
+/// of window `k` lands recording exactly the step's changes.
+async fn change_then_land(lab: &Lab, flows: &[&str], (k, id): (i64, i64), step: &Step) {
+    let (ddl, columns, values, expected) = step;
+    lab.pg.psql("shop", ddl);
+    insert(lab, k, id, columns, values);
+    let runs = land(lab, flows, k, k as usize).await;
+    for (flow, runs) in flows.iter().zip(&runs) {
+        let run = &runs[k as usize - 1];
+        assert_eq!(status(run), "success", "flow {flow}, window {k} after `{ddl}`: {run:#}");
+        assert_eq!(&changes(run), expected, "flow {flow}, window {k} after `{ddl}`");
+    }
+}
+
 /// `(column, kind, action)` of a run's recorded schema changes.
 fn changes(run: &Value) -> Vec<Change> {
     run["inletSchemaChanges"]
@@ -94,7 +112,7 @@ async fn every_kind_of_flow_lands_through_added_widened_dropped_and_renamed_colu
     land(&lab, &all, 1, 1).await;
 
     // One change before each window, then a row that needs it.
-    let steps: [(&str, &str, &str, Vec<Change>); 6] = [
+    let steps: [Step; 6] = [
         (
             "ALTER TABLE public.orders ADD COLUMN extra text",
             "n, extra",
@@ -135,16 +153,9 @@ async fn every_kind_of_flow_lands_through_added_widened_dropped_and_renamed_colu
             ],
         ),
     ];
-    for (index, (ddl, columns, values, expected)) in steps.iter().enumerate() {
+    for (index, step) in steps.iter().enumerate() {
         let k = index as i64 + 2;
-        lab.pg.psql("shop", ddl);
-        insert(&lab, k, k + 1, columns, values);
-        let runs = land(&lab, &all, k, k as usize).await;
-        for (flow, runs) in all.iter().zip(&runs) {
-            let run = &runs[k as usize - 1];
-            assert_eq!(status(run), "success", "flow {flow}, window {k} after `{ddl}`: {run:#}");
-            assert_eq!(&changes(run), expected, "flow {flow}, window {k} after `{ddl}`");
-        }
+        change_then_land(&lab, &all, (k, k + 1), step).await;
     }
 
     let source = source_table(&lab, "public.orders", "id, n, price, label, extra, new_name");
@@ -398,7 +409,7 @@ async fn a_redshift_flow_lands_through_the_changes_redshift_allows() {
     let schedule = json!({"startTime": T0, "frequency": "minute", "interval": 15});
     let flow = lab.flow(&source, &target, copy, schedule).await;
     land(&lab, &[&flow], 1, 1).await;
-    let steps = [
+    let steps: [Step; 4] = [
         (
             "ALTER TABLE public.orders ADD COLUMN extra varchar(10)",
             "extra",
@@ -427,14 +438,9 @@ async fn a_redshift_flow_lands_through_the_changes_redshift_allows() {
             ],
         ),
     ];
-    for (index, (ddl, columns, values, expected)) in steps.iter().enumerate() {
+    for (index, step) in steps.iter().enumerate() {
         let k = index as i64 + 2;
-        lab.pg.psql("shop", ddl);
-        insert(&lab, k, k, columns, values);
-        let runs = land(&lab, &[&flow], k, k as usize).await.remove(0);
-        let run = &runs[k as usize - 1];
-        assert_eq!(status(run), "success", "window {k} after `{ddl}`: {run:#}");
-        assert_eq!(&changes(run), expected, "window {k} after `{ddl}`");
+        change_then_land(&lab, &[&flow], (k, k), step).await;
     }
     let rows = dataset_rows(&lab, &dataset).await;
     let ids: Vec<i64> = rows.iter().map(|r| r["id"].as_i64().unwrap()).collect();
