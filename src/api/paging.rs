@@ -15,6 +15,10 @@ use crate::store::{FieldFilter, FieldTest, Page, SortBy, SortValue};
 
 /// Largest page of a Flow Service list.
 pub const MAX_LIMIT: usize = 100;
+/// Values one `property=path==v1,v2,...` filter may list.
+pub const MAX_FILTER_VALUES: usize = 100;
+/// `property` filters one list may take.
+pub const MAX_FILTERS: usize = 20;
 const DEFAULT_LIMIT: usize = 20;
 const ORDER_FIELDS: [&str; 3] = ["name", "createdAt", "updatedAt"];
 
@@ -77,6 +81,15 @@ impl ListQuery {
             .collect();
         if !properties.is_empty() {
             state.properties = properties;
+        }
+        if state.properties.len() > MAX_FILTERS {
+            return Err(ApiError::bad_request(
+                "1402",
+                format!(
+                    "{} `property` filters were given; at most {MAX_FILTERS} are allowed",
+                    state.properties.len()
+                ),
+            ));
         }
         if let Some(orderby) = get("orderby") {
             state.orderby = Some(orderby);
@@ -314,11 +327,21 @@ fn parse_filter(text: &str) -> Result<Filter, ApiError> {
     let (path, op, values) = match found {
         Some((at, symbol, op)) => {
             let value = &text[at + symbol.len()..];
-            let values = if op == Op::AnyOf {
+            let values: Vec<String> = if op == Op::AnyOf {
                 value.split(',').map(str::to_string).collect()
             } else {
                 vec![value.to_string()]
             };
+            if values.len() > MAX_FILTER_VALUES {
+                return Err(ApiError::bad_request(
+                    "1402",
+                    format!(
+                        "`property={}==...` lists {} values; at most {MAX_FILTER_VALUES} values are allowed",
+                        &text[..at],
+                        values.len()
+                    ),
+                ));
+            }
             (&text[..at], op, values)
         }
         None => match text.trim().strip_prefix('!') {

@@ -19,7 +19,7 @@ use super::resource::{
 use super::schema::items::{
     BaseRef, ColumnName, DataFormat, SourceConnectionBody, SourceInherited, SourceParams, SpecRef,
 };
-use crate::flows::model::column_names;
+use crate::flows::model::{column_names, column_types_given};
 use crate::identity::Caller;
 use crate::sources::schema::{TableSchema, object_path};
 use crate::sources::source::Source;
@@ -132,7 +132,10 @@ async fn checked(state: &AppState, caller: &Caller, body: &Value) -> Result<Sour
     let table_name = fields.required("/params/tableName");
     let wanted = match body.pointer("/params/columns") {
         None | Some(Value::Null) => None,
-        Some(list) => column_names(list).map_err(|v| fields.extend(v)).ok(),
+        Some(list) => {
+            fields.extend(column_types_given(list));
+            column_names(list).map_err(|v| fields.extend(v)).ok()
+        }
     };
     let cdc = match body.pointer("/params/cdcEnabled") {
         None | Some(Value::Null) | Some(Value::Bool(false)) => false,

@@ -132,6 +132,25 @@ impl SourceConnection {
     }
 }
 
+/// The `type`s given in a request's `params.columns` list: the table's own types are what
+/// is stored (explore names them), but one given must at least be a type name.
+pub fn column_types_given(list: &Value) -> Vec<Violation> {
+    let entries = list.as_array().map(Vec::as_slice).unwrap_or_default();
+    entries
+        .iter()
+        .enumerate()
+        .filter_map(|(index, entry)| {
+            let kind = entry.get("type")?;
+            (!kind.as_str().is_some_and(|k| !k.trim().is_empty())).then(|| {
+                Violation::new(
+                    format!("/params/columns/{index}/type"),
+                    format!("must be a type name such as \"long\" or \"string\" (as explore shows it), not {kind}"),
+                )
+            })
+        })
+        .collect()
+}
+
 /// The names in a `params.columns` list: each entry a name or `{"name": ..., "type": ...}`.
 pub fn column_names(list: &Value) -> Result<Vec<String>, Vec<Violation>> {
     let Some(entries) = list.as_array() else {

@@ -108,3 +108,20 @@ fn delta_column_zones_are_iana_names_or_fixed_offsets() {
         assert!(Zone::parse(zone).is_none(), "{zone}");
     }
 }
+
+#[test]
+fn a_column_type_that_is_not_a_name_is_refused_at_its_path() {
+    for bad in [json!(0), json!(-1), json!(1.5), json!(""), json!(null), json!({"t": 1})] {
+        let list = json!([{"name": "id", "type": "long"}, {"name": "n", "type": bad}]);
+        let violations = column_types_given(&list);
+        let paths: Vec<String> = violations.iter().map(|v| v.to_string()).collect();
+        assert!(
+            paths.iter().any(|p| p.contains("/params/columns/1/type")),
+            "{bad}: {paths:?}"
+        );
+    }
+    assert_eq!(
+        column_names(&json!(["id", {"name": "n", "type": "integer"}])).unwrap(),
+        ["id", "n"]
+    );
+}

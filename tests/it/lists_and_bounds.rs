@@ -192,3 +192,41 @@ async fn documents_beyond_the_bounds_are_refused_and_the_largest_allowed_stay_us
     assert_eq!(api.delete(&path).await.status, StatusCode::NO_CONTENT);
     assert_eq!(api.get("/targetConnections").await.body["items"], json!([]));
 }
+
+#[tokio::test]
+async fn filters_beyond_their_bounds_are_refused_on_every_list_and_the_largest_allowed_answer() {
+    let inlet = Inlet::start();
+    let api = inlet.identity("ORG1@AdobeOrg");
+    let values = |n: usize| (0..n).map(|i| format!("v{i}")).collect::<Vec<_>>().join(",");
+    for (list, field) in [
+        ("/connections", "name"),
+        ("/sourceConnections", "name"),
+        ("/targetConnections", "name"),
+        ("/flows", "name"),
+        ("/runs", "flowId"),
+    ] {
+        let reply = api.get(&format!("{list}?property={field}=={}", values(500))).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{list}: {}", reply.body);
+        assert!(
+            reply.message().contains("at most 100 values"),
+            "{list}: {}",
+            reply.message()
+        );
+        let reply = api.get(&format!("{list}?property={field}=={}", values(100))).await;
+        assert_eq!(reply.status, StatusCode::OK, "{list}: {}", reply.body);
+        let many: Vec<String> = (0..21).map(|i| format!("property={field}!=x{i}")).collect();
+        let reply = api.get(&format!("{list}?{}", many.join("&"))).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{list}: {}", reply.body);
+        assert!(reply.message().contains("at most 20"), "{list}: {}", reply.message());
+        let reply = api.get(&format!("{list}?{}", many[..20].join("&"))).await;
+        assert_eq!(reply.status, StatusCode::OK, "{list}: {}", reply.body);
+    }
+    for list in ["/dataSets", "/batches"] {
+        let path = format!("/data/foundation/catalog{list}?property=name=={}", values(500));
+        let reply = api.send(api.request(Method::GET, &path)).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{list}: {}", reply.body);
+        let path = format!("/data/foundation/catalog{list}?property=name=={}", values(100));
+        let reply = api.send(api.request(Method::GET, &path)).await;
+        assert_eq!(reply.status, StatusCode::OK, "{list}: {}", reply.body);
+    }
+}

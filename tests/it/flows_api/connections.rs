@@ -83,6 +83,18 @@ async fn source_connection_bodies_are_checked_field_by_field() {
     let mut redshift = source_body(&base, "orders");
     redshift["connectionSpec"]["id"] = json!(REDSHIFT_SPEC);
     assert_eq!(shop.api.post("/sourceConnections", &redshift).await.code(), "1419-400");
+    // A column's `type`, when given, must be a type name: numbers are refused at their path.
+    for bad in [json!(0), json!(-1), json!(1.5)] {
+        let mut typed = source_body(&base, "orders");
+        typed["params"]["columns"] = json!([{"name": "id", "type": bad}]);
+        let reply = shop.api.post("/sourceConnections", &typed).await;
+        assert_eq!(
+            detail_paths(&reply),
+            ["/params/columns/0/type"],
+            "{bad}: {}",
+            reply.body
+        );
+    }
     let mut csv = source_body(&base, "orders");
     csv["data"]["format"] = json!("csv");
     csv["params"] = json!({});
