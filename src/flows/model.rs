@@ -141,7 +141,7 @@ pub fn column_types_given(list: &Value) -> Vec<Violation> {
         .enumerate()
         .filter_map(|(index, entry)| {
             let kind = entry.get("type")?;
-            (!kind.as_str().is_some_and(|k| !k.trim().is_empty())).then(|| {
+            kind.as_str().is_none_or(|k| k.trim().is_empty()).then(|| {
                 Violation::new(
                     format!("/params/columns/{index}/type"),
                     format!("must be a type name such as \"long\" or \"string\" (as explore shows it), not {kind}"),
