@@ -148,8 +148,8 @@ fn start_background(state: &AppState, stop: &CancellationToken) -> Vec<tokio::ta
 }
 
 fn init_logging(config: &Config) {
-    let filter = tracing_subscriber::EnvFilter::try_new(&config.log_level)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let filter = tracing_subscriber::EnvFilter::try_new(crate::logging::filter(&config.log_level))
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(crate::logging::filter("info")));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

@@ -13,6 +13,7 @@ pub mod copy;
 pub mod flows;
 pub mod identity;
 pub mod lake;
+pub mod logging;
 pub mod mapping;
 pub mod metrics;
 #[cfg(test)]

@@ -99,9 +99,11 @@ impl Engine {
         // finds out whether the window landed, and otherwise gives the run up.
         let abandoned = run.attempts > i64::from(self.settings.run_attempts.max(1));
         let source = self.sources.open(plan.source_config.clone());
-        // Changes are not windowed: a change data capture run need not wait for the window.
+        // Changes are not windowed: a change data capture run need not wait for the window;
+        // nor need a full copy, which reads the whole table whenever it runs.
         if !abandoned
             && !plan.cdc
+            && plan.delta_column.is_some()
             && let Some(due_at) = self.postpone_until(&plan, source.as_ref(), run).await?
         {
             return Ok(Outcome::Postponed { due_at });

@@ -89,6 +89,7 @@ async fn a_new_user_connects_explores_builds_a_dataflow_and_reads_its_dataset() 
     phone(&mut browser, &flow_url).await;
     assert_eq!(browser.csp_violations().await, serde_json::json!([]), "CSP violations");
     sign_out(&mut browser, &token, &api.client_secret).await;
+    sign_in_with_two_sandboxes(&mut browser, &api).await;
 
     let logs = inlet.logs();
     for secret in &browser.secrets {
@@ -119,10 +120,35 @@ async fn sign_in(browser: &mut Browser, base: &str, client_id: &str, secret: &st
     browser.shot("02-sign-in-refused").await;
     browser.type_into("Client secret", secret).await;
     browser.click("Sign in").await;
+    // The org has one sandbox: sign-in takes it without asking.
+    browser.heading("Connections").await;
+    let stored = browser
+        .eval(
+            "return JSON.parse(sessionStorage.getItem('inlet.session')).sandbox",
+            vec![],
+        )
+        .await;
+    assert_eq!(stored, "prod", "the only sandbox is chosen");
+    browser.wait_text(".empty", "No connections in this sandbox yet").await;
+}
+
+/// With a second sandbox in the org, sign-in asks which one.
+async fn sign_in_with_two_sandboxes(browser: &mut Browser, api: &crate::common::server::Identity) {
+    let created = api
+        .send(
+            api.request(Method::POST, "/data/foundation/sandbox-management/sandboxes")
+                .json(&serde_json::json!({"name": "dev", "title": "Dev", "type": "development"})),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    browser.type_into("Client ID", &api.client_id).await;
+    browser.type_into("Client secret", &api.client_secret).await;
+    browser.click("Sign in").await;
     browser.heading("Choose a sandbox").await;
     browser.click("Continue").await;
     browser.heading("Connections").await;
-    browser.wait_text(".empty", "No connections in this sandbox yet").await;
+    browser.click("Sign out").await;
+    browser.heading("Sign in to Inlet").await;
 }
 
 async fn session_token(browser: &Browser) -> String {

@@ -28,6 +28,16 @@ pub const PASSWORD: &str = "Reader-pw-2f81";
 pub const QUICK: &str =
     "settle_lag = \"0s\"\nrun_lease = \"3s\"\npoll_interval = \"200ms\"\nretry_backoff = \"200ms\"\n";
 
+/// The quick run settings and `config`, whose `settle_lag`, when it sets one, wins.
+fn quick_with(config: &str) -> String {
+    let quick: String = QUICK
+        .lines()
+        .filter(|line| !(config.contains("settle_lag") && line.starts_with("settle_lag")))
+        .map(|line| format!("{line}\n"))
+        .collect();
+    format!("{quick}{config}")
+}
+
 /// A source database, an Inlet server with a file clock, and an API identity.
 pub struct Lab {
     pub pg: PgServer,
@@ -68,7 +78,7 @@ impl Lab {
         let lake_env = options.env.clone();
         let inlet = Inlet::start_with(Options {
             clock_file: Some(clock.clone()),
-            config: Some(format!("{QUICK}{config}")),
+            config: Some(quick_with(config)),
             ..options
         });
         let api = inlet.identity("ORG1@AdobeOrg");

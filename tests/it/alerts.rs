@@ -1,0 +1,3 @@
+//! Alerts and the first-minute annoyances of issue 23, against a real `inlet serve`.
+
+mod first_minute;
