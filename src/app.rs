@@ -44,7 +44,8 @@ fn api_routes() -> OpenApiRouter<AppState> {
                 .merge(api::source_connections::routes())
                 .merge(api::target_connections::routes())
                 .merge(api::flows::routes())
-                .merge(api::runs::routes()),
+                .merge(api::runs::routes())
+                .merge(api::subscriptions::routes()),
         )
         .nest(CONVERSION, api::mapping_sets::routes())
         .nest(SANDBOX_MANAGEMENT, api::sandboxes::routes())
@@ -135,6 +136,10 @@ fn start_background(state: &AppState, stop: &CancellationToken) -> Vec<tokio::ta
         )),
         tokio::spawn(flows::retention::run(state.retention(), stop.clone())),
     ];
+    match state.deliverer() {
+        Ok(deliverer) => tasks.extend(crate::alerts::deliver::start(Arc::new(deliverer), stop)),
+        Err(error) => tracing::error!(%error, "the alert delivery worker cannot start; alerts stay in the outbox"),
+    }
     if config.workers > 0 {
         let process = flows::worker::process_name().to_string();
         tasks.push(tokio::spawn(flows::worker::run(

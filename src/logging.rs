@@ -60,8 +60,8 @@ mod tests {
             tracing::info!(target: "inlet::flows::engine", "run succeeded");
             tracing::debug!(target: "inlet::flows::engine", "a debug line");
         });
-        let text = String::from_utf8(out.lock().unwrap().clone()).unwrap();
-        text
+        let bytes = out.lock().unwrap().clone();
+        String::from_utf8(bytes).unwrap()
     }
 
     struct Sink(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);

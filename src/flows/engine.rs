@@ -9,6 +9,7 @@
 //! against the source's clock. The engine takes what it uses, so its unit tests give it
 //! a fake source and a fake target.
 
+use crate::alerts::{AlertEvent, EventKind};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -181,9 +182,10 @@ impl Engine {
         metrics.record_summary = Default::default();
         metrics.size_summary = Default::default();
         metrics.status_summary.note = None;
+        let event = AlertEvent::of_run(EventKind::RunStart, run, self.clock.wall_millis());
         if !self
             .store
-            .save_run(run, owner, Lease::Keep)
+            .save_run_with_event(run, owner, Lease::Keep, Some(&event))
             .await
             .map_err(RunFailure::internal)?
         {

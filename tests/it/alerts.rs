@@ -1,3 +1,5 @@
 //! Alerts and the first-minute annoyances of issue 23, against a real `inlet serve`.
 
 mod first_minute;
+mod receiver;
+mod webhooks;

@@ -1,0 +1,159 @@
+//! The events: their kinds, and the payload each carries (docs/alerts.md shows them).
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::identity::Tenant;
+use crate::store::{RunRow, RunStatus};
+
+/// What an event reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+pub enum EventKind {
+    /// A run's attempt started.
+    #[serde(rename = "flow.run.start")]
+    RunStart,
+    /// A run ended successfully.
+    #[serde(rename = "flow.run.success")]
+    RunSuccess,
+    /// A run failed for good (no retry left); carries the error code and message.
+    #[serde(rename = "flow.run.failure")]
+    RunFailure,
+    /// Sent once when a subscription is created, and on `POST .../test`.
+    #[serde(rename = "subscription.test")]
+    Test,
+}
+
+/// Every kind a subscription may ask for, in the order documented.
+pub const SUBSCRIBABLE: [EventKind; 3] = [EventKind::RunStart, EventKind::RunSuccess, EventKind::RunFailure];
+
+impl EventKind {
+    /// The kind's name in payloads and requests.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::RunStart => "flow.run.start",
+            EventKind::RunSuccess => "flow.run.success",
+            EventKind::RunFailure => "flow.run.failure",
+            EventKind::Test => "subscription.test",
+        }
+    }
+
+    /// A kind a subscription may ask for, by name.
+    pub fn parse(name: &str) -> Option<EventKind> {
+        SUBSCRIBABLE.into_iter().find(|kind| kind.as_str() == name)
+    }
+
+    /// The event a run's new status reports, if any.
+    pub fn of_run_end(status: RunStatus) -> Option<EventKind> {
+        match status {
+            RunStatus::Success => Some(EventKind::RunSuccess),
+            RunStatus::Failed => Some(EventKind::RunFailure),
+            _ => None,
+        }
+    }
+}
+
+/// An event as the outbox keeps it, and as it is delivered (`payload` is the body).
+#[derive(Clone, Debug, PartialEq)]
+pub struct AlertEvent {
+    pub id: String,
+    pub tenant: Tenant,
+    pub kind: EventKind,
+    /// The flow it is about (none for a test event).
+    pub flow_id: Option<String>,
+    /// Only this subscription gets it (a test event); `None`: every one that wants it.
+    pub subscription_id: Option<String>,
+    /// Wall-clock milliseconds.
+    pub created_at: i64,
+    pub payload: Value,
+}
+
+/// A new event id: the receiver's idempotency key.
+fn new_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+/// The envelope every payload shares.
+fn envelope(id: &str, kind: EventKind, tenant: &Tenant, created_at: i64, data: Value) -> Value {
+    json!({
+        "id": id,
+        "type": kind.as_str(),
+        "createdAt": created_at,
+        "imsOrgId": tenant.org,
+        "sandboxName": tenant.sandbox,
+        "data": data,
+    })
+}
+
+impl AlertEvent {
+    /// The event `kind` about `run` as it stands now (its metrics and errors included).
+    pub fn of_run(kind: EventKind, run: &RunRow, now: i64) -> AlertEvent {
+        let id = new_id();
+        let metrics = &run.details.metrics;
+        let duration = match (
+            metrics.duration_summary.started_at_utc,
+            metrics.duration_summary.completed_at_utc,
+        ) {
+            (Some(start), Some(end)) => Some(end - start),
+            _ => None,
+        };
+        let data = json!({
+            "flowId": run.flow_id,
+            "runId": run.id,
+            "status": run.status.as_str(),
+            "windowNumber": run.window_number,
+            "windowStartTime": run.window_start,
+            "windowEndTime": run.window_end,
+            "attempt": run.attempts,
+            "durationMs": duration,
+            "metrics": metrics,
+            "errors": metrics.status_summary.errors,
+        });
+        AlertEvent {
+            payload: envelope(&id, kind, &run.tenant, now, data),
+            id,
+            tenant: run.tenant.clone(),
+            kind,
+            flow_id: Some(run.flow_id.clone()),
+            subscription_id: None,
+            created_at: now,
+        }
+    }
+
+    /// The test event for subscription `subscription_id` of `tenant`.
+    pub fn test(tenant: &Tenant, subscription_id: &str, now: i64) -> AlertEvent {
+        let id = new_id();
+        let data = json!({"subscriptionId": subscription_id, "message": "a test delivery from Inlet"});
+        AlertEvent {
+            payload: envelope(&id, EventKind::Test, tenant, now, data),
+            id,
+            tenant: tenant.clone(),
+            kind: EventKind::Test,
+            flow_id: None,
+            subscription_id: Some(subscription_id.to_string()),
+            created_at: now,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_parse_by_their_names_and_test_is_not_subscribable() {
+        for kind in SUBSCRIBABLE {
+            assert_eq!(EventKind::parse(kind.as_str()), Some(kind));
+            assert_eq!(serde_json::to_value(kind).unwrap(), kind.as_str());
+        }
+        assert_eq!(EventKind::parse("subscription.test"), None);
+        assert_eq!(EventKind::parse("flow.run.Success"), None);
+    }
+
+    #[test]
+    fn only_success_and_failure_end_a_run_with_an_event() {
+        assert_eq!(EventKind::of_run_end(RunStatus::Success), Some(EventKind::RunSuccess));
+        assert_eq!(EventKind::of_run_end(RunStatus::Failed), Some(EventKind::RunFailure));
+        assert_eq!(EventKind::of_run_end(RunStatus::Scheduled), None);
+        assert_eq!(EventKind::of_run_end(RunStatus::Cancelled), None);
+    }
+}
