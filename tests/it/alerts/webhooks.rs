@@ -316,3 +316,51 @@ async fn hanging_and_redirecting_receivers_do_not_hold_runs_and_redirects_are_no
         "only the receiver itself was asked"
     );
 }
+
+/// Two processes on one PostgreSQL metadata store share the outbox: in the normal case
+/// each event is delivered once, by one of them.
+#[tokio::test]
+async fn two_processes_on_postgresql_deliver_each_event_once() {
+    let metadata = crate::common::pg::PgServer::start(crate::common::pg::PgOptions::default());
+    metadata.create_database("meta");
+    let options = crate::common::server::Options {
+        metadata_url: Some(metadata.admin_url("meta")),
+        ..Default::default()
+    };
+    let config = alerts("3s", 4);
+    let lab = Lab::start_with(chrono::Utc::now().timestamp(), ORDERS, &config, options.clone());
+    let other = crate::common::server::Inlet::start_with(crate::common::server::Options {
+        clock_file: Some(lab.clock.clone()),
+        config: Some(format!("{}{config}", crate::dataflows::QUICK)),
+        data_dir: Some(lab.inlet.data_dir()),
+        ..options
+    });
+    let receiver = Receiver::start(Answer::Ok).await;
+    let (subscription, secret) = subscribe(&lab, &receiver.url()).await;
+    let mut flows = Vec::new();
+    for _ in 0..3 {
+        flows.push(future_flow(&lab, "public.orders").await);
+    }
+    lab.set_clock(flows.iter().map(|(_, start)| *start).max().unwrap());
+    for (flow, _) in &flows {
+        let run = lab.ended_runs(flow, 1, Duration::from_secs(60)).await.remove(0);
+        assert_eq!(status(&run), "success", "{run:#}");
+    }
+    // The test event, and a start and a success for each flow.
+    until(&receiver, "seven events", |got| got.len() >= 7).await;
+    // A second copy, were one sent, would come within a few polls.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let got = receiver.received();
+    assert_eq!(got.len(), 7, "each event once: {got:#?}");
+    let keys: BTreeSet<String> = got.iter().map(|r| r.header("x-inlet-event-id")).collect();
+    assert_eq!(keys.len(), 7);
+    assert!(got.iter().all(|r| r.signed_with(&secret)));
+    let items = deliveries(&lab, &subscription).await;
+    assert!(
+        items.iter().all(|d| d["status"] == "delivered" && d["attempts"] == 1),
+        "{items:#?}"
+    );
+    let by_each = [lab.inlet.logs(), other.logs()].map(|logs| logs.matches("alert delivered").count());
+    println!("deliveries by process: {by_each:?}");
+    assert_eq!(by_each.iter().sum::<usize>(), 7, "{by_each:?}");
+}
