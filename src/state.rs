@@ -115,7 +115,7 @@ impl AppState {
             self.config.alerts.clone(),
             self.config.egress.clone(),
             crate::flows::worker::process_name().to_string(),
-            self.config.poll_interval,
+            (self.config.poll_interval, self.clock.clone()),
         )
     }
 }

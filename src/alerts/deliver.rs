@@ -11,16 +11,20 @@ use std::time::Duration;
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use tokio_util::sync::CancellationToken;
 
+use super::events::AlertEvent;
 use super::settings::AlertSettings;
 use super::sign::{EVENT_ID_HEADER, EVENT_TYPE_HEADER, SIGNATURE_HEADER, signature};
 use super::subscription::{SUBSCRIPTION_KIND, Subscription, check_url, secret_binding};
 use crate::connections::secrets::SecretCipher;
+use crate::flows::clock::Clock;
 use crate::secret::Secret;
 use crate::sources::egress::EgressPolicy;
 use crate::store::{AttemptEnd, ClaimedDelivery, DeliveryStatus, PendingEvent, Store, StoreError, now_millis};
 
 /// Events fanned out per pass.
 const FAN_OUT_BATCH: i64 = 100;
+/// Fan-out passes per look for delayed runs.
+const DELAY_SCAN_EVERY: u64 = 10;
 
 /// What the delivery worker uses.
 pub struct Deliverer {
@@ -32,6 +36,8 @@ pub struct Deliverer {
     pub owner: String,
     /// How often an idle worker looks for work.
     pub poll: Duration,
+    /// The flow clock runs are due by (delays are judged by it).
+    pub clock: Arc<dyn Clock>,
     http: reqwest::Client,
 }
 
@@ -60,7 +66,7 @@ impl Deliverer {
         settings: AlertSettings,
         egress: Arc<EgressPolicy>,
         owner: String,
-        poll: Duration,
+        (poll, clock): (Duration, Arc<dyn Clock>),
     ) -> anyhow::Result<Deliverer> {
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
@@ -76,6 +82,7 @@ impl Deliverer {
             egress,
             owner,
             poll,
+            clock,
             http,
         })
     }
@@ -88,6 +95,20 @@ impl Deliverer {
             self.store.dispatch_event(event, &targets, now_millis()).await?;
         }
         Ok(events.len())
+    }
+
+    /// Writes a delay event for each run overdue by `delay_after`; how many. A run is
+    /// reported once: its event's id is the run's, and written only if absent.
+    pub async fn report_delays(&self) -> Result<usize, StoreError> {
+        let due_before = self.clock.now() - self.settings.delay_after.as_secs() as i64;
+        let overdue = self.store.overdue_runs(due_before, FAN_OUT_BATCH).await?;
+        for run in &overdue {
+            tracing::warn!(run = %run.id, flow = %run.flow_id, "run delayed past alerts.delay_after");
+            self.store
+                .insert_alert_event_once(&AlertEvent::delay_of(run, now_millis()))
+                .await?;
+        }
+        Ok(overdue.len())
     }
 
     /// The subscriptions `event` goes to.
@@ -247,7 +268,15 @@ pub fn start(deliverer: Arc<Deliverer>, stop: &CancellationToken) -> Vec<tokio::
     let fan = deliverer.clone();
     let fan_stop = stop.clone();
     tasks.push(tokio::spawn(async move {
+        let mut passes = 0u64;
         loop {
+            // Delays are looked for every tenth pass: they are counted in minutes.
+            if passes.is_multiple_of(DELAY_SCAN_EVERY)
+                && let Err(error) = fan.report_delays().await
+            {
+                tracing::warn!(%error, "looking for delayed runs failed; will retry");
+            }
+            passes += 1;
             let busy = match fan.fan_out().await {
                 Ok(count) => count > 0,
                 Err(error) => {

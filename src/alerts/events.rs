@@ -18,13 +18,25 @@ pub enum EventKind {
     /// A run failed for good (no retry left); carries the error code and message.
     #[serde(rename = "flow.run.failure")]
     RunFailure,
+    /// A run succeeded but skipped failed records (partial ingestion); sent with the success.
+    #[serde(rename = "flow.run.partial")]
+    RunPartial,
+    /// A run not ended `alerts.delay_after` (150 minutes by default) after it was due; once per run.
+    #[serde(rename = "flow.run.delay")]
+    RunDelay,
     /// Sent once when a subscription is created, and on `POST .../test`.
     #[serde(rename = "subscription.test")]
     Test,
 }
 
 /// Every kind a subscription may ask for, in the order documented.
-pub const SUBSCRIBABLE: [EventKind; 3] = [EventKind::RunStart, EventKind::RunSuccess, EventKind::RunFailure];
+pub const SUBSCRIBABLE: [EventKind; 5] = [
+    EventKind::RunStart,
+    EventKind::RunSuccess,
+    EventKind::RunFailure,
+    EventKind::RunPartial,
+    EventKind::RunDelay,
+];
 
 impl EventKind {
     /// The kind's name in payloads and requests.
@@ -33,6 +45,8 @@ impl EventKind {
             EventKind::RunStart => "flow.run.start",
             EventKind::RunSuccess => "flow.run.success",
             EventKind::RunFailure => "flow.run.failure",
+            EventKind::RunPartial => "flow.run.partial",
+            EventKind::RunDelay => "flow.run.delay",
             EventKind::Test => "subscription.test",
         }
     }
@@ -42,12 +56,16 @@ impl EventKind {
         SUBSCRIBABLE.into_iter().find(|kind| kind.as_str() == name)
     }
 
-    /// The event a run's new status reports, if any.
-    pub fn of_run_end(status: RunStatus) -> Option<EventKind> {
-        match status {
-            RunStatus::Success => Some(EventKind::RunSuccess),
-            RunStatus::Failed => Some(EventKind::RunFailure),
-            _ => None,
+    /// The events a run's end reports: success (and partial when records were
+    /// skipped) or failure; none for other statuses.
+    pub fn of_run_end(run: &RunRow) -> Vec<EventKind> {
+        match run.status {
+            RunStatus::Success if run.details.metrics.record_summary.failed_record_count > 0 => {
+                vec![EventKind::RunSuccess, EventKind::RunPartial]
+            }
+            RunStatus::Success => vec![EventKind::RunSuccess],
+            RunStatus::Failed => vec![EventKind::RunFailure],
+            _ => Vec::new(),
         }
     }
 }
@@ -72,6 +90,11 @@ fn new_id() -> String {
     uuid::Uuid::new_v4().to_string()
 }
 
+/// The id of `run`'s delay event (`store/alerts.rs` looks for it by this form).
+pub fn delay_event_id(run_id: &str) -> String {
+    format!("delay-{run_id}")
+}
+
 /// The envelope every payload shares.
 fn envelope(id: &str, kind: EventKind, tenant: &Tenant, created_at: i64, data: Value) -> Value {
     json!({
@@ -87,7 +110,16 @@ fn envelope(id: &str, kind: EventKind, tenant: &Tenant, created_at: i64, data: V
 impl AlertEvent {
     /// The event `kind` about `run` as it stands now (its metrics and errors included).
     pub fn of_run(kind: EventKind, run: &RunRow, now: i64) -> AlertEvent {
-        let id = new_id();
+        AlertEvent::of_run_with_id(new_id(), kind, run, now)
+    }
+
+    /// The delay event of `run`: its id is the run's own, so a run is reported once
+    /// whichever process notices it, however often.
+    pub fn delay_of(run: &RunRow, now: i64) -> AlertEvent {
+        AlertEvent::of_run_with_id(delay_event_id(&run.id), EventKind::RunDelay, run, now)
+    }
+
+    fn of_run_with_id(id: String, kind: EventKind, run: &RunRow, now: i64) -> AlertEvent {
         let metrics = &run.details.metrics;
         let duration = match (
             metrics.duration_summary.started_at_utc,
@@ -103,6 +135,7 @@ impl AlertEvent {
             "windowNumber": run.window_number,
             "windowStartTime": run.window_start,
             "windowEndTime": run.window_end,
+            "dueAt": run.due_at,
             "attempt": run.attempts,
             "durationMs": duration,
             "metrics": metrics,
@@ -150,10 +183,29 @@ mod tests {
     }
 
     #[test]
-    fn only_success_and_failure_end_a_run_with_an_event() {
-        assert_eq!(EventKind::of_run_end(RunStatus::Success), Some(EventKind::RunSuccess));
-        assert_eq!(EventKind::of_run_end(RunStatus::Failed), Some(EventKind::RunFailure));
-        assert_eq!(EventKind::of_run_end(RunStatus::Scheduled), None);
-        assert_eq!(EventKind::of_run_end(RunStatus::Cancelled), None);
+    fn a_run_end_is_success_with_partial_when_records_were_skipped_or_failure() {
+        let tenant = Tenant {
+            org: "o".into(),
+            sandbox: "prod".into(),
+        };
+        let window = crate::flows::schedule::Window {
+            number: 1,
+            start: None,
+            end: None,
+        };
+        let mut run = crate::flows::runs::new_run(&tenant, "f", &window, 0, 0);
+        run.status = RunStatus::Success;
+        assert_eq!(EventKind::of_run_end(&run), vec![EventKind::RunSuccess]);
+        run.details.metrics.record_summary.failed_record_count = 3;
+        assert_eq!(
+            EventKind::of_run_end(&run),
+            vec![EventKind::RunSuccess, EventKind::RunPartial]
+        );
+        run.status = RunStatus::Failed;
+        assert_eq!(EventKind::of_run_end(&run), vec![EventKind::RunFailure]);
+        run.status = RunStatus::Scheduled;
+        assert!(EventKind::of_run_end(&run).is_empty());
+        run.status = RunStatus::Cancelled;
+        assert!(EventKind::of_run_end(&run).is_empty());
     }
 }

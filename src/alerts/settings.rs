@@ -14,6 +14,7 @@ pub struct AlertsFile {
     first_backoff: Option<String>,
     max_backoff: Option<String>,
     delivery_tasks: Option<usize>,
+    delay_after: Option<String>,
 }
 
 /// How webhooks are delivered.
@@ -32,6 +33,9 @@ pub struct AlertSettings {
     pub max_backoff: Duration,
     /// Deliveries this process makes at once.
     pub delivery_tasks: usize,
+    /// A run not ended this long after it was due (by the flow clock) is reported as
+    /// delayed (`flow.run.delay`).
+    pub delay_after: Duration,
 }
 
 impl Default for AlertSettings {
@@ -43,6 +47,7 @@ impl Default for AlertSettings {
             first_backoff: Duration::from_secs(10),
             max_backoff: Duration::from_secs(3600),
             delivery_tasks: 4,
+            delay_after: Duration::from_secs(150 * 60),
         }
     }
 }
@@ -66,6 +71,7 @@ impl AlertSettings {
             first_backoff: duration(file.first_backoff.as_deref(), "first_backoff", base.first_backoff)?,
             max_backoff: duration(file.max_backoff.as_deref(), "max_backoff", base.max_backoff)?,
             delivery_tasks: file.delivery_tasks.unwrap_or(base.delivery_tasks).max(1),
+            delay_after: duration(file.delay_after.as_deref(), "delay_after", base.delay_after)?,
         };
         if settings.timeout.is_zero() {
             anyhow::bail!("alerts.timeout must be more than zero");

@@ -185,7 +185,7 @@ impl Engine {
         let event = AlertEvent::of_run(EventKind::RunStart, run, self.clock.wall_millis());
         if !self
             .store
-            .save_run_with_event(run, owner, Lease::Keep, Some(&event))
+            .save_run_with_events(run, owner, Lease::Keep, std::slice::from_ref(&event))
             .await
             .map_err(RunFailure::internal)?
         {

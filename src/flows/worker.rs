@@ -147,10 +147,13 @@ pub async fn finish(engine: &Engine, owner: &str, run: &mut RunRow, outcome: Out
     run.updated_at = now;
     run.etag = new_etag();
     // The event that reports the end is written with it (the outbox): never one without the other.
-    let event = EventKind::of_run_end(run.status).map(|kind| AlertEvent::of_run(kind, run, now));
+    let events: Vec<AlertEvent> = EventKind::of_run_end(run)
+        .into_iter()
+        .map(|kind| AlertEvent::of_run(kind, run, now))
+        .collect();
     match engine
         .store
-        .save_run_with_event(run, owner, Lease::Release, event.as_ref())
+        .save_run_with_events(run, owner, Lease::Release, &events)
         .await
     {
         Ok(true) => tracing::info!(run = %run.id, status = %run.status, "run attempt recorded"),

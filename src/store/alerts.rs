@@ -11,7 +11,8 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::claims::{Lease, update_held_run};
-use super::runs::RunRow;
+use super::run_record::RunStatus;
+use super::runs::{COLUMNS, RunRow, read_run};
 use super::{Backend, Store, StoreError};
 use crate::alerts::AlertEvent;
 use crate::identity::Tenant;
@@ -107,14 +108,16 @@ pub struct DeliveryRow {
     pub last_error: Option<String>,
 }
 
+/// Inserts `event`, `tail` (an `ON CONFLICT` clause, or nothing) after the statement.
 async fn insert_event<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(
     executor: E,
     event: &AlertEvent,
+    tail: &str,
 ) -> Result<(), StoreError> {
-    sqlx::query(
+    sqlx::query(&format!(
         "INSERT INTO alert_events (id, org, sandbox, kind, flow_id, subscription_id, created_at, payload, dispatched) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0)",
-    )
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0){tail}"
+    ))
     .bind(&event.id)
     .bind(&event.tenant.org)
     .bind(&event.tenant.sandbox)
@@ -131,28 +134,52 @@ async fn insert_event<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(
 impl Store {
     /// [`Store::save_run`], and `event` written in the same transaction: the event exists
     /// exactly when the change it reports does. False (nothing written) if the lease was lost.
-    pub async fn save_run_with_event(
+    pub async fn save_run_with_events(
         &self,
         run: &RunRow,
         owner: &str,
         lease: Lease,
-        event: Option<&AlertEvent>,
+        events: &[AlertEvent],
     ) -> Result<bool, StoreError> {
-        let Some(event) = event else {
+        if events.is_empty() {
             return self.save_run(run, owner, lease).await;
-        };
+        }
         let mut tx = self.pool.begin().await?;
         if update_held_run(&mut *tx, run, owner, lease).await? != 1 {
             return Ok(false);
         }
-        insert_event(&mut *tx, event).await?;
+        for event in events {
+            insert_event(&mut *tx, event, "").await?;
+        }
         tx.commit().await?;
         Ok(true)
     }
 
+    /// Runs of any flow not ended although due since flow-clock second `due_before` or
+    /// earlier, and not reported as delayed yet; at most `limit`.
+    pub async fn overdue_runs(&self, due_before: i64, limit: i64) -> Result<Vec<RunRow>, StoreError> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM runs r WHERE r.replaced_by IS NULL AND r.status IN ($1, $2) AND r.due_at <= $3 \
+             AND NOT EXISTS (SELECT 1 FROM alert_events e WHERE e.id = 'delay-' || r.id) ORDER BY r.due_at LIMIT $4"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(RunStatus::Scheduled.as_str())
+            .bind(RunStatus::InProgress.as_str())
+            .bind(due_before)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(read_run).collect()
+    }
+
+    /// Writes `event` unless one with its id exists (a delay event another process wrote).
+    pub async fn insert_alert_event_once(&self, event: &AlertEvent) -> Result<(), StoreError> {
+        insert_event(&self.pool, event, " ON CONFLICT (id) DO NOTHING").await
+    }
+
     /// Writes an event on its own (a subscription's test event).
     pub async fn insert_alert_event(&self, event: &AlertEvent) -> Result<(), StoreError> {
-        insert_event(&self.pool, event).await
+        insert_event(&self.pool, event, "").await
     }
 
     /// Up to `limit` events not fanned out yet, oldest first.

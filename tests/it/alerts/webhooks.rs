@@ -17,7 +17,7 @@ const ORDERS: &str = "CREATE TABLE public.orders (id bigint PRIMARY KEY, note te
     CREATE TABLE public.doomed (id bigint PRIMARY KEY);";
 
 /// Quick retries, plain HTTP to the loopback receiver allowed.
-fn alerts(timeout: &str, tasks: usize) -> String {
+pub(super) fn alerts(timeout: &str, tasks: usize) -> String {
     format!(
         "[alerts]\nallow_http = true\nfirst_backoff = \"200ms\"\nmax_backoff = \"1s\"\ntimeout = \"{timeout}\"\ndelivery_tasks = {tasks}\n"
     )
@@ -25,11 +25,19 @@ fn alerts(timeout: &str, tasks: usize) -> String {
 
 const ALL: [&str; 3] = ["flow.run.start", "flow.run.success", "flow.run.failure"];
 
-/// Subscribes `url` to every run event; returns (id, secret).
+/// Subscribes `url` to the start, success and failure of runs; returns (id, secret).
 async fn subscribe(lab: &Lab, url: &str) -> (String, String) {
+    subscribe_to(lab, url, &ALL).await
+}
+
+/// Subscribes `url` to `events`; returns (id, secret).
+pub(super) async fn subscribe_to(lab: &Lab, url: &str, events: &[&str]) -> (String, String) {
     let reply = lab
         .api
-        .post("/subscriptions", &json!({"name": "pager", "url": url, "events": ALL}))
+        .post(
+            "/subscriptions",
+            &json!({"name": "pager", "url": url, "events": events}),
+        )
         .await;
     assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
     let secret = reply.body["secret"].as_str().expect("the secret, once").to_string();
@@ -45,7 +53,7 @@ async fn once_flow(lab: &Lab, table: &str) -> String {
 }
 
 /// A `once` flow of `table` starting in 2 s, and its start; the clock is not moved.
-async fn future_flow(lab: &Lab, table: &str) -> (String, i64) {
+pub(super) async fn future_flow(lab: &Lab, table: &str) -> (String, i64) {
     let now = chrono::Utc::now().timestamp();
     let (source, target, _) = lab.connections(table).await;
     let flow = lab
@@ -60,7 +68,7 @@ async fn future_flow(lab: &Lab, table: &str) -> (String, i64) {
 }
 
 /// Waits until `done` holds of what `receiver` got.
-async fn until(receiver: &Receiver, what: &str, done: impl Fn(&[Received]) -> bool) -> Vec<Received> {
+pub(super) async fn until(receiver: &Receiver, what: &str, done: impl Fn(&[Received]) -> bool) -> Vec<Received> {
     let started = Instant::now();
     loop {
         let got = receiver.received();
@@ -72,7 +80,7 @@ async fn until(receiver: &Receiver, what: &str, done: impl Fn(&[Received]) -> bo
     }
 }
 
-fn of_type<'a>(got: &'a [Received], kind: &str, flow: Option<&str>) -> Vec<&'a Received> {
+pub(super) fn of_type<'a>(got: &'a [Received], kind: &str, flow: Option<&str>) -> Vec<&'a Received> {
     got.iter()
         .filter(|r| {
             let body = r.json();
