@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use super::events::AlertEvent;
@@ -39,6 +40,8 @@ pub struct Deliverer {
     /// The flow clock runs are due by (delays are judged by it).
     pub clock: Arc<dyn Clock>,
     http: reqwest::Client,
+    /// Wakes this process's idle delivery tasks when its fan-out wrote deliveries.
+    wake: Notify,
 }
 
 /// Resolves a receiver's host and lets the connection go only to addresses the egress
@@ -84,6 +87,7 @@ impl Deliverer {
             poll,
             clock,
             http,
+            wake: Notify::new(),
         })
     }
 
@@ -93,6 +97,9 @@ impl Deliverer {
         for event in &events {
             let targets = self.targets(event).await?;
             self.store.dispatch_event(event, &targets, now_millis()).await?;
+        }
+        if !events.is_empty() {
+            self.wake.notify_waiters();
         }
         Ok(events.len())
     }
@@ -284,7 +291,7 @@ pub fn start(deliverer: Arc<Deliverer>, stop: &CancellationToken) -> Vec<tokio::
                     false
                 }
             };
-            if pause(busy, fan.poll, &fan_stop).await {
+            if pause(busy, fan.poll, &fan_stop, None).await {
                 return;
             }
         }
@@ -301,7 +308,7 @@ pub fn start(deliverer: Arc<Deliverer>, stop: &CancellationToken) -> Vec<tokio::
                         false
                     }
                 };
-                if pause(busy, worker.poll, &stop).await {
+                if pause(busy, worker.poll, &stop, Some(&worker.wake)).await {
                     return;
                 }
             }
@@ -310,16 +317,24 @@ pub fn start(deliverer: Arc<Deliverer>, stop: &CancellationToken) -> Vec<tokio::
     tasks
 }
 
-/// Waits `poll` unless the last pass found work; true when `stop` was cancelled.
-async fn pause(busy: bool, poll: Duration, stop: &CancellationToken) -> bool {
+/// Waits `poll` unless the last pass found work; true when `stop` was cancelled. Ends early
+/// or `wake` is notified (the fan-out wrote deliveries: no need to wait the poll out).
+async fn pause(busy: bool, poll: Duration, stop: &CancellationToken, wake: Option<&Notify>) -> bool {
     if stop.is_cancelled() {
         return true;
     }
     if busy {
         return false;
     }
+    let woken = async {
+        match wake {
+            Some(wake) => wake.notified().await,
+            None => std::future::pending().await,
+        }
+    };
     tokio::select! {
         _ = stop.cancelled() => true,
         _ = tokio::time::sleep(poll) => false,
+        _ = woken => false,
     }
 }
