@@ -43,6 +43,7 @@ static ASSETS: &[Asset] = &[
     asset!("js/pages/flow.js"),
     asset!("js/pages/datasets.js"),
     asset!("js/pages/dataset.js"),
+    asset!("js/pages/alerts.js"),
 ];
 
 /// The file at `path`, if the console has one.

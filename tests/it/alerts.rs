@@ -2,5 +2,5 @@
 
 mod first_minute;
 mod more_events;
-mod receiver;
+pub mod receiver;
 mod webhooks;
