@@ -26,6 +26,8 @@ use crate::store::{AttemptEnd, ClaimedDelivery, DeliveryStatus, PendingEvent, St
 const FAN_OUT_BATCH: i64 = 100;
 /// Fan-out passes per look for delayed runs.
 const DELAY_SCAN_EVERY: u64 = 10;
+/// Fan-out passes per removal of old events (and once at start-up).
+const PRUNE_EVERY: u64 = 1_000;
 
 /// What the delivery worker uses.
 pub struct Deliverer {
@@ -102,6 +104,13 @@ impl Deliverer {
             self.wake.notify_waiters();
         }
         Ok(events.len())
+    }
+
+    /// Removes events and finished deliveries older than `keep_for`.
+    pub async fn prune(&self) -> Result<u64, StoreError> {
+        self.store
+            .prune_alerts(now_millis() - self.settings.keep_for.as_millis() as i64)
+            .await
     }
 
     /// Writes a delay event for each run overdue by `delay_after`; how many. A run is
@@ -282,6 +291,11 @@ pub fn start(deliverer: Arc<Deliverer>, stop: &CancellationToken) -> Vec<tokio::
                 && let Err(error) = fan.report_delays().await
             {
                 tracing::warn!(%error, "looking for delayed runs failed; will retry");
+            }
+            if passes.is_multiple_of(PRUNE_EVERY)
+                && let Err(error) = fan.prune().await
+            {
+                tracing::warn!(%error, "removing old alert events failed; will retry");
             }
             passes += 1;
             let busy = match fan.fan_out().await {

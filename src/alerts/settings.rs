@@ -15,6 +15,7 @@ pub struct AlertsFile {
     max_backoff: Option<String>,
     delivery_tasks: Option<usize>,
     delay_after: Option<String>,
+    keep_for: Option<String>,
 }
 
 /// How webhooks are delivered.
@@ -36,6 +37,8 @@ pub struct AlertSettings {
     /// A run not ended this long after it was due (by the flow clock) is reported as
     /// delayed (`flow.run.delay`).
     pub delay_after: Duration,
+    /// Events and their finished deliveries are removed this long after the event.
+    pub keep_for: Duration,
 }
 
 impl Default for AlertSettings {
@@ -48,6 +51,7 @@ impl Default for AlertSettings {
             max_backoff: Duration::from_secs(3600),
             delivery_tasks: 4,
             delay_after: Duration::from_secs(150 * 60),
+            keep_for: Duration::from_secs(30 * 86_400),
         }
     }
 }
@@ -72,9 +76,15 @@ impl AlertSettings {
             max_backoff: duration(file.max_backoff.as_deref(), "max_backoff", base.max_backoff)?,
             delivery_tasks: file.delivery_tasks.unwrap_or(base.delivery_tasks).max(1),
             delay_after: duration(file.delay_after.as_deref(), "delay_after", base.delay_after)?,
+            keep_for: duration(file.keep_for.as_deref(), "keep_for", base.keep_for)?,
         };
         if settings.timeout.is_zero() {
             anyhow::bail!("alerts.timeout must be more than zero");
+        }
+        if settings.keep_for <= settings.retry_for {
+            anyhow::bail!(
+                "alerts.keep_for must be longer than alerts.retry_for: deliveries still retried would be removed"
+            );
         }
         Ok(settings)
     }
@@ -99,6 +109,9 @@ mod tests {
         let error = AlertSettings::from_file(Some(file)).unwrap_err().to_string();
         assert!(error.contains("alerts.timeout"), "{error}");
         assert!(toml::from_str::<AlertsFile>("allow_htttp = true").is_err());
+        let file: AlertsFile = toml::from_str("keep_for = \"1h\"").unwrap();
+        let error = AlertSettings::from_file(Some(file)).unwrap_err().to_string();
+        assert!(error.contains("alerts.keep_for"), "{error}");
     }
 
     #[test]

@@ -316,6 +316,25 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
+    /// Removes deliveries that ended (delivered or dead) and events with none left that
+    /// were written before `before` (wall-clock milliseconds); how many events went.
+    pub async fn prune_alerts(&self, before: i64) -> Result<u64, StoreError> {
+        sqlx::query("DELETE FROM alert_deliveries WHERE created_at < $1 AND status IN ($2, $3)")
+            .bind(before)
+            .bind(DeliveryStatus::Delivered.as_str())
+            .bind(DeliveryStatus::Dead.as_str())
+            .execute(&self.pool)
+            .await?;
+        let done = sqlx::query(
+            "DELETE FROM alert_events WHERE created_at < $1 AND dispatched = 1 \
+             AND NOT EXISTS (SELECT 1 FROM alert_deliveries d WHERE d.event_id = alert_events.id)",
+        )
+        .bind(before)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
     /// Subscription `subscription_id`'s deliveries, newest first, at most `limit`.
     pub async fn list_deliveries(
         &self,
@@ -354,3 +373,7 @@ fn read_delivery(row: &AnyRow) -> Result<DeliveryRow, StoreError> {
         last_error: row.try_get("last_error")?,
     })
 }
+
+#[cfg(test)]
+#[path = "alerts_tests.rs"]
+mod tests;
