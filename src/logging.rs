@@ -6,18 +6,18 @@
 /// several times per run.
 const OWN_TARGET: &str = "inlet";
 
-/// The `tracing` filter for the user's `level`. A bare level (`info`, `debug`, …) applies
-/// to Inlet's own targets, with every other crate at the stricter of that level and
-/// `warn`; a filter with directives (`inlet=debug,deltalake=info`) is taken as written.
+/// The `tracing` filter for the user's `level`. A bare `info` or `warn` applies to
+/// Inlet's own targets, every other crate staying at `warn`; anything else (`error`,
+/// `debug` and `trace`, which ask for everything, or a filter with directives such as
+/// `inlet=debug,deltalake=info`) is taken as written.
 pub fn filter(level: &str) -> String {
     let level = level.trim();
     let bare = ["error", "warn", "info", "debug", "trace", "off"]
         .iter()
         .find(|known| known.eq_ignore_ascii_case(level));
     match bare {
-        Some(&"error") => "error".into(),
-        Some(&"off") => "off".into(),
-        Some(own) => format!("warn,{OWN_TARGET}={own}"),
+        Some(own @ (&"info" | &"warn")) => format!("warn,{OWN_TARGET}={own}"),
+        Some(other) => other.to_string(),
         None => level.to_string(),
     }
 }
@@ -27,11 +27,13 @@ mod tests {
     use super::filter;
 
     #[test]
-    fn a_bare_level_is_inlets_and_other_crates_stay_at_warn() {
+    fn bare_info_and_warn_are_inlets_and_other_crates_stay_at_warn() {
         assert_eq!(filter("info"), "warn,inlet=info");
-        assert_eq!(filter(" DEBUG "), "warn,inlet=debug");
-        assert_eq!(filter("trace"), "warn,inlet=trace");
+        assert_eq!(filter(" INFO "), "warn,inlet=info");
         assert_eq!(filter("warn"), "warn,inlet=warn");
+        // Asking for debug or trace is asking for everything.
+        assert_eq!(filter(" DEBUG "), "debug");
+        assert_eq!(filter("trace"), "trace");
         assert_eq!(filter("error"), "error");
         assert_eq!(filter("off"), "off");
     }

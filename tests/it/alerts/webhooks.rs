@@ -372,3 +372,32 @@ async fn two_processes_on_postgresql_deliver_each_event_once() {
     println!("deliveries by process: {by_each:?}");
     assert_eq!(by_each.iter().sum::<usize>(), 7, "{by_each:?}");
 }
+
+/// A receiver that only answers 500: the delivery is retried with backoff until the retry
+/// period after its event ran out, then it is dead, with the reason shown.
+#[tokio::test]
+async fn a_delivery_retried_past_its_period_is_dead_and_says_why() {
+    let config = format!("{}retry_for = \"2s\"\n", alerts("2s", 2));
+    let lab = Lab::start(chrono::Utc::now().timestamp(), ORDERS, &config);
+    let receiver = Receiver::start(Answer::Status(500)).await;
+    let (subscription, _) = subscribe(&lab, &receiver.url()).await;
+    let started = Instant::now();
+    let dead = loop {
+        let items = deliveries(&lab, &subscription).await;
+        if let Some(dead) = items.iter().find(|d| d["status"] == "dead") {
+            break dead.clone();
+        }
+        assert!(started.elapsed() < Duration::from_secs(60), "{items:#?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(dead["lastResponseCode"], 500, "{dead:#}");
+    assert!(
+        dead["lastError"].as_str().unwrap().contains("no retry left"),
+        "{dead:#}"
+    );
+    let attempts = dead["attempts"].as_i64().unwrap();
+    assert!(attempts >= 2, "{dead:#}");
+    assert_eq!(receiver.received().len() as i64, attempts, "one request per attempt");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(receiver.received().len() as i64, attempts, "no attempt after death");
+}
