@@ -259,6 +259,7 @@ impl Config {
             run_lease: self.run_lease,
             poll_interval: self.poll_interval,
             cdc_changes_per_run: self.cdc_changes_per_run,
+            slot_lag_alert_bytes: self.alerts.slot_lag_bytes,
         }
     }
 

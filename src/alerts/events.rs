@@ -24,18 +24,23 @@ pub enum EventKind {
     /// A run not ended `alerts.delay_after` (150 minutes by default) after it was due; once per run.
     #[serde(rename = "flow.run.delay")]
     RunDelay,
+    /// A change data capture run left its slot retaining more WAL than
+    /// `alerts.slot_lag_bytes`; once per run.
+    #[serde(rename = "cdc.slot.lag")]
+    SlotLag,
     /// Sent once when a subscription is created, and on `POST .../test`.
     #[serde(rename = "subscription.test")]
     Test,
 }
 
 /// Every kind a subscription may ask for, in the order documented.
-pub const SUBSCRIBABLE: [EventKind; 5] = [
+pub const SUBSCRIBABLE: [EventKind; 6] = [
     EventKind::RunStart,
     EventKind::RunSuccess,
     EventKind::RunFailure,
     EventKind::RunPartial,
     EventKind::RunDelay,
+    EventKind::SlotLag,
 ];
 
 impl EventKind {
@@ -47,6 +52,7 @@ impl EventKind {
             EventKind::RunFailure => "flow.run.failure",
             EventKind::RunPartial => "flow.run.partial",
             EventKind::RunDelay => "flow.run.delay",
+            EventKind::SlotLag => "cdc.slot.lag",
             EventKind::Test => "subscription.test",
         }
     }
@@ -117,6 +123,14 @@ impl AlertEvent {
     /// whichever process notices it, however often.
     pub fn delay_of(run: &RunRow, now: i64) -> AlertEvent {
         AlertEvent::of_run_with_id(delay_event_id(&run.id), EventKind::RunDelay, run, now)
+    }
+
+    /// The slot lag event of `run`, whose slot retains `retained` bytes of WAL; its id is
+    /// the run's, so a run reports it once.
+    pub fn slot_lag_of(run: &RunRow, retained: u64, now: i64) -> AlertEvent {
+        let mut event = AlertEvent::of_run_with_id(format!("slotlag-{}", run.id), EventKind::SlotLag, run, now);
+        event.payload["data"]["retainedWalBytes"] = retained.into();
+        event
     }
 
     fn of_run_with_id(id: String, kind: EventKind, run: &RunRow, now: i64) -> AlertEvent {

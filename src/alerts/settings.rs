@@ -16,6 +16,7 @@ pub struct AlertsFile {
     delivery_tasks: Option<usize>,
     delay_after: Option<String>,
     keep_for: Option<String>,
+    slot_lag_bytes: Option<u64>,
 }
 
 /// How webhooks are delivered.
@@ -39,6 +40,9 @@ pub struct AlertSettings {
     pub delay_after: Duration,
     /// Events and their finished deliveries are removed this long after the event.
     pub keep_for: Duration,
+    /// WAL a change data capture flow's slot may retain after a run before the run
+    /// reports `cdc.slot.lag`.
+    pub slot_lag_bytes: u64,
 }
 
 impl Default for AlertSettings {
@@ -52,6 +56,7 @@ impl Default for AlertSettings {
             delivery_tasks: 4,
             delay_after: Duration::from_secs(150 * 60),
             keep_for: Duration::from_secs(30 * 86_400),
+            slot_lag_bytes: 1 << 30,
         }
     }
 }
@@ -77,6 +82,7 @@ impl AlertSettings {
             delivery_tasks: file.delivery_tasks.unwrap_or(base.delivery_tasks).max(1),
             delay_after: duration(file.delay_after.as_deref(), "delay_after", base.delay_after)?,
             keep_for: duration(file.keep_for.as_deref(), "keep_for", base.keep_for)?,
+            slot_lag_bytes: file.slot_lag_bytes.unwrap_or(base.slot_lag_bytes),
         };
         if settings.timeout.is_zero() {
             anyhow::bail!("alerts.timeout must be more than zero");

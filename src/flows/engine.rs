@@ -45,6 +45,8 @@ pub struct RunSettings {
     pub poll_interval: Duration,
     /// Changes a change data capture run reads at most (see `cdc.rs`).
     pub cdc_changes_per_run: u32,
+    /// WAL a flow's slot may retain after a run before the run reports `cdc.slot.lag`.
+    pub slot_lag_alert_bytes: u64,
 }
 
 /// Everything an attempt at a run uses. Cheap to share (`Arc<Engine>`).
@@ -117,7 +119,7 @@ impl Engine {
             tracing::info!(run = %run.id, window = run.window_number, "window already landed; nothing to write");
             self.recover(run, &landed).await?;
             if plan.cdc {
-                self.advance_after_landing(&plan, source.as_ref(), landed.commit.as_ref())
+                self.advance_after_landing(&plan, source.as_ref(), landed.commit.as_ref(), run)
                     .await;
             }
             return Ok(Outcome::Succeeded);

@@ -1,7 +1,7 @@
 //! Dataflows end to end: real PostgreSQL sources, a real `inlet serve` running the
 //! scheduler and workers, Delta tables read back by an independent reader.
 
-mod cdc;
+pub mod cdc;
 mod chaos;
 mod copy_cli;
 mod crash;

@@ -87,3 +87,39 @@ async fn a_run_waiting_past_the_delay_threshold_is_reported_once() {
         "reported once"
     );
 }
+
+/// A change data capture run whose slot retains more WAL than `alerts.slot_lag_bytes`
+/// (0 here, so any) reports `cdc.slot.lag` with the bytes retained, once per run.
+#[tokio::test]
+async fn a_cdc_run_above_the_slot_lag_threshold_reports_it() {
+    use crate::dataflows::cdc::{cdc_flow, cdc_lab, run_window};
+    let table = "CREATE TABLE public.items (id bigint PRIMARY KEY, n bigint NOT NULL);
+        INSERT INTO public.items SELECT g, g FROM generate_series(1, 50) g;
+        ALTER TABLE public.items OWNER TO reader;";
+    let config = format!("{}slot_lag_bytes = 0\n", alerts("3s", 2));
+    let lab = cdc_lab(table, &config);
+    let receiver = Receiver::start(Answer::Ok).await;
+    let (_, secret) = subscribe_to(&lab, &receiver.url(), &["cdc.slot.lag"]).await;
+    let (flow, _) = cdc_flow(&lab, "public.items").await;
+    let first = run_window(&lab, &flow, 1).await;
+    assert_eq!(status(&first), "success", "{first:#}");
+    lab.pg.psql(
+        "shop",
+        "INSERT INTO public.items SELECT g, g FROM generate_series(51, 5000) g",
+    );
+    let second = run_window(&lab, &flow, 2).await;
+    assert_eq!(status(&second), "success", "{second:#}");
+    let got = until(&receiver, "the slot lag events", |got| {
+        of_type(got, "cdc.slot.lag", Some(&flow)).len() >= 2
+    })
+    .await;
+    for lag in of_type(&got, "cdc.slot.lag", Some(&flow)) {
+        assert!(lag.signed_with(&secret));
+        let body = lag.json();
+        assert!(body["data"]["retainedWalBytes"].as_u64().unwrap() > 0, "{body:#}");
+        assert_eq!(
+            body["id"],
+            format!("slotlag-{}", body["data"]["runId"].as_str().unwrap())
+        );
+    }
+}

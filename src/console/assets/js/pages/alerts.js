@@ -13,6 +13,7 @@ const EVENTS = [
   ['flow.run.partial', 'A run skipped failed records'],
   ['flow.run.success', 'A run succeeded'],
   ['flow.run.start', 'A run started'],
+  ['cdc.slot.lag', 'A change data capture slot retains too much WAL'],
 ];
 
 // The secret of the subscription just created, shown by the next render only: it lives in
