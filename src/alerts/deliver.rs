@@ -18,6 +18,7 @@ use super::sign::{EVENT_ID_HEADER, EVENT_TYPE_HEADER, SIGNATURE_HEADER, signatur
 use super::subscription::{SUBSCRIPTION_KIND, Subscription, check_url, secret_binding};
 use crate::connections::secrets::SecretCipher;
 use crate::flows::clock::Clock;
+use crate::flows::model::FLOW_KIND;
 use crate::secret::Secret;
 use crate::sources::egress::EgressPolicy;
 use crate::store::{AttemptEnd, ClaimedDelivery, DeliveryStatus, PendingEvent, Store, StoreError, now_millis};
@@ -125,6 +126,32 @@ impl Deliverer {
                 .await?;
         }
         Ok(overdue.len())
+    }
+
+    /// Writes a freshness event for each enabled flow whose newest success is older than
+    /// `freshness_after` (when set); how many.
+    pub async fn report_stale_flows(&self) -> Result<usize, StoreError> {
+        let Some(after) = self.settings.freshness_after else {
+            return Ok(0);
+        };
+        let before = now_millis() - after.as_millis() as i64;
+        let mut reported = 0;
+        for run in self.store.stale_successes(before, FAN_OUT_BATCH).await? {
+            let enabled = self
+                .store
+                .get_resource(FLOW_KIND, &run.tenant, &run.flow_id)
+                .await?
+                .is_some_and(|flow| flow.doc["state"] == "enabled");
+            // A deleted or disabled flow is expected not to land anything new.
+            if enabled {
+                tracing::warn!(flow = %run.flow_id, "flow stale past alerts.freshness_after");
+                self.store
+                    .insert_alert_event_once(&AlertEvent::stale_of(&run, now_millis()))
+                    .await?;
+                reported += 1;
+            }
+        }
+        Ok(reported)
     }
 
     /// The subscriptions `event` goes to.
@@ -291,6 +318,11 @@ pub fn start(deliverer: Arc<Deliverer>, stop: &CancellationToken) -> Vec<tokio::
                 && let Err(error) = fan.report_delays().await
             {
                 tracing::warn!(%error, "looking for delayed runs failed; will retry");
+            }
+            if passes.is_multiple_of(DELAY_SCAN_EVERY)
+                && let Err(error) = fan.report_stale_flows().await
+            {
+                tracing::warn!(%error, "looking for stale flows failed; will retry");
             }
             if passes.is_multiple_of(PRUNE_EVERY)
                 && let Err(error) = fan.prune().await

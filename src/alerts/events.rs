@@ -24,6 +24,10 @@ pub enum EventKind {
     /// A run not ended `alerts.delay_after` (150 minutes by default) after it was due; once per run.
     #[serde(rename = "flow.run.delay")]
     RunDelay,
+    /// A flow's newest successful run ended longer ago than `alerts.freshness_after`;
+    /// once per such run.
+    #[serde(rename = "flow.freshness")]
+    Freshness,
     /// A change data capture run left its slot retaining more WAL than
     /// `alerts.slot_lag_bytes`; once per run.
     #[serde(rename = "cdc.slot.lag")]
@@ -34,12 +38,13 @@ pub enum EventKind {
 }
 
 /// Every kind a subscription may ask for, in the order documented.
-pub const SUBSCRIBABLE: [EventKind; 6] = [
+pub const SUBSCRIBABLE: [EventKind; 7] = [
     EventKind::RunStart,
     EventKind::RunSuccess,
     EventKind::RunFailure,
     EventKind::RunPartial,
     EventKind::RunDelay,
+    EventKind::Freshness,
     EventKind::SlotLag,
 ];
 
@@ -52,6 +57,7 @@ impl EventKind {
             EventKind::RunFailure => "flow.run.failure",
             EventKind::RunPartial => "flow.run.partial",
             EventKind::RunDelay => "flow.run.delay",
+            EventKind::Freshness => "flow.freshness",
             EventKind::SlotLag => "cdc.slot.lag",
             EventKind::Test => "subscription.test",
         }
@@ -101,6 +107,11 @@ pub fn delay_event_id(run_id: &str) -> String {
     format!("delay-{run_id}")
 }
 
+/// The id of the freshness event of a flow whose newest success is run `run_id`.
+pub fn stale_event_id(run_id: &str) -> String {
+    format!("stale-{run_id}")
+}
+
 /// The envelope every payload shares.
 fn envelope(id: &str, kind: EventKind, tenant: &Tenant, created_at: i64, data: Value) -> Value {
     json!({
@@ -130,6 +141,14 @@ impl AlertEvent {
     pub fn slot_lag_of(run: &RunRow, retained: u64, now: i64) -> AlertEvent {
         let mut event = AlertEvent::of_run_with_id(format!("slotlag-{}", run.id), EventKind::SlotLag, run, now);
         event.payload["data"]["retainedWalBytes"] = retained.into();
+        event
+    }
+
+    /// The freshness event of a flow whose newest successful run is `run`; its id is that
+    /// run's, so the flow is reported once until a newer run succeeds.
+    pub fn stale_of(run: &RunRow, now: i64) -> AlertEvent {
+        let mut event = AlertEvent::of_run_with_id(stale_event_id(&run.id), EventKind::Freshness, run, now);
+        event.payload["data"]["lastSuccessAt"] = run.updated_at.into();
         event
     }
 

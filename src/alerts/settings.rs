@@ -17,6 +17,7 @@ pub struct AlertsFile {
     delay_after: Option<String>,
     keep_for: Option<String>,
     slot_lag_bytes: Option<u64>,
+    freshness_after: Option<String>,
 }
 
 /// How webhooks are delivered.
@@ -43,6 +44,9 @@ pub struct AlertSettings {
     /// WAL a change data capture flow's slot may retain after a run before the run
     /// reports `cdc.slot.lag`.
     pub slot_lag_bytes: u64,
+    /// A flow whose newest successful run ended longer ago than this is reported as
+    /// stale (`flow.freshness`); `None`: never.
+    pub freshness_after: Option<Duration>,
 }
 
 impl Default for AlertSettings {
@@ -57,6 +61,7 @@ impl Default for AlertSettings {
             delay_after: Duration::from_secs(150 * 60),
             keep_for: Duration::from_secs(30 * 86_400),
             slot_lag_bytes: 1 << 30,
+            freshness_after: None,
         }
     }
 }
@@ -83,6 +88,10 @@ impl AlertSettings {
             delay_after: duration(file.delay_after.as_deref(), "delay_after", base.delay_after)?,
             keep_for: duration(file.keep_for.as_deref(), "keep_for", base.keep_for)?,
             slot_lag_bytes: file.slot_lag_bytes.unwrap_or(base.slot_lag_bytes),
+            freshness_after: match file.freshness_after.as_deref() {
+                None => None,
+                Some(text) => Some(duration(Some(text), "freshness_after", Duration::ZERO)?),
+            },
         };
         if settings.timeout.is_zero() {
             anyhow::bail!("alerts.timeout must be more than zero");

@@ -172,6 +172,25 @@ impl Store {
         rows.iter().map(read_run).collect()
     }
 
+    /// Each flow's newest successful run, where it ended before `before` (wall-clock
+    /// milliseconds) and was not reported as stale yet; at most `limit`.
+    pub async fn stale_successes(&self, before: i64, limit: i64) -> Result<Vec<RunRow>, StoreError> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM runs r WHERE r.status = $1 AND r.updated_at < $2 \
+             AND NOT EXISTS (SELECT 1 FROM runs n WHERE n.flow_id = r.flow_id AND n.status = $1 \
+                 AND (n.updated_at > r.updated_at OR (n.updated_at = r.updated_at AND n.id > r.id))) \
+             AND NOT EXISTS (SELECT 1 FROM alert_events e WHERE e.id = 'stale-' || r.id) \
+             ORDER BY r.updated_at LIMIT $3"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(RunStatus::Success.as_str())
+            .bind(before)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(read_run).collect()
+    }
+
     /// Writes `event` unless one with its id exists (a delay event another process wrote).
     pub async fn insert_alert_event_once(&self, event: &AlertEvent) -> Result<(), StoreError> {
         insert_event(&self.pool, event, " ON CONFLICT (id) DO NOTHING").await

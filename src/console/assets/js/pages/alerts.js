@@ -13,6 +13,7 @@ const EVENTS = [
   ['flow.run.partial', 'A run skipped failed records'],
   ['flow.run.success', 'A run succeeded'],
   ['flow.run.start', 'A run started'],
+  ['flow.freshness', 'A flow has had no success for too long'],
   ['cdc.slot.lag', 'A change data capture slot retains too much WAL'],
 ];
 
