@@ -10,6 +10,7 @@ pub mod events;
 pub mod settings;
 pub mod sign;
 pub mod subscription;
+mod watch;
 
 pub use events::{AlertEvent, EventKind};
 pub use settings::AlertSettings;
