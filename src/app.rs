@@ -44,7 +44,8 @@ fn api_routes() -> OpenApiRouter<AppState> {
                 .merge(api::source_connections::routes())
                 .merge(api::target_connections::routes())
                 .merge(api::flows::routes())
-                .merge(api::runs::routes()),
+                .merge(api::runs::routes())
+                .merge(api::subscriptions::routes()),
         )
         .nest(CONVERSION, api::mapping_sets::routes())
         .nest(SANDBOX_MANAGEMENT, api::sandboxes::routes())
@@ -135,6 +136,10 @@ fn start_background(state: &AppState, stop: &CancellationToken) -> Vec<tokio::ta
         )),
         tokio::spawn(flows::retention::run(state.retention(), stop.clone())),
     ];
+    match state.deliverer() {
+        Ok(deliverer) => tasks.extend(crate::alerts::deliver::start(Arc::new(deliverer), stop)),
+        Err(error) => tracing::error!(%error, "the alert delivery worker cannot start; alerts stay in the outbox"),
+    }
     if config.workers > 0 {
         let process = flows::worker::process_name().to_string();
         tasks.push(tokio::spawn(flows::worker::run(
@@ -148,8 +153,8 @@ fn start_background(state: &AppState, stop: &CancellationToken) -> Vec<tokio::ta
 }
 
 fn init_logging(config: &Config) {
-    let filter = tracing_subscriber::EnvFilter::try_new(&config.log_level)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let filter = tracing_subscriber::EnvFilter::try_new(crate::logging::filter(&config.log_level))
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(crate::logging::filter("info")));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

@@ -87,6 +87,7 @@ struct FileConfig {
     trust_store_dir: Option<PathBuf>,
     source_checks_per_minute: Option<f64>,
     source_checks_burst: Option<u32>,
+    alerts: Option<crate::alerts::settings::AlertsFile>,
 }
 
 /// The resolved configuration.
@@ -148,6 +149,8 @@ pub struct Config {
     pub trust_store_dir: Option<PathBuf>,
     /// Connection tests and explores each org may run.
     pub source_checks: RateLimit,
+    /// How alert webhooks are delivered (`[alerts]`, docs/alerts.md).
+    pub alerts: crate::alerts::AlertSettings,
 }
 
 /// A token bucket's size and refill rate.
@@ -230,6 +233,7 @@ impl Config {
             )?),
             trust_store_dir: file.trust_store_dir.map(|dir| trust_store_dir(&dir)).transpose()?,
             source_checks: rate_limit(file.source_checks_per_minute, file.source_checks_burst)?,
+            alerts: crate::alerts::AlertSettings::from_file(file.alerts)?,
         })
     }
 
@@ -255,6 +259,7 @@ impl Config {
             run_lease: self.run_lease,
             poll_interval: self.poll_interval,
             cdc_changes_per_run: self.cdc_changes_per_run,
+            slot_lag_alert_bytes: self.alerts.slot_lag_bytes,
         }
     }
 

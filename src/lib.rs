@@ -1,6 +1,7 @@
 //! Inlet: a self-hosted service that copies PostgreSQL and Amazon Redshift tables into
 //! Delta Lake datasets, speaking the Flow Service HTTP API.
 
+pub mod alerts;
 pub mod api;
 pub mod app;
 pub mod bounds;
@@ -13,6 +14,7 @@ pub mod copy;
 pub mod flows;
 pub mod identity;
 pub mod lake;
+pub mod logging;
 pub mod mapping;
 pub mod metrics;
 #[cfg(test)]

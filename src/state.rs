@@ -106,6 +106,18 @@ impl AppState {
             settle_lag: self.config.settle_lag,
         }
     }
+
+    /// The delivery worker of alert webhooks.
+    pub fn deliverer(&self) -> anyhow::Result<crate::alerts::deliver::Deliverer> {
+        crate::alerts::deliver::Deliverer::new(
+            self.store.clone(),
+            self.cipher.clone(),
+            self.config.alerts.clone(),
+            self.config.egress.clone(),
+            crate::flows::worker::process_name().to_string(),
+            (self.config.poll_interval, self.clock.clone()),
+        )
+    }
 }
 
 /// Opens the configured metadata store, creating the data directory if needed.

@@ -24,6 +24,7 @@ pub mod sandboxes;
 pub mod schema;
 pub mod source_connections;
 pub mod specs;
+pub mod subscriptions;
 pub mod target_connections;
 
 /// Where the Flow Service resources live.

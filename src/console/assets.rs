@@ -44,6 +44,7 @@ static ASSETS: &[Asset] = &[
     asset!("js/pages/flow_schema.js"),
     asset!("js/pages/datasets.js"),
     asset!("js/pages/dataset.js"),
+    asset!("js/pages/alerts.js"),
 ];
 
 /// The file at `path`, if the console has one.

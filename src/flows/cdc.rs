@@ -10,6 +10,7 @@
 //! already held them, or a run died between its commit and moving the slot) leave the
 //! dataset as it was.
 
+use crate::alerts::AlertEvent;
 use futures::StreamExt;
 
 use super::engine::Engine;
@@ -82,7 +83,7 @@ impl Engine {
             {
                 tracing::warn!(flow = %plan.flow.id, %error, "forgetting the re-snapshot request failed; it will be taken again");
             }
-            self.observe_slot(plan, feed.as_ref(), &capture).await;
+            self.observe_slot(plan, feed.as_ref(), &capture, run).await;
             return Ok(outcome);
         }
         self.merge_changes(owner, run, plan, batch_id, (feed.as_ref(), &capture))
@@ -147,7 +148,7 @@ impl Engine {
         };
         let outcome = self.target.merge(&plan.dataset_id, changes, spec).await?;
         if let CommitOutcome::Committed { .. } = outcome {
-            self.advance(plan, feed, capture, to).await;
+            self.advance(plan, feed, capture, (to, run)).await;
         }
         Ok(outcome)
     }
@@ -159,30 +160,39 @@ impl Engine {
         plan: &RunPlan,
         source: &dyn Source,
         commit: Option<&LandedCommit>,
+        run: &RunRow,
     ) {
         let position = commit
             .and_then(|c| c.cdc_position.as_deref())
             .and_then(|p| p.parse::<Lsn>().ok());
         if let (Some(position), Some(feed)) = (position, source.change_feed()) {
             let capture = Capture::for_flow(&plan.flow.id, plan.table.clone());
-            self.advance(plan, feed.as_ref(), &capture, position).await;
+            self.advance(plan, feed.as_ref(), &capture, (position, run)).await;
         }
     }
 
     /// Moves the slot past `to`; a failure only means the next run reads those changes
     /// again (and merges them to the same rows), so it is logged.
-    async fn advance(&self, plan: &RunPlan, feed: &dyn ChangeFeed, capture: &Capture, to: Lsn) {
+    async fn advance(&self, plan: &RunPlan, feed: &dyn ChangeFeed, capture: &Capture, (to, run): (Lsn, &RunRow)) {
         if let Err(error) = feed.advance(capture, to).await {
             tracing::warn!(flow = %plan.flow.id, %error, "moving the replication slot failed; the next run reads those changes again");
             return;
         }
-        self.observe_slot(plan, feed, capture).await;
+        self.observe_slot(plan, feed, capture, run).await;
     }
 
-    /// Records how much WAL the slot retains, for the flow's gauge.
-    async fn observe_slot(&self, plan: &RunPlan, feed: &dyn ChangeFeed, capture: &Capture) {
-        if let Ok(Some(state)) = feed.slot(capture).await {
-            self.metrics.retained_wal(&plan.flow.id, state.retained_bytes);
+    /// Records how much WAL the slot retains, for the flow's gauge; above
+    /// `slot_lag_alert_bytes`, writes the run's `cdc.slot.lag` event (once per run).
+    async fn observe_slot(&self, plan: &RunPlan, feed: &dyn ChangeFeed, capture: &Capture, run: &RunRow) {
+        let Ok(Some(state)) = feed.slot(capture).await else {
+            return;
+        };
+        self.metrics.retained_wal(&plan.flow.id, state.retained_bytes);
+        if state.retained_bytes > self.settings.slot_lag_alert_bytes {
+            let event = AlertEvent::slot_lag_of(run, state.retained_bytes, self.clock.wall_millis());
+            if let Err(error) = self.store.insert_alert_event_once(&event).await {
+                tracing::warn!(flow = %plan.flow.id, %error, "recording the slot lag event failed");
+            }
         }
     }
 }

@@ -9,6 +9,7 @@
 //! against the source's clock. The engine takes what it uses, so its unit tests give it
 //! a fake source and a fake target.
 
+use crate::alerts::{AlertEvent, EventKind};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -44,6 +45,8 @@ pub struct RunSettings {
     pub poll_interval: Duration,
     /// Changes a change data capture run reads at most (see `cdc.rs`).
     pub cdc_changes_per_run: u32,
+    /// WAL a flow's slot may retain after a run before the run reports `cdc.slot.lag`.
+    pub slot_lag_alert_bytes: u64,
 }
 
 /// Everything an attempt at a run uses. Cheap to share (`Arc<Engine>`).
@@ -99,9 +102,11 @@ impl Engine {
         // finds out whether the window landed, and otherwise gives the run up.
         let abandoned = run.attempts > i64::from(self.settings.run_attempts.max(1));
         let source = self.sources.open(plan.source_config.clone());
-        // Changes are not windowed: a change data capture run need not wait for the window.
+        // Changes are not windowed: a change data capture run need not wait for the window;
+        // nor need a full copy, which reads the whole table whenever it runs.
         if !abandoned
             && !plan.cdc
+            && plan.delta_column.is_some()
             && let Some(due_at) = self.postpone_until(&plan, source.as_ref(), run).await?
         {
             return Ok(Outcome::Postponed { due_at });
@@ -114,7 +119,7 @@ impl Engine {
             tracing::info!(run = %run.id, window = run.window_number, "window already landed; nothing to write");
             self.recover(run, &landed).await?;
             if plan.cdc {
-                self.advance_after_landing(&plan, source.as_ref(), landed.commit.as_ref())
+                self.advance_after_landing(&plan, source.as_ref(), landed.commit.as_ref(), run)
                     .await;
             }
             return Ok(Outcome::Succeeded);
@@ -179,9 +184,10 @@ impl Engine {
         metrics.record_summary = Default::default();
         metrics.size_summary = Default::default();
         metrics.status_summary.note = None;
+        let event = AlertEvent::of_run(EventKind::RunStart, run, self.clock.wall_millis());
         if !self
             .store
-            .save_run(run, owner, Lease::Keep)
+            .save_run_with_events(run, owner, Lease::Keep, std::slice::from_ref(&event))
             .await
             .map_err(RunFailure::internal)?
         {

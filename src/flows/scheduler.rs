@@ -28,6 +28,15 @@ pub struct Scheduler {
     pub settle_lag: Duration,
 }
 
+/// The settle lag `flow`'s windows wait for, in seconds: only a window by a delta column
+/// can miss rows that commit late; a full copy reads the whole table whenever it runs.
+pub fn settle_lag_of(flow: &Flow, settle_lag: Duration) -> i64 {
+    match flow.delta_column {
+        Some(_) => settle_lag.as_secs() as i64,
+        None => 0,
+    }
+}
+
 /// What one pass did.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Pass {
@@ -87,7 +96,7 @@ impl Scheduler {
 
     /// Records a run for each window of `flow` that is due at `now`.
     async fn schedule(&self, flow: &Flow, now: i64) -> Result<usize, StoreError> {
-        let lag = self.settle_lag.as_secs() as i64;
+        let lag = settle_lag_of(flow, self.settle_lag);
         let last = self.store.last_window(&flow.id).await?.map(|last| Window {
             number: last.number,
             start: None,

@@ -5,6 +5,7 @@
 //! lapses, until `run_attempts` claims have been spent; the next claim only checks whether
 //! the window landed and otherwise fails the run with `RUN_ABANDONED`.
 
+use crate::alerts::{AlertEvent, EventKind};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -145,7 +146,16 @@ pub async fn finish(engine: &Engine, owner: &str, run: &mut RunRow, outcome: Out
     }
     run.updated_at = now;
     run.etag = new_etag();
-    match engine.store.save_run(run, owner, Lease::Release).await {
+    // The event that reports the end is written with it (the outbox): never one without the other.
+    let events: Vec<AlertEvent> = EventKind::of_run_end(run)
+        .into_iter()
+        .map(|kind| AlertEvent::of_run(kind, run, now))
+        .collect();
+    match engine
+        .store
+        .save_run_with_events(run, owner, Lease::Release, &events)
+        .await
+    {
         Ok(true) => tracing::info!(run = %run.id, status = %run.status, "run attempt recorded"),
         Ok(false) => tracing::warn!(run = %run.id, "the run's lease was lost before its end was recorded"),
         Err(error) => {

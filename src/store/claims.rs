@@ -81,27 +81,38 @@ impl Store {
     /// Saves the status, details, times and attempts of a run `owner` holds. False if the
     /// lease was lost meanwhile (nothing is written then).
     pub async fn save_run(&self, run: &RunRow, owner: &str, lease: Lease) -> Result<bool, StoreError> {
-        let release = match lease {
-            Lease::Keep => "",
-            Lease::Release => ", lease_owner = NULL, lease_expires_at = NULL",
-        };
-        let sql = format!(
-            "UPDATE runs SET status = $1, doc = $2, updated_at = $3, etag = $4, due_at = $5, retry_at = $6, \
-             attempts = $7{release} WHERE id = $8 AND lease_owner = $9 AND status = $10"
-        );
-        let done = sqlx::query(&sql)
-            .bind(run.status.as_str())
-            .bind(run.details.to_stored())
-            .bind(run.updated_at)
-            .bind(&run.etag)
-            .bind(run.due_at)
-            .bind(run.retry_at)
-            .bind(run.attempts)
-            .bind(&run.id)
-            .bind(owner)
-            .bind(RunStatus::InProgress.as_str())
-            .execute(&self.pool)
-            .await?;
-        Ok(done.rows_affected() == 1)
+        Ok(update_held_run(&self.pool, run, owner, lease).await? == 1)
     }
+}
+
+/// The update behind [`Store::save_run`], on any executor (a transaction's too); the rows
+/// it changed (1, or 0 when the lease was lost).
+pub(super) async fn update_held_run<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(
+    executor: E,
+    run: &RunRow,
+    owner: &str,
+    lease: Lease,
+) -> Result<u64, StoreError> {
+    let release = match lease {
+        Lease::Keep => "",
+        Lease::Release => ", lease_owner = NULL, lease_expires_at = NULL",
+    };
+    let sql = format!(
+        "UPDATE runs SET status = $1, doc = $2, updated_at = $3, etag = $4, due_at = $5, retry_at = $6, \
+         attempts = $7{release} WHERE id = $8 AND lease_owner = $9 AND status = $10"
+    );
+    let done = sqlx::query(&sql)
+        .bind(run.status.as_str())
+        .bind(run.details.to_stored())
+        .bind(run.updated_at)
+        .bind(&run.etag)
+        .bind(run.due_at)
+        .bind(run.retry_at)
+        .bind(run.attempts)
+        .bind(&run.id)
+        .bind(owner)
+        .bind(RunStatus::InProgress.as_str())
+        .execute(executor)
+        .await?;
+    Ok(done.rows_affected())
 }

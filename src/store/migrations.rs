@@ -145,6 +145,40 @@ CREATE TABLE cdc_resnapshots (
     r#"
 CREATE INDEX runs_by_flow_status ON runs (flow_id, status, window_number)
 "#,
+    // The alert outbox: events written with the run change they report, and their
+    // deliveries to subscriptions (`store/alerts.rs`).
+    r#"
+CREATE TABLE alert_events (
+    id TEXT PRIMARY KEY,
+    org TEXT NOT NULL,
+    sandbox TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    flow_id TEXT,
+    subscription_id TEXT,
+    created_at BIGINT NOT NULL,
+    payload TEXT NOT NULL,
+    dispatched BIGINT NOT NULL
+);
+CREATE INDEX alert_events_undispatched ON alert_events (dispatched, created_at);
+CREATE TABLE alert_deliveries (
+    id TEXT PRIMARY KEY,
+    event_id TEXT NOT NULL,
+    subscription_id TEXT NOT NULL,
+    org TEXT NOT NULL,
+    sandbox TEXT NOT NULL,
+    status TEXT NOT NULL,
+    attempts BIGINT NOT NULL,
+    next_at BIGINT NOT NULL,
+    lease_owner TEXT,
+    lease_expires_at BIGINT,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    last_code BIGINT,
+    last_error TEXT
+);
+CREATE INDEX alert_deliveries_due ON alert_deliveries (status, next_at);
+CREATE INDEX alert_deliveries_by_subscription ON alert_deliveries (org, sandbox, subscription_id, created_at)
+"#,
 ];
 
 /// The migration after which every stored resource's `name` and searchable fields are

@@ -3,6 +3,7 @@
 //! `--metadata-url postgres://...` is given), both reached through sqlx's `Any` driver with
 //! portable SQL (`$1` placeholders work on both).
 
+mod alerts;
 mod captures;
 mod claims;
 mod fields;
@@ -15,6 +16,7 @@ mod runs;
 mod slots;
 mod tenants;
 
+pub use alerts::{AttemptEnd, ClaimedDelivery, DeliveryRow, DeliveryStatus, PendingEvent};
 pub use claims::{Lease, WallTimes};
 pub use lists::{FieldFilter, FieldTest, OffsetPage, Page, RUN_FIELDS, SortBy, SortValue};
 pub use resources::{ResourceRow, UnreadableRow, Update};

@@ -66,7 +66,7 @@ async fn a_new_user_connects_explores_builds_a_dataflow_and_reads_its_dataset() 
     let started = Instant::now();
     let pg = source_database();
     let inlet = Inlet::start_with(Options {
-        config: Some(QUICK.to_string()),
+        config: Some(format!("{QUICK}[alerts]\nallow_http = true\n")),
         ..Options::default()
     });
     let api = inlet.identity(ORG);
@@ -88,8 +88,10 @@ async fn a_new_user_connects_explores_builds_a_dataflow_and_reads_its_dataset() 
     flow_runs(&mut browser).await;
     dataset(&mut browser).await;
     phone(&mut browser, &flow_url).await;
+    alerts_page(&mut browser).await;
     assert_eq!(browser.csp_violations().await, serde_json::json!([]), "CSP violations");
     sign_out(&mut browser, &token, &api.client_secret).await;
+    sign_in_with_two_sandboxes(&mut browser, &api).await;
 
     let logs = inlet.logs();
     for secret in &browser.secrets {
@@ -120,10 +122,35 @@ async fn sign_in(browser: &mut Browser, base: &str, client_id: &str, secret: &st
     browser.shot("02-sign-in-refused").await;
     browser.type_into("Client secret", secret).await;
     browser.click("Sign in").await;
+    // The org has one sandbox: sign-in takes it without asking.
+    browser.heading("Connections").await;
+    let stored = browser
+        .eval(
+            "return JSON.parse(sessionStorage.getItem('inlet.session')).sandbox",
+            vec![],
+        )
+        .await;
+    assert_eq!(stored, "prod", "the only sandbox is chosen");
+    browser.wait_text(".empty", "No connections in this sandbox yet").await;
+}
+
+/// With a second sandbox in the org, sign-in asks which one.
+async fn sign_in_with_two_sandboxes(browser: &mut Browser, api: &crate::common::server::Identity) {
+    let created = api
+        .send(
+            api.request(Method::POST, "/data/foundation/sandbox-management/sandboxes")
+                .json(&serde_json::json!({"name": "dev", "title": "Dev", "type": "development"})),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    browser.type_into("Client ID", &api.client_id).await;
+    browser.type_into("Client secret", &api.client_secret).await;
+    browser.click("Sign in").await;
     browser.heading("Choose a sandbox").await;
     browser.click("Continue").await;
     browser.heading("Connections").await;
-    browser.wait_text(".empty", "No connections in this sandbox yet").await;
+    browser.click("Sign out").await;
+    browser.heading("Sign in to Inlet").await;
 }
 
 async fn session_token(browser: &Browser) -> String {
@@ -334,6 +361,50 @@ async fn phone(browser: &mut Browser, flow_url: &str) {
 
 const SHOP_CARD_CSS: &str = "li.connection h2";
 
+/// The alerts page: a refused URL shown at its field, a subscription created, its secret
+/// shown once (and gone after the page is left), its test delivery received (signed with
+/// that secret) and listed under its deliveries.
+async fn alerts_page(browser: &mut Browser) {
+    use crate::alerts::receiver::{Answer, Receiver};
+    let receiver = Receiver::start(Answer::Ok).await;
+    browser.click_in("//nav", "Alerts").await;
+    browser.heading("Alerts").await;
+    browser.type_into("Webhook URL", "ftp://hooks.example.com/x").await;
+    browser.click("Create subscription").await;
+    browser.wait_text(".field-error", "ftp").await;
+    browser.type_into("Name", "pager").await;
+    browser.type_into("Webhook URL", &receiver.url()).await;
+    browser.click("Create subscription").await;
+    let secret = browser.wait_text("code.secret", "whsec_").await.trim().to_string();
+    browser.wait_text("li.subscription h2", "pager").await;
+    browser.shot("22-alerts-created").await;
+    let started = Instant::now();
+    while !receiver.received().iter().any(|r| r.signed_with(&secret)) {
+        assert!(started.elapsed().as_secs() < 30, "no signed test delivery arrived");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let card = "//li[contains(@class, 'subscription')]";
+    loop {
+        browser.click_in(card, "Deliveries").await;
+        let shown = browser.page_text().await;
+        if shown.contains("subscription.test") && shown.contains("delivered") {
+            break;
+        }
+        assert!(started.elapsed().as_secs() < 30, "the delivery is not shown: {shown}");
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    }
+    browser
+        .eval("document.querySelector('.deliveries').scrollIntoView()", vec![])
+        .await;
+    browser.shot("23-alerts-deliveries").await;
+    // Shown once: after leaving the page, nowhere in it, nor in the log (checked at the end).
+    browser.secrets.push(secret);
+    browser.click_in("//nav", "Connections").await;
+    browser.click_in("//nav", "Alerts").await;
+    browser.wait_text("li.subscription h2", "pager").await;
+    browser.assert_no_secret_in_html("alerts again").await;
+}
+
 async fn sign_out(browser: &mut Browser, token: &str, client_secret: &str) {
     browser.click("Sign out").await;
     browser.heading("Sign in to Inlet").await;
@@ -379,7 +450,8 @@ async fn the_wizard_builds_a_periodic_flow_with_a_mapping() {
     browser.type_into("Client ID", &api.client_id).await;
     browser.type_into("Client secret", &api.client_secret).await;
     browser.click("Sign in").await;
-    browser.click("Continue").await;
+    // The org's only sandbox is taken without asking.
+    browser.heading("Connections").await;
     browser.click_in("//nav", "Dataflows").await;
     browser.click("New dataflow").await;
     browser.wait_text(".step-body h2", "Step 1 of 5: Source").await;

@@ -1,7 +1,7 @@
 //! Dataflows end to end: real PostgreSQL sources, a real `inlet serve` running the
 //! scheduler and workers, Delta tables read back by an independent reader.
 
-mod cdc;
+pub mod cdc;
 mod chaos;
 mod copy_cli;
 mod crash;
@@ -28,6 +28,16 @@ pub const PASSWORD: &str = "Reader-pw-2f81";
 /// Run settings that keep tests quick: no settle lag, short leases, fast polling.
 pub const QUICK: &str =
     "settle_lag = \"0s\"\nrun_lease = \"3s\"\npoll_interval = \"200ms\"\nretry_backoff = \"200ms\"\n";
+
+/// The quick run settings and `config`, whose `settle_lag`, when it sets one, wins.
+fn quick_with(config: &str) -> String {
+    let quick: String = QUICK
+        .lines()
+        .filter(|line| !(config.contains("settle_lag") && line.starts_with("settle_lag")))
+        .map(|line| format!("{line}\n"))
+        .collect();
+    format!("{quick}{config}")
+}
 
 /// A source database, an Inlet server with a file clock, and an API identity.
 pub struct Lab {
@@ -69,7 +79,7 @@ impl Lab {
         let lake_env = options.env.clone();
         let inlet = Inlet::start_with(Options {
             clock_file: Some(clock.clone()),
-            config: Some(format!("{QUICK}{config}")),
+            config: Some(quick_with(config)),
             ..options
         });
         let api = inlet.identity("ORG1@AdobeOrg");

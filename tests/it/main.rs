@@ -1,5 +1,6 @@
 //! Inlet's integration tests: one binary, real servers (PostgreSQL and `inlet serve`).
 
+mod alerts;
 mod api_tester;
 mod auth;
 mod catalog_api;

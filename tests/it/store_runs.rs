@@ -143,6 +143,8 @@ const V2_RUNS: &[&str] = &[
     // Tables of later migrations go too, so the store is as version 2 left it.
     "DROP TABLE IF EXISTS source_slots",
     "DROP TABLE IF EXISTS cdc_resnapshots",
+    "DROP TABLE IF EXISTS alert_events",
+    "DROP TABLE IF EXISTS alert_deliveries",
     "DELETE FROM schema_migrations WHERE version >= 3",
 ];
 

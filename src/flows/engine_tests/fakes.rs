@@ -206,6 +206,7 @@ impl Lab {
                 run_lease: std::time::Duration::from_millis(LEASE_MS as u64),
                 poll_interval: std::time::Duration::from_millis(10),
                 cdc_changes_per_run: 1000,
+                slot_lag_alert_bytes: u64::MAX,
             },
         };
         Lab {

@@ -12,6 +12,7 @@ import * as flows from './pages/flows.js';
 import * as flow from './pages/flow.js';
 import * as datasets from './pages/datasets.js';
 import * as dataset from './pages/dataset.js';
+import * as alerts from './pages/alerts.js';
 
 // [pattern, page, section]; a page is `render(section, ctx)`.
 const ROUTES = [
@@ -26,6 +27,7 @@ const ROUTES = [
   [/^\/flows\/([^/]+)$/, flow.render, 'flows'],
   [/^\/datasets$/, datasets.render, 'datasets'],
   [/^\/datasets\/([^/]+)$/, dataset.render, 'datasets'],
+  [/^\/alerts$/, alerts.render, 'alerts'],
 ];
 
 const main = document.getElementById('main');

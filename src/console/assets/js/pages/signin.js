@@ -51,6 +51,11 @@ export async function renderSandbox(view, ctx) {
     h('p', {class: 'lead'}, `Signed in as client ${current.clientId} of ${current.org}. Connections, dataflows and datasets belong to one sandbox.`));
   const answer = await api.call(api.SANDBOXES, {sandbox: false});
   const sandboxes = answer.sandboxes || [];
+  // Nothing to choose right after sign-in when the org has one sandbox: take it.
+  if (!current.sandbox && sandboxes.length === 1) {
+    session.chooseSandbox(sandboxes[0].name);
+    return ctx.go('#/connections');
+  }
   const chosen = current.sandbox || 'prod';
   const options = sandboxes.map((s) => h('label', {class: 'choice'},
     h('input', {type: 'radio', name: 'sandbox', value: s.name, checked: s.name === chosen}),

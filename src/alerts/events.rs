@@ -1,0 +1,244 @@
+//! The events: their kinds, and the payload each carries (docs/alerts.md shows them).
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::identity::Tenant;
+use crate::store::{RunRow, RunStatus};
+
+/// What an event reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+pub enum EventKind {
+    /// A run's attempt started.
+    #[serde(rename = "flow.run.start")]
+    RunStart,
+    /// A run ended successfully.
+    #[serde(rename = "flow.run.success")]
+    RunSuccess,
+    /// A run failed for good (no retry left); carries the error code and message.
+    #[serde(rename = "flow.run.failure")]
+    RunFailure,
+    /// A run succeeded but skipped failed records (partial ingestion); sent with the success.
+    #[serde(rename = "flow.run.partial")]
+    RunPartial,
+    /// A run not ended `alerts.delay_after` (150 minutes by default) after it was due; once per run.
+    #[serde(rename = "flow.run.delay")]
+    RunDelay,
+    /// A flow's newest successful run ended longer ago than `alerts.freshness_after`;
+    /// once per such run.
+    #[serde(rename = "flow.freshness")]
+    Freshness,
+    /// A change data capture run left its slot retaining more WAL than
+    /// `alerts.slot_lag_bytes`; once per run.
+    #[serde(rename = "cdc.slot.lag")]
+    SlotLag,
+    /// Sent once when a subscription is created, and on `POST .../test`.
+    #[serde(rename = "subscription.test")]
+    Test,
+}
+
+/// Every kind a subscription may ask for, in the order documented.
+pub const SUBSCRIBABLE: [EventKind; 7] = [
+    EventKind::RunStart,
+    EventKind::RunSuccess,
+    EventKind::RunFailure,
+    EventKind::RunPartial,
+    EventKind::RunDelay,
+    EventKind::Freshness,
+    EventKind::SlotLag,
+];
+
+impl EventKind {
+    /// The kind's name in payloads and requests.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::RunStart => "flow.run.start",
+            EventKind::RunSuccess => "flow.run.success",
+            EventKind::RunFailure => "flow.run.failure",
+            EventKind::RunPartial => "flow.run.partial",
+            EventKind::RunDelay => "flow.run.delay",
+            EventKind::Freshness => "flow.freshness",
+            EventKind::SlotLag => "cdc.slot.lag",
+            EventKind::Test => "subscription.test",
+        }
+    }
+
+    /// A kind a subscription may ask for, by name.
+    pub fn parse(name: &str) -> Option<EventKind> {
+        SUBSCRIBABLE.into_iter().find(|kind| kind.as_str() == name)
+    }
+
+    /// The events a run's end reports: success (and partial when records were
+    /// skipped) or failure; none for other statuses.
+    pub fn of_run_end(run: &RunRow) -> Vec<EventKind> {
+        match run.status {
+            RunStatus::Success if run.details.metrics.record_summary.failed_record_count > 0 => {
+                vec![EventKind::RunSuccess, EventKind::RunPartial]
+            }
+            RunStatus::Success => vec![EventKind::RunSuccess],
+            RunStatus::Failed => vec![EventKind::RunFailure],
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// An event as the outbox keeps it, and as it is delivered (`payload` is the body).
+#[derive(Clone, Debug, PartialEq)]
+pub struct AlertEvent {
+    pub id: String,
+    pub tenant: Tenant,
+    pub kind: EventKind,
+    /// The flow it is about (none for a test event).
+    pub flow_id: Option<String>,
+    /// Only this subscription gets it (a test event); `None`: every one that wants it.
+    pub subscription_id: Option<String>,
+    /// Wall-clock milliseconds.
+    pub created_at: i64,
+    pub payload: Value,
+}
+
+/// A new event id: the receiver's idempotency key.
+fn new_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+/// The id of `run`'s delay event (`store/alerts.rs` looks for it by this form).
+pub fn delay_event_id(run_id: &str) -> String {
+    format!("delay-{run_id}")
+}
+
+/// The id of the freshness event of a flow whose newest success is run `run_id`.
+pub fn stale_event_id(run_id: &str) -> String {
+    format!("stale-{run_id}")
+}
+
+/// The envelope every payload shares.
+fn envelope(id: &str, kind: EventKind, tenant: &Tenant, created_at: i64, data: Value) -> Value {
+    json!({
+        "id": id,
+        "type": kind.as_str(),
+        "createdAt": created_at,
+        "imsOrgId": tenant.org,
+        "sandboxName": tenant.sandbox,
+        "data": data,
+    })
+}
+
+impl AlertEvent {
+    /// The event `kind` about `run` as it stands now (its metrics and errors included).
+    pub fn of_run(kind: EventKind, run: &RunRow, now: i64) -> AlertEvent {
+        AlertEvent::of_run_with_id(new_id(), kind, run, now)
+    }
+
+    /// The delay event of `run`: its id is the run's own, so a run is reported once
+    /// whichever process notices it, however often.
+    pub fn delay_of(run: &RunRow, now: i64) -> AlertEvent {
+        AlertEvent::of_run_with_id(delay_event_id(&run.id), EventKind::RunDelay, run, now)
+    }
+
+    /// The slot lag event of `run`, whose slot retains `retained` bytes of WAL; its id is
+    /// the run's, so a run reports it once.
+    pub fn slot_lag_of(run: &RunRow, retained: u64, now: i64) -> AlertEvent {
+        let mut event = AlertEvent::of_run_with_id(format!("slotlag-{}", run.id), EventKind::SlotLag, run, now);
+        event.payload["data"]["retainedWalBytes"] = retained.into();
+        event
+    }
+
+    /// The freshness event of a flow whose newest successful run is `run`; its id is that
+    /// run's, so the flow is reported once until a newer run succeeds.
+    pub fn stale_of(run: &RunRow, now: i64) -> AlertEvent {
+        let mut event = AlertEvent::of_run_with_id(stale_event_id(&run.id), EventKind::Freshness, run, now);
+        event.payload["data"]["lastSuccessAt"] = run.updated_at.into();
+        event
+    }
+
+    fn of_run_with_id(id: String, kind: EventKind, run: &RunRow, now: i64) -> AlertEvent {
+        let metrics = &run.details.metrics;
+        let duration = match (
+            metrics.duration_summary.started_at_utc,
+            metrics.duration_summary.completed_at_utc,
+        ) {
+            (Some(start), Some(end)) => Some(end - start),
+            _ => None,
+        };
+        let data = json!({
+            "flowId": run.flow_id,
+            "runId": run.id,
+            "status": run.status.as_str(),
+            "windowNumber": run.window_number,
+            "windowStartTime": run.window_start,
+            "windowEndTime": run.window_end,
+            "dueAt": run.due_at,
+            "attempt": run.attempts,
+            "durationMs": duration,
+            "metrics": metrics,
+            "errors": metrics.status_summary.errors,
+        });
+        AlertEvent {
+            payload: envelope(&id, kind, &run.tenant, now, data),
+            id,
+            tenant: run.tenant.clone(),
+            kind,
+            flow_id: Some(run.flow_id.clone()),
+            subscription_id: None,
+            created_at: now,
+        }
+    }
+
+    /// The test event for subscription `subscription_id` of `tenant`.
+    pub fn test(tenant: &Tenant, subscription_id: &str, now: i64) -> AlertEvent {
+        let id = new_id();
+        let data = json!({"subscriptionId": subscription_id, "message": "a test delivery from Inlet"});
+        AlertEvent {
+            payload: envelope(&id, EventKind::Test, tenant, now, data),
+            id,
+            tenant: tenant.clone(),
+            kind: EventKind::Test,
+            flow_id: None,
+            subscription_id: Some(subscription_id.to_string()),
+            created_at: now,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_parse_by_their_names_and_test_is_not_subscribable() {
+        for kind in SUBSCRIBABLE {
+            assert_eq!(EventKind::parse(kind.as_str()), Some(kind));
+            assert_eq!(serde_json::to_value(kind).unwrap(), kind.as_str());
+        }
+        assert_eq!(EventKind::parse("subscription.test"), None);
+        assert_eq!(EventKind::parse("flow.run.Success"), None);
+    }
+
+    #[test]
+    fn a_run_end_is_success_with_partial_when_records_were_skipped_or_failure() {
+        let tenant = Tenant {
+            org: "o".into(),
+            sandbox: "prod".into(),
+        };
+        let window = crate::flows::schedule::Window {
+            number: 1,
+            start: None,
+            end: None,
+        };
+        let mut run = crate::flows::runs::new_run(&tenant, "f", &window, 0, 0);
+        run.status = RunStatus::Success;
+        assert_eq!(EventKind::of_run_end(&run), vec![EventKind::RunSuccess]);
+        run.details.metrics.record_summary.failed_record_count = 3;
+        assert_eq!(
+            EventKind::of_run_end(&run),
+            vec![EventKind::RunSuccess, EventKind::RunPartial]
+        );
+        run.status = RunStatus::Failed;
+        assert_eq!(EventKind::of_run_end(&run), vec![EventKind::RunFailure]);
+        run.status = RunStatus::Scheduled;
+        assert!(EventKind::of_run_end(&run).is_empty());
+        run.status = RunStatus::Cancelled;
+        assert!(EventKind::of_run_end(&run).is_empty());
+    }
+}

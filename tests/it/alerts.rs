@@ -1,0 +1,6 @@
+//! Alerts and the first-minute annoyances of issue 23, against a real `inlet serve`.
+
+mod first_minute;
+mod more_events;
+pub mod receiver;
+mod webhooks;
