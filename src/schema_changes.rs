@@ -4,6 +4,9 @@
 
 use serde::{Deserialize, Serialize};
 
+/// The run error code of a flow paused by a schema change.
+pub const SCHEMA_CHANGE_PAUSED: &str = "SCHEMA_CHANGE_PAUSED";
+
 /// How a column of the data differs from the dataset's column of the same name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]

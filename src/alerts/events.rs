@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::identity::Tenant;
+use crate::schema_changes::SCHEMA_CHANGE_PAUSED;
 use crate::store::{RunRow, RunStatus};
 
 /// What an event reports.
@@ -21,6 +22,10 @@ pub enum EventKind {
     /// A run succeeded but skipped failed records (partial ingestion); sent with the success.
     #[serde(rename = "flow.run.partial")]
     RunPartial,
+    /// A run met a source schema change its flow's policy does not take: the flow's
+    /// windows wait for the user's choice; sent with the failure, carrying the changes.
+    #[serde(rename = "flow.paused")]
+    FlowPaused,
     /// A run not ended `alerts.delay_after` (150 minutes by default) after it was due; once per run.
     #[serde(rename = "flow.run.delay")]
     RunDelay,
@@ -38,11 +43,12 @@ pub enum EventKind {
 }
 
 /// Every kind a subscription may ask for, in the order documented.
-pub const SUBSCRIBABLE: [EventKind; 7] = [
+pub const SUBSCRIBABLE: [EventKind; 8] = [
     EventKind::RunStart,
     EventKind::RunSuccess,
     EventKind::RunFailure,
     EventKind::RunPartial,
+    EventKind::FlowPaused,
     EventKind::RunDelay,
     EventKind::Freshness,
     EventKind::SlotLag,
@@ -56,6 +62,7 @@ impl EventKind {
             EventKind::RunSuccess => "flow.run.success",
             EventKind::RunFailure => "flow.run.failure",
             EventKind::RunPartial => "flow.run.partial",
+            EventKind::FlowPaused => "flow.paused",
             EventKind::RunDelay => "flow.run.delay",
             EventKind::Freshness => "flow.freshness",
             EventKind::SlotLag => "cdc.slot.lag",
@@ -69,17 +76,24 @@ impl EventKind {
     }
 
     /// The events a run's end reports: success (and partial when records were
-    /// skipped) or failure; none for other statuses.
+    /// skipped) or failure (and paused when a schema change stopped the flow); none for
+    /// other statuses.
     pub fn of_run_end(run: &RunRow) -> Vec<EventKind> {
         match run.status {
             RunStatus::Success if run.details.metrics.record_summary.failed_record_count > 0 => {
                 vec![EventKind::RunSuccess, EventKind::RunPartial]
             }
             RunStatus::Success => vec![EventKind::RunSuccess],
+            RunStatus::Failed if paused_by_schema_change(run) => vec![EventKind::RunFailure, EventKind::FlowPaused],
             RunStatus::Failed => vec![EventKind::RunFailure],
             _ => Vec::new(),
         }
     }
+}
+
+fn paused_by_schema_change(run: &RunRow) -> bool {
+    let errors = &run.details.metrics.status_summary.errors;
+    errors.iter().any(|e| e.code == SCHEMA_CHANGE_PAUSED)
 }
 
 /// An event as the outbox keeps it, and as it is delivered (`payload` is the body).
@@ -174,6 +188,10 @@ impl AlertEvent {
             "metrics": metrics,
             "errors": metrics.status_summary.errors,
         });
+        let mut data = data;
+        if !run.details.schema_changes.is_empty() {
+            data["schemaChanges"] = json!(run.details.schema_changes);
+        }
         AlertEvent {
             payload: envelope(&id, kind, &run.tenant, now, data),
             id,
@@ -236,6 +254,25 @@ mod tests {
         );
         run.status = RunStatus::Failed;
         assert_eq!(EventKind::of_run_end(&run), vec![EventKind::RunFailure]);
+        // A schema change paused the flow: the failure says so, with the changes.
+        run.details.metrics.status_summary.errors = vec![crate::store::RunError {
+            code: SCHEMA_CHANGE_PAUSED.into(),
+            message: "the source's columns changed".into(),
+        }];
+        run.details.schema_changes = vec![crate::schema_changes::SchemaChange {
+            column: "n".into(),
+            kind: crate::schema_changes::SchemaChangeKind::TypeChanged,
+            from: Some("long".into()),
+            to: Some("integer".into()),
+            action: crate::schema_changes::SchemaAction::Paused,
+        }];
+        assert_eq!(
+            EventKind::of_run_end(&run),
+            vec![EventKind::RunFailure, EventKind::FlowPaused]
+        );
+        let event = AlertEvent::of_run(EventKind::FlowPaused, &run, 1);
+        assert_eq!(event.payload["type"], "flow.paused");
+        assert_eq!(event.payload["data"]["schemaChanges"][0]["column"], "n");
         run.status = RunStatus::Scheduled;
         assert!(EventKind::of_run_end(&run).is_empty());
         run.status = RunStatus::Cancelled;

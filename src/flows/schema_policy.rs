@@ -11,8 +11,7 @@ use crate::lake::{Difference, Evolution};
 use crate::schema_changes::{SchemaAction, SchemaChange, SchemaChangeKind, SchemaChoice};
 use crate::store::RunRow;
 
-/// The run error code of a flow paused by a schema change.
-pub const SCHEMA_CHANGE_PAUSED: &str = "SCHEMA_CHANGE_PAUSED";
+pub use crate::schema_changes::SCHEMA_CHANGE_PAUSED;
 
 /// A flow's schema change policy.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -157,3 +157,53 @@ async fn a_flow_with_no_success_for_too_long_is_reported_stale_once() {
         "reported once"
     );
 }
+
+#[tokio::test]
+async fn a_flow_paused_by_a_schema_change_is_reported_with_its_changes() {
+    let start = chrono::Utc::now().timestamp();
+    let lab = Lab::start(
+        start,
+        "CREATE TABLE public.items (id bigint PRIMARY KEY, n bigint NOT NULL);
+         INSERT INTO public.items VALUES (1, 10);",
+        &alerts("3s", 2),
+    );
+    let receiver = Receiver::start(Answer::Ok).await;
+    let (_, secret) = subscribe_to(&lab, &receiver.url(), &["flow.paused", "flow.run.failure"]).await;
+    let (source, target, _) = lab.connections("public.items").await;
+    let body = json!({
+        "name": "items", "flowSpec": {"id": crate::dataflows::FLOW_SPEC, "version": "1.0"},
+        "sourceConnectionIds": [source], "targetConnectionIds": [target], "transformations": [],
+        "scheduleParams": {"startTime": (start + 2).to_string(), "frequency": "minute", "interval": "15"}});
+    let reply = lab.api.post("/flows", &body).await;
+    assert_eq!(reply.status, reqwest::StatusCode::CREATED, "{}", reply.body);
+    let flow = reply.body["id"].as_str().unwrap().to_string();
+    // A window is due at its end.
+    lab.set_clock(start + 2 + 15 * 60);
+    let first = lab.ended_runs(&flow, 1, Duration::from_secs(60)).await.remove(0);
+    assert_eq!(status(&first), "success", "{first:#}");
+    // bigint → int: no wider type covers it, so the flow pauses whatever its policy.
+    lab.pg.psql("shop", "ALTER TABLE public.items ALTER COLUMN n TYPE int");
+    lab.set_clock(start + 2 + 30 * 60);
+    let runs = lab.ended_runs(&flow, 2, Duration::from_secs(60)).await;
+    assert_eq!(status(&runs[1]), "failed", "{runs:#?}");
+    let got = until(&receiver, "the paused event", |got| {
+        !of_type(got, "flow.paused", Some(&flow)).is_empty()
+    })
+    .await;
+    let paused = of_type(&got, "flow.paused", Some(&flow))[0];
+    assert!(paused.signed_with(&secret));
+    let body = paused.json();
+    assert_eq!(body["data"]["runId"], runs[1]["id"], "{body:#}");
+    assert_eq!(body["data"]["errors"][0]["code"], "SCHEMA_CHANGE_PAUSED", "{body:#}");
+    let change = &body["data"]["schemaChanges"][0];
+    assert_eq!(
+        (&change["column"], &change["kind"], &change["from"], &change["to"]),
+        (&json!("n"), &json!("typeChanged"), &json!("long"), &json!("integer")),
+        "{body:#}"
+    );
+    assert_eq!(
+        of_type(&got, "flow.run.failure", Some(&flow)).len(),
+        1,
+        "the failure too"
+    );
+}

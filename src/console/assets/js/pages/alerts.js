@@ -9,6 +9,7 @@ import {time, badge} from '../format.js';
 const PATH = `${api.FLOW}/subscriptions`;
 const EVENTS = [
   ['flow.run.failure', 'A run failed'],
+  ['flow.paused', 'A schema change paused a flow'],
   ['flow.run.delay', 'A run is late (150 minutes past due)'],
   ['flow.run.partial', 'A run skipped failed records'],
   ['flow.run.success', 'A run succeeded'],
