@@ -4,6 +4,11 @@
 
 use serde::{Deserialize, Serialize};
 
+/// The Arrow field (and Delta column) metadata that carries a column's number in its
+/// source table ([`crate::sources::schema::ColumnInfo::position`]): the same number under
+/// another name is a rename.
+pub const SOURCE_POSITION: &str = "inlet.sourcePosition";
+
 /// The run error code of a flow paused by a schema change.
 pub const SCHEMA_CHANGE_PAUSED: &str = "SCHEMA_CHANGE_PAUSED";
 
@@ -23,6 +28,9 @@ pub enum SchemaChangeKind {
     /// The column's new type cannot hold every earlier value (bigint → int, text → int,
     /// numeric(14,2) → numeric(10,2)), or is another type altogether.
     TypeChanged,
+    /// The column has another name at the source (the same PostgreSQL `attnum`): `column`
+    /// is the new name, `from` and `to` the old and the new name.
+    Renamed,
     /// The key rows are merged by is other columns now (`mergeByKey`, change data
     /// capture); `column` names the new key, `from` and `to` the key's columns.
     KeyChanged,
@@ -37,6 +45,7 @@ impl SchemaChangeKind {
             SchemaChangeKind::Widened => "widened",
             SchemaChangeKind::NullAllowed => "nullAllowed",
             SchemaChangeKind::TypeChanged => "typeChanged",
+            SchemaChangeKind::Renamed => "renamed",
             SchemaChangeKind::KeyChanged => "keyChanged",
         }
     }

@@ -115,8 +115,15 @@ pub fn decide(
     for difference in differences {
         let action = action(policy, difference.kind);
         let column = difference.column.clone();
+        if difference.kind == SchemaChangeKind::Renamed
+            && action != SchemaAction::Paused
+            && let Some(old) = &difference.from
+        {
+            // The old name keeps the column's history; rows from now on hold NULL in it.
+            evolution.fill.push(old.clone());
+        }
         match (action, difference.kind) {
-            (SchemaAction::Applied, SchemaChangeKind::Added) => evolution.add.push(column),
+            (SchemaAction::Applied, SchemaChangeKind::Added | SchemaChangeKind::Renamed) => evolution.add.push(column),
             (SchemaAction::Applied, SchemaChangeKind::Widened) => evolution.widen.push(column),
             (SchemaAction::Applied, _) => evolution.relax.push(column),
             (SchemaAction::Kept, _) => evolution.fill.push(column),
@@ -152,8 +159,8 @@ fn action(policy: SchemaPolicy, kind: SchemaChangeKind) -> SchemaAction {
     use SchemaChangeKind::*;
     match (policy, kind) {
         (_, TypeChanged | KeyChanged) | (SchemaPolicy::Pause, _) => SchemaAction::Paused,
-        (SchemaPolicy::Ignore, Added) => SchemaAction::Ignored,
-        (_, Added | Widened | NullAllowed) => SchemaAction::Applied,
+        (SchemaPolicy::Ignore, Added | Renamed) => SchemaAction::Ignored,
+        (_, Added | Renamed | Widened | NullAllowed) => SchemaAction::Applied,
         (_, Dropped) => SchemaAction::Kept,
     }
 }
@@ -261,6 +268,30 @@ mod tests {
                 assert!(!message.contains("schemaChanges=accept"), "{message}");
             }
         }
+    }
+
+    #[test]
+    fn a_rename_keeps_the_old_name_and_adds_the_new_one_unless_ignored() {
+        let renamed = vec![difference(
+            "new_name",
+            SchemaChangeKind::Renamed,
+            Some("old_name"),
+            Some("new_name"),
+        )];
+        let (evolution, changes) = decide(SchemaPolicy::Propagate, None, &renamed);
+        let evolution = evolution.unwrap();
+        assert_eq!(
+            (evolution.add, evolution.fill),
+            (vec!["new_name".to_string()], vec!["old_name".to_string()])
+        );
+        assert_eq!(changes[0].action, SchemaAction::Applied);
+        let (evolution, _) = decide(SchemaPolicy::Ignore, None, &renamed);
+        let evolution = evolution.unwrap();
+        assert_eq!(
+            (evolution.ignore, evolution.fill),
+            (vec!["new_name".to_string()], vec!["old_name".to_string()])
+        );
+        assert!(decide(SchemaPolicy::Pause, None, &renamed).0.is_err());
     }
 
     #[test]

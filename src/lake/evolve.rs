@@ -14,7 +14,7 @@ use deltalake::kernel::MetadataValue;
 
 use super::LakeError;
 use super::schema::{self, delta_name};
-use crate::schema_changes::SchemaChangeKind;
+use crate::schema_changes::{SOURCE_POSITION, SchemaChangeKind};
 
 /// The column metadata that marks a column the source no longer gives: the table keeps
 /// it, and later writes are not told about it again.
@@ -26,7 +26,7 @@ const KEY_POSITION: &str = "inlet.keyPosition";
 
 /// `field` with Inlet's marks from its Delta column's `metadata`.
 pub(super) fn with_marks(field: &Field, metadata: &HashMap<String, MetadataValue>) -> Field {
-    let marks: HashMap<String, String> = [DROPPED_AT_SOURCE, KEY_POSITION]
+    let marks: HashMap<String, String> = [DROPPED_AT_SOURCE, KEY_POSITION, SOURCE_POSITION]
         .into_iter()
         .filter_map(|mark| match metadata.get(mark)? {
             MetadataValue::String(value) => Some((mark.to_string(), value.clone())),
@@ -144,7 +144,47 @@ pub fn differences(table: &Schema, data: &Schema) -> Result<Vec<Difference>, Lak
             });
         }
     }
-    Ok(found)
+    Ok(renames(table, &data, found))
+}
+
+/// A column's number in its source table, when the source gave one.
+fn position(field: &Field) -> Option<&String> {
+    field.metadata().get(SOURCE_POSITION)
+}
+
+/// `found` with each dropped column and added column of the same source position (a
+/// PostgreSQL `attnum`) made one rename.
+fn renames(table: &Schema, data: &Schema, found: Vec<Difference>) -> Vec<Difference> {
+    let position_in =
+        |schema: &Schema, name: &str| schema.field_with_name(name).ok().and_then(|f| position(f).cloned());
+    let dropped_at = |at: &String| {
+        found
+            .iter()
+            .find(|d| d.kind == SchemaChangeKind::Dropped && position_in(table, &d.column).as_ref() == Some(at))
+    };
+    let mut renamed: Vec<(String, String)> = Vec::new();
+    for added in found.iter().filter(|d| d.kind == SchemaChangeKind::Added) {
+        if let Some(at) = position_in(data, &added.column)
+            && let Some(old) = dropped_at(&at)
+        {
+            renamed.push((old.column.clone(), added.column.clone()));
+        }
+    }
+    found
+        .into_iter()
+        .filter_map(
+            |d| match renamed.iter().find(|(old, new)| *old == d.column || *new == d.column) {
+                None => Some(d),
+                Some((old, new)) if *new == d.column => Some(Difference {
+                    column: new.clone(),
+                    kind: SchemaChangeKind::Renamed,
+                    from: Some(old.clone()),
+                    to: Some(new.clone()),
+                }),
+                Some(_) => None,
+            },
+        )
+        .collect()
 }
 
 /// Whether every value of type `from` is a value of type `to`, exactly (canonical types).
@@ -207,9 +247,13 @@ impl Evolution {
         let mut fields: Vec<Field> = Vec::with_capacity(table.fields().len() + self.add.len());
         for column in table.fields() {
             let mut field = column.as_ref().clone();
-            if data.field_with_name(column.name()).is_ok() {
+            if let Ok(given) = data.field_with_name(column.name()) {
                 let mut metadata = field.metadata().clone();
                 metadata.remove(DROPPED_AT_SOURCE);
+                // A column that predates positions learns its own, so a later rename shows.
+                if let Some(at) = position(given) {
+                    metadata.insert(SOURCE_POSITION.to_string(), at.clone());
+                }
                 field = field.with_metadata(metadata);
             }
             if listed(&self.fill, column.name()) {
@@ -311,6 +355,35 @@ mod tests {
         ] {
             assert!(!widens(&from, &to), "{from} -> {to}");
         }
+    }
+
+    #[test]
+    fn a_dropped_and_an_added_column_of_one_source_position_are_a_rename() {
+        let at = |position: &str| HashMap::from([(SOURCE_POSITION.to_string(), position.to_string())]);
+        let table = schema(vec![
+            Field::new("id", DataType::Int64, false).with_metadata(at("1")),
+            Field::new("old_name", DataType::Utf8, true).with_metadata(at("2")),
+            Field::new("gone", DataType::Utf8, true).with_metadata(at("3")),
+        ]);
+        let data = schema(vec![
+            Field::new("id", DataType::Int64, false).with_metadata(at("1")),
+            Field::new("new_name", DataType::Utf8, true).with_metadata(at("2")),
+            Field::new("extra", DataType::Utf8, true).with_metadata(at("4")),
+        ]);
+        let found = differences(&table, &data).unwrap();
+        let seen: Vec<(&str, SchemaChangeKind, Option<&str>, Option<&str>)> = found
+            .iter()
+            .map(|d| (d.column.as_str(), d.kind, d.from.as_deref(), d.to.as_deref()))
+            .collect();
+        use SchemaChangeKind::*;
+        assert_eq!(
+            seen,
+            vec![
+                ("gone", Dropped, Some("string"), None),
+                ("new_name", Renamed, Some("old_name"), Some("new_name")),
+                ("extra", Added, None, Some("string")),
+            ]
+        );
     }
 
     #[test]

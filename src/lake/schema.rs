@@ -5,6 +5,7 @@
 //! integers to signed ones of the same width); Inlet refuses them instead, because a
 //! changed value in the lake is worse than a failed run.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use deltalake::arrow::array::{ArrayRef, new_null_array};
@@ -37,7 +38,14 @@ fn canonical_field(field: &Field) -> Result<Field, LakeError> {
     };
     let delta: StructField = (&prepared).try_into_kernel().map_err(|e| unsupported(&e))?;
     let arrow: Field = (&delta).try_into_arrow().map_err(|e| unsupported(&e))?;
-    Ok(arrow)
+    // Inlet's own column metadata (`evolve.rs`) survives; the round trip drops it.
+    let marks: HashMap<String, String> = field
+        .metadata()
+        .iter()
+        .filter(|(key, _)| key.starts_with("inlet."))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    Ok(arrow.with_metadata(marks))
 }
 
 /// Rejects the types that would change values; puts timestamps in microseconds.

@@ -5,6 +5,7 @@
 //! Arrow is the only format between a source and the lake. Memory is bounded by the
 //! number of partitions × the channel depth × the batch size, never by the table.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -15,6 +16,7 @@ use futures::stream::BoxStream;
 use super::schema::{ColumnInfo, TableSchema};
 use super::types::InletType;
 use super::{SourceError, SourceErrorKind, TableRef};
+use crate::schema_changes::SOURCE_POSITION;
 
 pub(crate) mod calendar;
 pub(crate) mod merge;
@@ -161,7 +163,11 @@ pub fn arrow_field(column: &ColumnInfo) -> Result<Field, SourceError> {
             format!("column `{}` ({}): {reason}", column.name, column.original_type),
         )
     })?;
-    Ok(Field::new(&column.name, data_type, column.nullable))
+    let field = Field::new(&column.name, data_type, column.nullable);
+    Ok(match column.position {
+        Some(position) => field.with_metadata(HashMap::from([(SOURCE_POSITION.to_string(), position.to_string())])),
+        None => field,
+    })
 }
 
 /// The Arrow schema of `table`'s columns, by [`arrow_field`].
@@ -283,6 +289,7 @@ mod tests {
             original_type: "t".into(),
             source_type: "t".into(),
             nullable: true,
+            position: None,
         }
     }
 

@@ -59,6 +59,10 @@ pub struct ColumnInfo {
     pub source_type: String,
     /// Whether the column may hold NULL (for a view: unknown, so true).
     pub nullable: bool,
+    /// The column's number in its table (PostgreSQL's `attnum`), which a rename keeps and
+    /// no other column ever takes; `None` where the source offers none that lasts
+    /// (Redshift's `ordinal_position` shifts when a column is dropped).
+    pub position: Option<i32>,
 }
 
 /// A table's readable columns, in their order in the table.

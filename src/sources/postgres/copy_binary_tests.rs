@@ -14,6 +14,7 @@ fn column(name: &str, inlet_type: InletType, source: &str) -> ColumnInfo {
         original_type: source.into(),
         source_type: source.into(),
         nullable: true,
+        position: None,
     }
 }
 

@@ -129,6 +129,7 @@ pub async fn describe(client: &Client, table: &TableRef) -> Result<TableSchema, 
             original_type: first.get(2),
             source_type: wire_type(&steps),
             nullable: first.get(3),
+            position: Some(attnum),
         });
         rest = &rest[count..];
     }

@@ -149,6 +149,7 @@ mod tests {
             original_type: original.into(),
             source_type: original.into(),
             nullable: true,
+            position: None,
         };
         TableSchema {
             table: TableRef {

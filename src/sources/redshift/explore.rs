@@ -132,6 +132,7 @@ fn column(row: &Row) -> ColumnInfo {
         original_type: original_type(&data_type, length, precision, scale),
         source_type: data_type.clone(),
         nullable: row.get::<_, &str>(5) == "YES",
+        position: None,
     }
 }
 

@@ -73,7 +73,7 @@ async fn a_paused_flow_shows_its_schema_change_and_takes_the_users_choice() {
     browser.quit().await;
 }
 
-/// Signs in with the client's id and secret, choosing the sandbox if the console asks.
+/// Signs in with the client's id and secret; the org's only sandbox is taken without asking.
 async fn sign_in(browser: &Browser, base: &str, client_id: &str, secret: &str) {
     browser
         .client
@@ -81,22 +81,8 @@ async fn sign_in(browser: &Browser, base: &str, client_id: &str, secret: &str) {
         .await
         .expect("open the console");
     browser.heading("Sign in to Inlet").await;
-    browser.watch_csp().await;
     browser.type_into("Client ID", client_id).await;
     browser.type_into("Client secret", secret).await;
     browser.click("Sign in").await;
-    let started = Instant::now();
-    loop {
-        let text = browser.page_text().await;
-        if text.contains("Choose a sandbox") {
-            browser.click("Continue").await;
-        } else if text.contains("Connections") {
-            return;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "no page after sign-in: {text}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    browser.heading("Connections").await;
 }

@@ -147,10 +147,7 @@ async fn every_kind_of_flow_lands_through_added_widened_dropped_and_renamed_colu
             "ALTER TABLE public.orders RENAME COLUMN old_name TO new_name",
             "n, new_name",
             "80, 'new 8'",
-            vec![
-                change("old_name", "dropped", "kept"),
-                change("new_name", "added", "applied"),
-            ],
+            vec![change("new_name", "renamed", "applied")],
         ),
     ];
     for (index, step) in steps.iter().enumerate() {

@@ -295,6 +295,7 @@ fn earlier_form(column: &RelationColumn) -> Option<ColumnInfo> {
         original_type: typname.to_string(),
         source_type: typname.to_string(),
         nullable: true,
+        position: None,
     })
 }
 

@@ -15,6 +15,7 @@ fn column(name: &str, inlet_type: InletType, source_type: &str, type_oid: u32) -
             original_type: source_type.into(),
             source_type: source_type.into(),
             nullable: true,
+            position: None,
         },
         type_oid,
     }

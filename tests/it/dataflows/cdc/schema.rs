@@ -119,7 +119,7 @@ async fn a_capture_lands_every_schema_change_with_a_writer_and_sigkills() {
         ("counter", "widened"),
         ("amount", "widened"),
         ("note", "dropped"),
-        ("new_name", "added"),
+        ("new_name", "renamed"),
     ] {
         let wanted = (wanted.0.to_string(), wanted.1.to_string());
         assert!(recorded.contains(&wanted), "{wanted:?} in {recorded:?}");
