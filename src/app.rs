@@ -135,6 +135,13 @@ fn start_background(state: &AppState, stop: &CancellationToken) -> Vec<tokio::ta
         )),
         tokio::spawn(flows::retention::run(state.retention(), stop.clone())),
     ];
+    if config.maintenance.enabled {
+        tasks.push(tokio::spawn(flows::maintenance::run(
+            state.maintainer(),
+            config.maintenance.interval,
+            stop.clone(),
+        )));
+    }
     if config.workers > 0 {
         let process = flows::worker::process_name().to_string();
         tasks.push(tokio::spawn(flows::worker::run(

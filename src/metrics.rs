@@ -32,6 +32,11 @@ struct RunLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DatasetLabels {
+    dataset: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct FlowLabels {
     flow: String,
 }
@@ -47,6 +52,8 @@ pub struct Metrics {
     rows_written: Counter,
     bytes_read: Counter,
     retained_wal: Family<FlowLabels, Gauge>,
+    /// Per dataset: data files, small files, bytes, log entries since the checkpoint.
+    health: [Family<DatasetLabels, Gauge>; 4],
 }
 
 fn latency_histogram() -> Histogram {
@@ -86,7 +93,20 @@ impl Metrics {
             "Bytes of WAL the replication slot of a change data capture flow keeps at its source, as its last run saw",
             retained_wal.clone(),
         );
+        let health: [Family<DatasetLabels, Gauge>; 4] = Default::default();
+        for (family, (name, help)) in health.iter().zip([
+            ("dataset_files", "Data files in a dataset's table, as its last maintenance pass saw"),
+            ("dataset_small_files", "Data files below the small-file size in a dataset's table"),
+            ("dataset_bytes", "Bytes of data files in a dataset's table"),
+            (
+                "dataset_log_entries_since_checkpoint",
+                "Commits of a dataset's table a reader replays after its newest checkpoint",
+            ),
+        ]) {
+            registry.register(name, help, family.clone());
+        }
         Metrics {
+            health,
             retained_wal,
             registry,
             requests,
@@ -121,6 +141,22 @@ impl Metrics {
         self.retained_wal
             .get_or_create(&FlowLabels { flow: flow.to_string() })
             .set(bytes.min(i64::MAX as u64) as i64);
+    }
+
+    /// Records a dataset's table health (set by each maintenance pass).
+    pub fn dataset_health(&self, dataset: &str, health: &crate::lake::TableHealth) {
+        let labels = DatasetLabels {
+            dataset: dataset.to_string(),
+        };
+        let values = [
+            health.files,
+            health.small_files,
+            health.bytes,
+            health.log_entries_since_checkpoint,
+        ];
+        for (family, value) in self.health.iter().zip(values) {
+            family.get_or_create(&labels).set(value.min(i64::MAX as u64) as i64);
+        }
     }
 
     /// Forgets the slot gauge of a deleted flow.

@@ -5,6 +5,7 @@ mod cdc;
 pub mod clock;
 pub mod engine;
 pub mod failure;
+pub mod maintenance;
 mod landing;
 pub mod model;
 pub mod params;

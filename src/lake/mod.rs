@@ -8,10 +8,12 @@
 //! retries and several workers.
 
 mod commit;
+mod compact;
 mod config;
 mod error;
 mod history;
 mod landed;
+mod maintain;
 mod merge;
 mod parallel;
 mod parquet;
@@ -22,6 +24,7 @@ pub use config::LakeConfig;
 pub use deltalake::arrow;
 pub use error::LakeError;
 pub use landed::{Landed, LandedCommit};
+pub use maintain::{Compaction, Maintained, MaintenancePolicy, TableHealth};
 pub use merge::{ChangeSet, ChangeStep};
 
 use std::path::PathBuf;

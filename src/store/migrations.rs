@@ -145,6 +145,17 @@ CREATE TABLE cdc_resnapshots (
     r#"
 CREATE INDEX runs_by_flow_status ON runs (flow_id, status, window_number)
 "#,
+    // Maintenance of each dataset's table: the lease of the one process maintaining it,
+    // and what its last pass did (`store/maintenance.rs`).
+    r#"
+CREATE TABLE dataset_maintenance (
+    dataset_id TEXT PRIMARY KEY,
+    holder TEXT,
+    expires_at BIGINT NOT NULL,
+    last_at BIGINT,
+    last_doc TEXT
+)
+"#,
 ];
 
 /// The migration after which every stored resource's `name` and searchable fields are

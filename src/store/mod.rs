@@ -7,6 +7,7 @@ mod captures;
 mod claims;
 mod fields;
 mod lists;
+mod maintenance;
 mod migrations;
 mod resources;
 mod retention;
@@ -16,6 +17,7 @@ mod slots;
 mod tenants;
 
 pub use claims::{Lease, WallTimes};
+pub use maintenance::LastMaintenance;
 pub use lists::{FieldFilter, FieldTest, OffsetPage, Page, RUN_FIELDS, SortBy, SortValue};
 pub use resources::{ResourceRow, UnreadableRow, Update};
 pub use retention::PrunedRun;

@@ -183,7 +183,7 @@ fn key_batch(batch: &RecordBatch, positions: &[usize], prepared: &Prepared) -> R
     Ok(rows.iter().map(|row| row.as_ref().into()).collect())
 }
 
-type FileBatches = futures::stream::BoxStream<'static, Result<RecordBatch, ParquetError>>;
+pub(in crate::lake) type FileBatches = futures::stream::BoxStream<'static, Result<RecordBatch, ParquetError>>;
 
 /// The batches of `file`, of the `columns` named (all when `None`).
 async fn reader(
@@ -191,12 +191,7 @@ async fn reader(
     file: &DataFile,
     columns: Option<&[&str]>,
 ) -> Result<FileBatches, LakeError> {
-    let reader = ObjectFile {
-        store: store.clone(),
-        path: deltalake::Path::from(file.path.as_str()),
-        size: file.size,
-    };
-    let mut builder = ParquetRecordBatchStreamBuilder::new(reader).await?;
+    let mut builder = open_file(store, &file.path, file.size).await?;
     if let Some(columns) = columns {
         let roots = columns
             .iter()
@@ -206,6 +201,30 @@ async fn reader(
         builder = builder.with_projection(mask);
     }
     Ok(builder.with_batch_size(super::BATCH_ROWS).build()?.boxed())
+}
+
+/// Every row of the data file at `path` (relative to the table), `size` bytes long, in
+/// batches of at most [`super::BATCH_ROWS`] rows (also what compaction reads).
+pub(in crate::lake) async fn read_file(
+    store: &Arc<dyn ObjectStore>,
+    path: &str,
+    size: u64,
+) -> Result<FileBatches, LakeError> {
+    let builder = open_file(store, path, size).await?;
+    Ok(builder.with_batch_size(super::BATCH_ROWS).build()?.boxed())
+}
+
+async fn open_file(
+    store: &Arc<dyn ObjectStore>,
+    path: &str,
+    size: u64,
+) -> Result<ParquetRecordBatchStreamBuilder<ObjectFile>, LakeError> {
+    let reader = ObjectFile {
+        store: store.clone(),
+        path: deltalake::Path::from(path),
+        size,
+    };
+    Ok(ParquetRecordBatchStreamBuilder::new(reader).await?)
 }
 
 /// A Parquet file in the table's object store, read by ranges; its size comes from the
