@@ -95,8 +95,14 @@ impl Metrics {
         );
         let health: [Family<DatasetLabels, Gauge>; 4] = Default::default();
         for (family, (name, help)) in health.iter().zip([
-            ("dataset_files", "Data files in a dataset's table, as its last maintenance pass saw"),
-            ("dataset_small_files", "Data files below the small-file size in a dataset's table"),
+            (
+                "dataset_files",
+                "Data files in a dataset's table, as its last maintenance pass saw",
+            ),
+            (
+                "dataset_small_files",
+                "Data files below the small-file size in a dataset's table",
+            ),
             ("dataset_bytes", "Bytes of data files in a dataset's table"),
             (
                 "dataset_log_entries_since_checkpoint",

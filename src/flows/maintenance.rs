@@ -116,7 +116,11 @@ impl Maintainer {
     pub async fn maintain(&self, dataset: &str, force: bool) -> Result<Maintained, MaintainError> {
         let until = |now: i64| now + self.lease.as_millis() as i64;
         let now = self.clock.wall_millis();
-        if !self.store.take_maintenance(dataset, &self.holder, now, until(now)).await? {
+        if !self
+            .store
+            .take_maintenance(dataset, &self.holder, now, until(now))
+            .await?
+        {
             return Err(MaintainError::Busy);
         }
         let outcome = self.maintain_held(dataset, force, until).await;

@@ -103,7 +103,11 @@ impl Lake {
                         delete_files(&store, &adds).await;
                         return Ok(Err("another writer changed the files being compacted".into()));
                     }
-                    tracing::debug!(dataset = dataset_id, attempt, "a run committed first; compaction commits again");
+                    tracing::debug!(
+                        dataset = dataset_id,
+                        attempt,
+                        "a run committed first; compaction commits again"
+                    );
                     table = now;
                     tokio::time::sleep(Duration::from_millis(10 * attempt as u64)).await;
                 }

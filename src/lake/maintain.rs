@@ -80,7 +80,10 @@ pub struct Maintained {
 impl Maintained {
     /// Whether the pass changed anything.
     pub fn did_something(&self) -> bool {
-        self.compaction.is_some() || self.checkpoint.is_some() || self.log_entries_removed > 0 || self.files_vacuumed > 0
+        self.compaction.is_some()
+            || self.checkpoint.is_some()
+            || self.log_entries_removed > 0
+            || self.files_vacuumed > 0
     }
 }
 
@@ -182,3 +185,7 @@ async fn last_checkpoint(table: &DeltaTable) -> Result<Option<u64>, LakeError> {
     let hint: serde_json::Value = serde_json::from_slice(&bytes).map_err(deltalake::DeltaTableError::from)?;
     Ok(hint["version"].as_u64())
 }
+
+#[cfg(test)]
+#[path = "maintain_tests.rs"]
+mod tests;

@@ -20,15 +20,23 @@ pub struct LastMaintenance {
 impl Store {
     /// Every dataset's id, of every tenant (for the background maintenance pass).
     pub async fn all_dataset_ids(&self, kind: &str) -> Result<Vec<String>, StoreError> {
-        Ok(sqlx::query_scalar("SELECT id FROM resources WHERE kind = $1 ORDER BY id")
-            .bind(kind)
-            .fetch_all(&self.pool)
-            .await?)
+        Ok(
+            sqlx::query_scalar("SELECT id FROM resources WHERE kind = $1 ORDER BY id")
+                .bind(kind)
+                .fetch_all(&self.pool)
+                .await?,
+        )
     }
 
     /// Takes the maintenance lease of `dataset` for `holder` until `until`, if nobody holds
     /// it or its lease lapsed before `now`. True when taken.
-    pub async fn take_maintenance(&self, dataset: &str, holder: &str, now: i64, until: i64) -> Result<bool, StoreError> {
+    pub async fn take_maintenance(
+        &self,
+        dataset: &str,
+        holder: &str,
+        now: i64,
+        until: i64,
+    ) -> Result<bool, StoreError> {
         let done = sqlx::query(
             "INSERT INTO dataset_maintenance (dataset_id, holder, expires_at) VALUES ($1, $2, $3) \
              ON CONFLICT (dataset_id) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at \
@@ -99,7 +107,10 @@ mod tests {
         let store = Store::open_sqlite(dir.path()).await.unwrap();
         assert!(store.take_maintenance("d1", "a", 1000, 1100).await.unwrap());
         assert!(!store.take_maintenance("d1", "b", 1050, 1150).await.unwrap(), "held");
-        assert!(store.take_maintenance("d2", "b", 1050, 1150).await.unwrap(), "another dataset");
+        assert!(
+            store.take_maintenance("d2", "b", 1050, 1150).await.unwrap(),
+            "another dataset"
+        );
         assert!(store.renew_maintenance("d1", "a", 1300).await.unwrap());
         assert!(!store.take_maintenance("d1", "b", 1200, 1400).await.unwrap(), "renewed");
         assert!(store.take_maintenance("d1", "b", 1301, 1400).await.unwrap(), "lapsed");

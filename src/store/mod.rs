@@ -17,8 +17,8 @@ mod slots;
 mod tenants;
 
 pub use claims::{Lease, WallTimes};
-pub use maintenance::LastMaintenance;
 pub use lists::{FieldFilter, FieldTest, OffsetPage, Page, RUN_FIELDS, SortBy, SortValue};
+pub use maintenance::LastMaintenance;
 pub use resources::{ResourceRow, UnreadableRow, Update};
 pub use retention::PrunedRun;
 pub use run_record::{
