@@ -4,6 +4,7 @@ pub mod auth;
 pub mod body;
 pub mod catalog;
 pub mod catalog_query;
+pub mod dataset_maintenance;
 pub mod connections;
 pub mod error;
 pub mod explore;
