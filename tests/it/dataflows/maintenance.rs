@@ -158,3 +158,71 @@ async fn many_small_windows_land_once_while_maintenance_runs_and_the_server_is_k
     assert_eq!(code, StatusCode::BAD_REQUEST);
     assert!(body.to_string().contains("`op` must be maintain"), "{body}");
 }
+
+/// The ids of `version` of the table at `location`, read by the `deltalake` package; the
+/// reader's error when that version cannot be read.
+fn ids_at(location: &str, version: u64) -> Result<Vec<i64>, String> {
+    let script = format!(
+        "from deltalake import DeltaTable\n\
+         t = DeltaTable({location:?}, version={version})\n\
+         print(sorted(t.to_pyarrow_table().column('id').to_pylist()))"
+    );
+    let out = std::process::Command::new("python3")
+        .args(["-c", &script])
+        .output()
+        .unwrap();
+    if !out.status.success() {
+        return Err(String::from_utf8_lossy(&out.stderr).into_owned());
+    }
+    Ok(serde_json::from_slice(&out.stdout).unwrap())
+}
+
+#[tokio::test]
+async fn vacuum_deletes_only_files_no_version_within_the_retention_needs() {
+    const SETUP: &str = "CREATE TABLE public.events (id bigint PRIMARY KEY, updated_at timestamptz NOT NULL);
+        INSERT INTO public.events SELECT g, to_timestamp(1735689600) + (g - 1) * interval '9 seconds'
+          FROM generate_series(1, 600) g;";
+    let config = "maintenance = false\nmaintenance_retention = \"4s\"\n";
+    let lab = Lab::start(T0 - 60, SETUP, config);
+    let (source, target, dataset) = lab.connections("public.events").await;
+    let (transformations, schedule) = quarter_hours();
+    let flow = lab.flow(&source, &target, transformations, schedule).await;
+    lab.set_clock(T0 + 6 * 900 + 60);
+    let runs = lab.ended_runs(&flow, 6, Duration::from_secs(120)).await;
+    assert!(runs.iter().all(|r| status(r) == "success"), "{runs:#?}");
+    let location = lab.dataset_location(&dataset).await;
+    let before = dataset_item(&lab, &dataset).await["inletHealth"].clone();
+    assert_eq!(
+        (before["files"].as_u64(), before["version"].as_u64()),
+        (Some(6), Some(5)),
+        "{before:#}"
+    );
+    assert!(
+        before["lastMaintenance"].is_null(),
+        "the background pass is off: {before:#}"
+    );
+
+    let (code, body) = maintain(&lab, &dataset, "maintain").await;
+    assert_eq!(code, StatusCode::OK, "{body:#}");
+    assert_eq!(body["maintenance"]["compaction"]["filesRemoved"], 6, "{body:#}");
+    assert_eq!(body["maintenance"]["filesVacuumed"], 0, "{body:#}");
+    let all: Vec<i64> = (1..=600).collect();
+    assert_eq!(
+        ids_at(&location, 5),
+        Ok(all.clone()),
+        "a version within the retention reads"
+    );
+    assert_eq!(ids_at(&location, 2), Ok((1..=300).collect()));
+
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let (code, body) = maintain(&lab, &dataset, "maintain").await;
+    assert_eq!(code, StatusCode::OK, "{body:#}");
+    assert_eq!(body["maintenance"]["filesVacuumed"], 6, "{body:#}");
+    let table = lab.dataset_table(&dataset).await;
+    assert_eq!(ids(&table, "id"), all);
+    let gone = ids_at(&location, 5).expect_err("the files of version 5 are past the retention");
+    assert!(
+        gone.to_lowercase().contains("not found") || gone.contains("No such file"),
+        "{gone}"
+    );
+}
