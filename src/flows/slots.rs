@@ -40,6 +40,9 @@ pub struct SourceSlots {
     settings: SlotSettings,
     /// Names this process in holder ids (host and pid).
     process: String,
+    /// The newest clock reading (µs) of each server, by its key: a window whose settle
+    /// time a server's clock has passed once needs no new reading (see [`Self::clock_passed`]).
+    clocks: std::sync::Mutex<std::collections::HashMap<String, i64>>,
 }
 
 /// Connections held by a run; dropping it gives them back.
@@ -88,7 +91,23 @@ impl SourceSlots {
             clock,
             settings,
             process: process.to_string(),
+            clocks: Default::default(),
         }
+    }
+
+    /// Whether `source`'s server's clock was seen at or past `micros` already. A clock
+    /// moves forward, so such a window needs no new reading (nor a connection for it):
+    /// catching up after downtime reads the clock once, not once per window.
+    pub fn clock_passed(&self, source: &SourceConfig, micros: i64) -> bool {
+        let clocks = self.clocks.lock().expect("source clocks");
+        clocks.get(&server_key(source)).is_some_and(|seen| *seen >= micros)
+    }
+
+    /// Remembers a reading of `source`'s server's clock (µs).
+    pub fn saw_clock(&self, source: &SourceConfig, micros: i64) {
+        let mut clocks = self.clocks.lock().expect("source clocks");
+        let seen = clocks.entry(server_key(source)).or_insert(micros);
+        *seen = (*seen).max(micros);
     }
 
     /// Waits for one connection to `source`'s server, then takes up to `wanted` in all
@@ -179,6 +198,25 @@ mod tests {
     use crate::flows::clock::SystemClock;
     use crate::secret::Secret;
     use crate::sources::url::parse_source;
+
+    #[tokio::test]
+    async fn a_servers_clock_once_seen_past_a_time_needs_no_new_reading_for_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_sqlite(dir.path()).await.unwrap();
+        let settings = SlotSettings {
+            limit: 1,
+            lease: Duration::from_secs(3),
+            poll: Duration::from_millis(10),
+        };
+        let slots = SourceSlots::new(store, Arc::new(SystemClock), settings, "p");
+        let (db, other) = (source("db"), source("other"));
+        assert!(!slots.clock_passed(&db, 100), "never read");
+        slots.saw_clock(&db, 1_000);
+        slots.saw_clock(&db, 900);
+        assert!(slots.clock_passed(&db, 1_000));
+        assert!(!slots.clock_passed(&db, 1_001), "later than any reading");
+        assert!(!slots.clock_passed(&other, 100), "another server");
+    }
 
     fn source(host: &str) -> SourceConfig {
         parse_source(&Secret::new(format!("postgres://reader:pw@{host}:5432/shop"))).unwrap()

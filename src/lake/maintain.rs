@@ -160,7 +160,7 @@ pub(super) async fn health_of(table: &DeltaTable, small_file_bytes: u64) -> Resu
         .map_ok(|file| file.size().max(0) as u64)
         .try_collect()
         .await?;
-    let version = table.version().unwrap_or(0).max(0) as u64;
+    let version = table.version().unwrap_or(0);
     let last_checkpoint = last_checkpoint(table).await?;
     Ok(TableHealth {
         version,
