@@ -9,7 +9,8 @@ use serde_json::{Value, json};
 
 use super::{Lab, ids, status};
 use crate::common::pg::{PgOptions, PgServer};
-use crate::common::server::Options;
+use crate::common::s3::S3Server;
+use crate::common::server::{Inlet, Options};
 
 /// 2025-01-01T00:00:00Z: windows are the quarter hours after it.
 const T0: i64 = 1_735_689_600;
@@ -76,31 +77,69 @@ async fn many_small_windows_land_once_while_maintenance_runs_and_the_server_is_k
         metadata_url: Some(metadata.admin_url("meta")),
         ..Options::default()
     };
+    catch_up(options, 1, WINDOWS).await;
+}
+
+#[tokio::test]
+async fn two_processes_on_an_s3_lake_catch_up_while_maintaining_it() {
+    let metadata = PgServer::start(PgOptions::default());
+    metadata.create_database("meta");
+    let s3 = S3Server::start();
+    let options = Options {
+        metadata_url: Some(metadata.admin_url("meta")),
+        lake_root: Some(s3.root("lake")),
+        env: s3.env(),
+        ..Options::default()
+    };
+    catch_up(options, 2, WINDOWS / 2).await;
+}
+
+/// `windows` due windows drained by `processes` servers on `options`' stores, each of
+/// them maintaining the table every second; one server is SIGKILLed now and then.
+async fn catch_up(options: Options, processes: usize, windows: i64) {
     let config = "workers = 2\nrun_attempts = 1000\nmaintenance_interval = \"1s\"\n\
                   maintenance_min_small_files = 10\nmaintenance_checkpoint_after = 20\n";
-    let mut lab = Lab::start_with(T0 - 60, &setup(), config, options);
+    let mut lab = Lab::start_with(T0 - 60, &setup(), config, options.clone());
     let (source, target, dataset) = lab.connections("public.events").await;
     let (transformations, schedule) = quarter_hours();
     let flow = lab.flow(&source, &target, transformations, schedule).await;
-    lab.set_clock(T0 + WINDOWS * 900 + 60);
+    let mut others: Vec<Inlet> = (1..processes)
+        .map(|_| {
+            Inlet::start_with(Options {
+                clock_file: Some(lab.clock.clone()),
+                config: Some(format!("{}{config}", super::QUICK)),
+                data_dir: Some(lab.inlet.data_dir()),
+                ..options.clone()
+            })
+        })
+        .collect();
+    lab.set_clock(T0 + windows * 900 + 60);
 
     let started = Instant::now();
     let mut kills = 0;
     let mut compacted_before_end = false;
     loop {
         if let Some(run) = newest_run(&lab, &flow).await
-            && run["windowNumber"] == WINDOWS
+            && run["windowNumber"] == windows
             && status(&run) == "success"
         {
             break;
         }
         let item = dataset_item(&lab, &dataset).await;
         compacted_before_end |= !item["inletHealth"]["lastMaintenance"]["compaction"].is_null();
-        // Kill the server at arbitrary moments while maintenance runs every second.
+        // Kill a server at arbitrary moments while maintenance runs every second.
         if kills < 3 && started.elapsed() > Duration::from_secs(8 + 8 * kills) {
-            lab.inlet.kill();
-            lab.inlet.start_again();
-            lab.api.base = lab.inlet.base.clone();
+            match others.get_mut(kills as usize % processes) {
+                Some(other) if kills % 2 == 1 => {
+                    other.kill();
+                    other.start_again();
+                }
+                _ => {
+                    lab.inlet.kill();
+                    lab.inlet.start_again();
+                    lab.api.base = lab.inlet.base.clone();
+                }
+            }
             kills += 1;
         }
         assert!(
@@ -118,9 +157,9 @@ async fn many_small_windows_land_once_while_maintenance_runs_and_the_server_is_k
     assert!(health["files"].as_u64().unwrap() <= 30, "{health:#}");
 
     let table = lab.dataset_table(&dataset).await;
-    let all: Vec<i64> = (1..=WINDOWS * ROWS_PER_WINDOW).collect();
+    let all: Vec<i64> = (1..=windows * ROWS_PER_WINDOW).collect();
     assert_eq!(ids(&table, "id"), all, "every row exactly once");
-    assert_eq!(table["txns"][flow.as_str()], WINDOWS);
+    assert_eq!(table["txns"][flow.as_str()], windows);
     let operations: Vec<&str> = table["commits"]
         .as_array()
         .unwrap()
