@@ -37,11 +37,13 @@ fn quarter_hours() -> (Value, Value) {
     )
 }
 
-/// The flow's newest run.
-async fn newest_run(lab: &Lab, flow: &str) -> Option<Value> {
+/// The run of the flow's window `window`, once recorded.
+async fn window_run(lab: &Lab, flow: &str, window: i64) -> Option<Value> {
     let reply = lab
         .api
-        .get(&format!("/runs?property=flowId=={flow}&orderby=-createdAt&limit=1"))
+        .get(&format!(
+            "/runs?property=flowId=={flow}&property=windowNumber=={window}"
+        ))
         .await;
     reply.body["items"].as_array().and_then(|items| items.first().cloned())
 }
@@ -119,8 +121,7 @@ async fn catch_up(options: Options, processes: usize, windows: i64) {
     let mut kills = 0;
     let mut compacted_before_end = false;
     loop {
-        if let Some(run) = newest_run(&lab, &flow).await
-            && run["windowNumber"] == windows
+        if let Some(run) = window_run(&lab, &flow, windows).await
             && status(&run) == "success"
         {
             break;
