@@ -31,6 +31,8 @@ use super::{Lake, LakeError};
 
 /// Commit attempts of one compaction before it leaves the table to the next pass.
 const MAX_ATTEMPTS: usize = 3;
+/// Target files' worth of small files one compaction rewrites at most.
+const PASS_TARGETS: u64 = 4;
 
 struct SmallFile {
     path: String,
@@ -52,7 +54,15 @@ impl Lake {
         let Some(table) = self.open(&url).await? else {
             return Ok(Err("the table is gone".into()));
         };
-        let small = small_files(&table, policy.small_file_bytes).await?;
+        let mut small = small_files(&table, policy.small_file_bytes).await?;
+        // A pass rewrites at most a few target files' worth, so it stays short (and its
+        // lease with it); the next pass goes on with the rest.
+        let budget = policy.target_file_bytes.saturating_mul(PASS_TARGETS);
+        let mut taken = 0u64;
+        small.retain(|f| {
+            taken = taken.saturating_add(f.size);
+            taken <= budget
+        });
         if small.len() < 2 {
             return Ok(Err("fewer than two small files".into()));
         }
