@@ -6,7 +6,10 @@ the last 50, the table's data files, bytes and log entries after the catch-up, a
 the independent reader (the Python `deltalake` package) takes to open it. Then one
 `POST /dataSets/{id}/action?op=maintain` is timed, with files and bytes before and after
 its compaction, and the reader's open time again. Every row is checked to be in the
-dataset exactly once.
+dataset exactly once, and after the compaction also read by DuckDB's `delta` extension when
+it loads offline: DuckDB cannot download it here, but PyPI ships it as a wheel for DuckDB
+1.5 (`pip install --target <dir> "duckdb==1.5.*" "duckdb-extension-delta==1.5.5"`, then
+`--duckdb <dir>`).
 
 Run it through `bench/run --maintenance`, or directly:
 python3 bench/maintenance.py --inlet target/release/inlet --windows 2000
@@ -18,6 +21,7 @@ import json
 import os
 import signal
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -53,6 +57,27 @@ def table_state(location):
     adds = pyarrow.table(table.get_add_actions(flatten=True)).to_pydict()
     return {"version": table.version(), "files": len(adds["path"]), "bytes": sum(adds["size_bytes"]),
             "log_json": len([n for n in os.listdir(os.path.join(location, "_delta_log")) if n.endswith(".json")])}
+
+
+DUCKDB_READ = """
+import glob, sys
+import duckdb
+ext = glob.glob(sys.argv[1] + '/duckdb_extension_delta/extensions/*/delta.duckdb_extension')[0]
+c = duckdb.connect(config={'allow_unsigned_extensions': 'true'})
+c.execute(f"LOAD '{ext}'")
+print(c.execute("SELECT count(*), count(DISTINCT id), sum(id) FROM delta_scan(?)", [sys.argv[2]]).fetchone())
+"""
+
+
+def duckdb_exact(site, location, rows):
+    """Whether DuckDB's delta_scan reads ids 0..rows-1 once each; None without `--duckdb`."""
+    if not site:
+        return None
+    out = subprocess.run([sys.executable, "-c", DUCKDB_READ, site, location], capture_output=True, text=True,
+                         env={**os.environ, "PYTHONPATH": site})
+    if out.returncode != 0:
+        raise RuntimeError(f"DuckDB could not read the table: {out.stderr[-500:]}")
+    return out.stdout.strip() == str((rows, rows, rows * (rows - 1) // 2))
 
 
 def window_run(api, flow_id, window):
@@ -123,11 +148,12 @@ def one_case(args, pg, work, maintenance):
         after = table_state(location)
         after["open_s"] = open_seconds(location)
         ok_after, note_after = exact(location, rows)
+        duckdb_ok = duckdb_exact(args.duckdb, location, rows)
         return {"maintenance": maintenance, "windows": args.windows, "wall_s": round(wall, 2),
                 "windows_per_s": round(args.windows / wall, 1), "first50_ms": round(first_ms),
                 "last50_ms": round(last_ms), "before": before, "action_s": action_s,
                 "compaction": reply["maintenance"]["compaction"], "after": after,
-                "ok": ok and ok_after, "note": f"{note}; after the action: {note_after}"}
+                "duckdb": duckdb_ok, "ok": ok and ok_after and duckdb_ok is not False, "note": f"{note}; after the action: {note_after}"}
     finally:
         server.send_signal(signal.SIGTERM)
         try:
@@ -142,6 +168,7 @@ def main():
     p.add_argument("--windows", type=int, default=2000)
     p.add_argument("--rows-per-window", type=int, default=100)
     p.add_argument("--cases", default="on,off", help="maintenance on, off or both (comma-separated)")
+    p.add_argument("--duckdb", help="a directory holding duckdb 1.5 and duckdb-extension-delta (see above)")
     p.add_argument("--out", default=os.path.join(HERE, "results"))
     args = p.parse_args()
     rows = args.windows * args.rows_per_window
@@ -162,15 +189,16 @@ def main():
         json.dump({"windows": args.windows, "rows_per_window": args.rows_per_window, "results": results}, f, indent=1)
     lines = [f"# Maintenance: {args.windows} due windows of {args.rows_per_window} rows ({datetime.date.today()})", "",
              "| maintenance | wall | windows/s | per run 1-50 / last 50 | files, bytes, JSON log entries | reader open | "
-             "action | compaction | after: files, bytes | reader open | exact |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+             "action | compaction | after: files, bytes | reader open | DuckDB | exact |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|"]
     for r in results:
         b, a, c = r["before"], r["after"], r["compaction"] or {}
         compaction = f"{c.get('filesRemoved', 0)} → {c.get('filesAdded', 0)} files in {c.get('millis', 0)} ms"
         lines.append(f"| {'on' if r['maintenance'] else 'off'} | {r['wall_s']} s | {r['windows_per_s']} | "
                      f"{r['first50_ms']} / {r['last50_ms']} ms | {b['files']}, {b['bytes']:,}, {b['log_json']} | "
                      f"{b['open_s']} s | {r['action_s']} s | {compaction} | {a['files']}, {a['bytes']:,} | "
-                     f"{a['open_s']} s | {'yes' if r['ok'] else 'NO: ' + r['note']} |")
+                     f"{a['open_s']} s | {({None: 'not run', True: 'same rows'}).get(r['duckdb'], 'DIFFERENT')} | "
+                     f"{'yes' if r['ok'] else 'NO: ' + r['note']} |")
     with open(os.path.join(args.out, f"{name}.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
     print("\n".join(lines))
