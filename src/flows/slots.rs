@@ -43,6 +43,9 @@ pub struct SourceSlots {
     /// The newest clock reading (µs) of each server, by its key: a window whose settle
     /// time a server's clock has passed once needs no new reading (see [`Self::clock_passed`]).
     clocks: std::sync::Mutex<std::collections::HashMap<String, i64>>,
+    /// Woken when this process gives slots back, so its own waiting runs take them at
+    /// once rather than at their next poll.
+    released: Arc<tokio::sync::Notify>,
 }
 
 /// Connections held by a run; dropping it gives them back.
@@ -51,6 +54,7 @@ pub struct Slots {
     lost: CancellationToken,
     renewer: tokio::task::JoinHandle<()>,
     release: Option<(Store, String, String)>,
+    released: Arc<tokio::sync::Notify>,
 }
 
 impl Slots {
@@ -69,10 +73,14 @@ impl Drop for Slots {
     fn drop(&mut self) {
         self.renewer.abort();
         if let Some((store, server, holder)) = self.release.take() {
+            let released = self.released.clone();
             tokio::spawn(async move {
                 tokio::time::sleep(RELEASE_GRACE).await;
-                if let Err(error) = store.release_slots(&server, &holder).await {
-                    tracing::warn!(%server, %error, "giving source connections back failed; their lease will lapse");
+                match store.release_slots(&server, &holder).await {
+                    Ok(()) => released.notify_waiters(),
+                    Err(error) => {
+                        tracing::warn!(%server, %error, "giving source connections back failed; their lease will lapse")
+                    }
                 }
             });
         }
@@ -92,6 +100,7 @@ impl SourceSlots {
             settings,
             process: process.to_string(),
             clocks: Default::default(),
+            released: Default::default(),
         }
     }
 
@@ -117,6 +126,10 @@ impl SourceSlots {
         let holder = format!("{}/{}", self.process, uuid::Uuid::new_v4());
         let wanted = wanted.clamp(1, self.settings.limit);
         loop {
+            // Listening before looking, so a release between the two is not missed.
+            let released = self.released.notified();
+            tokio::pin!(released);
+            released.as_mut().enable();
             let count = self
                 .store
                 .take_slots(&server, self.settings.limit, wanted, &holder, self.lease())
@@ -124,7 +137,10 @@ impl SourceSlots {
             if count > 0 {
                 return Ok(self.held(server, holder, count));
             }
-            tokio::time::sleep(self.settings.poll).await;
+            tokio::select! {
+                _ = released => {}
+                _ = tokio::time::sleep(self.settings.poll) => {}
+            }
         }
     }
 
@@ -150,6 +166,7 @@ impl SourceSlots {
             lost,
             renewer,
             release: Some((self.store.clone(), server, holder)),
+            released: self.released.clone(),
         }
     }
 }
