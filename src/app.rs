@@ -140,6 +140,13 @@ fn start_background(state: &AppState, stop: &CancellationToken) -> Vec<tokio::ta
         Ok(deliverer) => tasks.extend(crate::alerts::deliver::start(Arc::new(deliverer), stop)),
         Err(error) => tracing::error!(%error, "the alert delivery worker cannot start; alerts stay in the outbox"),
     }
+    if config.maintenance.enabled {
+        tasks.push(tokio::spawn(flows::maintenance::run(
+            state.maintainer(),
+            config.maintenance.interval,
+            stop.clone(),
+        )));
+    }
     if config.workers > 0 {
         let process = flows::worker::process_name().to_string();
         tasks.push(tokio::spawn(flows::worker::run(

@@ -11,6 +11,7 @@ use serde::Deserialize;
 
 use crate::flows::clock::{Clock, FileClock, SystemClock};
 use crate::flows::engine::RunSettings;
+use crate::flows::maintenance::MaintenanceSettings;
 use crate::secret::Secret;
 use crate::sources::connect::ConnectOptions;
 use crate::sources::egress::EgressPolicy;
@@ -88,6 +89,13 @@ struct FileConfig {
     source_checks_per_minute: Option<f64>,
     source_checks_burst: Option<u32>,
     alerts: Option<crate::alerts::settings::AlertsFile>,
+    maintenance: Option<bool>,
+    maintenance_interval: Option<String>,
+    maintenance_small_file_bytes: Option<u64>,
+    maintenance_min_small_files: Option<usize>,
+    maintenance_target_file_bytes: Option<u64>,
+    maintenance_checkpoint_after: Option<u64>,
+    maintenance_retention: Option<String>,
 }
 
 /// The resolved configuration.
@@ -151,6 +159,8 @@ pub struct Config {
     pub source_checks: RateLimit,
     /// How alert webhooks are delivered (`[alerts]`, docs/alerts.md).
     pub alerts: crate::alerts::AlertSettings,
+    /// Maintenance of the datasets' tables (see [`crate::flows::maintenance`]).
+    pub maintenance: MaintenanceSettings,
 }
 
 /// A token bucket's size and refill rate.
@@ -169,6 +179,7 @@ impl Config {
             Some(path) => read_file(path)?,
             None => FileConfig::default(),
         };
+        let maintenance = maintenance_settings(&file)?;
         let token_ttl = duration(file.token_ttl.as_deref(), "token_ttl", Duration::from_secs(24 * 3600))?;
         let data_dir: PathBuf = args
             .data_dir
@@ -234,6 +245,7 @@ impl Config {
             trust_store_dir: file.trust_store_dir.map(|dir| trust_store_dir(&dir)).transpose()?,
             source_checks: rate_limit(file.source_checks_per_minute, file.source_checks_burst)?,
             alerts: crate::alerts::AlertSettings::from_file(file.alerts)?,
+            maintenance,
         })
     }
 
@@ -294,6 +306,26 @@ fn duration(text: Option<&str>, name: &str, default: Duration) -> anyhow::Result
             .with_context(|| format!("{name} `{text}` is not a duration like 10s, 90m or 24h")),
         None => Ok(default),
     }
+}
+
+fn maintenance_settings(file: &FileConfig) -> anyhow::Result<MaintenanceSettings> {
+    MaintenanceSettings::parse(
+        file.maintenance,
+        duration(
+            file.maintenance_interval.as_deref(),
+            "maintenance_interval",
+            Duration::from_secs(300),
+        )?,
+        file.maintenance_small_file_bytes,
+        file.maintenance_min_small_files,
+        file.maintenance_target_file_bytes,
+        file.maintenance_checkpoint_after,
+        duration(
+            file.maintenance_retention.as_deref(),
+            "maintenance_retention",
+            Duration::from_secs(7 * 86_400),
+        )?,
+    )
 }
 
 fn egress_policy(allow: Vec<String>, deny: Vec<String>, builtin: bool) -> anyhow::Result<EgressPolicy> {

@@ -38,6 +38,11 @@ struct SchemaChangeLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DatasetLabels {
+    dataset: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct FlowLabels {
     flow: String,
 }
@@ -54,6 +59,8 @@ pub struct Metrics {
     bytes_read: Counter,
     retained_wal: Family<FlowLabels, Gauge>,
     schema_changes: Family<SchemaChangeLabels, Counter>,
+    /// Per dataset: data files, small files, bytes, log entries since the checkpoint.
+    health: [Family<DatasetLabels, Gauge>; 4],
 }
 
 fn latency_histogram() -> Histogram {
@@ -99,7 +106,26 @@ impl Metrics {
             "Source schema changes runs met, by kind and what the run did",
             schema_changes.clone(),
         );
+        let health: [Family<DatasetLabels, Gauge>; 4] = Default::default();
+        for (family, (name, help)) in health.iter().zip([
+            (
+                "dataset_files",
+                "Data files in a dataset's table, as its last maintenance pass saw",
+            ),
+            (
+                "dataset_small_files",
+                "Data files below the small-file size in a dataset's table",
+            ),
+            ("dataset_bytes", "Bytes of data files in a dataset's table"),
+            (
+                "dataset_log_entries_since_checkpoint",
+                "Commits of a dataset's table a reader replays after its newest checkpoint",
+            ),
+        ]) {
+            registry.register(name, help, family.clone());
+        }
         Metrics {
+            health,
             retained_wal,
             schema_changes,
             registry,
@@ -145,6 +171,22 @@ impl Metrics {
                 action: action.to_string(),
             })
             .inc();
+    }
+
+    /// Records a dataset's table health (set by each maintenance pass).
+    pub fn dataset_health(&self, dataset: &str, health: &crate::lake::TableHealth) {
+        let labels = DatasetLabels {
+            dataset: dataset.to_string(),
+        };
+        let values = [
+            health.files,
+            health.small_files,
+            health.bytes,
+            health.log_entries_since_checkpoint,
+        ];
+        for (family, value) in self.health.iter().zip(values) {
+            family.get_or_create(&labels).set(value.min(i64::MAX as u64) as i64);
+        }
     }
 
     /// Forgets the slot gauge of a deleted flow.

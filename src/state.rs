@@ -11,6 +11,7 @@ use crate::config::Config;
 use crate::connections::secrets::SecretCipher;
 use crate::flows::clock::Clock;
 use crate::flows::engine::Engine;
+use crate::flows::maintenance::Maintainer;
 use crate::flows::retention::Retention;
 use crate::flows::scheduler::Scheduler;
 use crate::flows::slots::{SlotSettings, SourceSlots};
@@ -95,6 +96,19 @@ impl AppState {
             clock: self.clock.clone(),
             keep: self.config.run_retention_keep,
             max_age: self.config.run_retention_age,
+        }
+    }
+
+    /// Maintenance of the datasets' tables, for this process.
+    pub fn maintainer(&self) -> Maintainer {
+        Maintainer {
+            store: self.store.clone(),
+            lake: self.lake.clone(),
+            clock: self.clock.clone(),
+            metrics: self.metrics.clone(),
+            policy: self.config.maintenance.policy.clone(),
+            lease: self.config.run_lease,
+            holder: crate::flows::worker::process_name().to_string(),
         }
     }
 

@@ -23,6 +23,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(dataset_versions))
         .routes(routes!(list_batches))
         .routes(routes!(get_batch))
+        .merge(super::dataset_maintenance::routes())
 }
 
 impl From<CatalogError> for ApiError {
@@ -85,7 +86,8 @@ async fn get_dataset(
     let dataset = catalog::get_dataset(&state.store, &caller.tenant, &id)
         .await?
         .ok_or_else(|| ApiError::not_found("Dataset", &id))?;
-    Ok(keyed(&[shown(&state, dataset)]))
+    let dataset = super::dataset_maintenance::with_health(&state, shown(&state, dataset)).await?;
+    Ok(keyed(&[dataset]))
 }
 
 /// How many of a table's newest versions `GET /dataSets/{id}/versions` lists.

@@ -5,6 +5,7 @@ pub mod body;
 pub mod catalog;
 pub mod catalog_query;
 pub mod connections;
+pub mod dataset_maintenance;
 pub mod error;
 pub mod explore;
 pub mod fields;

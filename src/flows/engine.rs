@@ -155,6 +155,10 @@ impl Engine {
     ) -> Result<Option<i64>, RunFailure> {
         let Some(end) = run.window_end else { return Ok(None) };
         let lag = self.settings.settle_lag.as_micros() as i64;
+        let ready_at = end * 1_000_000 + lag;
+        if self.slots.clock_passed(&plan.source_config, ready_at) {
+            return Ok(None);
+        }
         // Reading the clock opens a connection too: it counts against the server's limit.
         let slot = self
             .slots
@@ -164,7 +168,7 @@ impl Engine {
         let source_now = source.clock().await;
         drop(slot);
         let source_now = source_now?;
-        let ready_at = end * 1_000_000 + lag;
+        self.slots.saw_clock(&plan.source_config, source_now);
         if source_now >= ready_at {
             return Ok(None);
         }

@@ -6,6 +6,7 @@ pub mod clock;
 pub mod engine;
 pub mod failure;
 mod landing;
+pub mod maintenance;
 pub mod model;
 pub mod params;
 pub mod partial;

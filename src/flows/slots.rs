@@ -40,6 +40,12 @@ pub struct SourceSlots {
     settings: SlotSettings,
     /// Names this process in holder ids (host and pid).
     process: String,
+    /// The newest clock reading (µs) of each server, by its key: a window whose settle
+    /// time a server's clock has passed once needs no new reading (see [`Self::clock_passed`]).
+    clocks: std::sync::Mutex<std::collections::HashMap<String, i64>>,
+    /// Woken when this process gives slots back, so its own waiting runs take them at
+    /// once rather than at their next poll.
+    released: Arc<tokio::sync::Notify>,
 }
 
 /// Connections held by a run; dropping it gives them back.
@@ -48,6 +54,7 @@ pub struct Slots {
     lost: CancellationToken,
     renewer: tokio::task::JoinHandle<()>,
     release: Option<(Store, String, String)>,
+    released: Arc<tokio::sync::Notify>,
 }
 
 impl Slots {
@@ -66,10 +73,14 @@ impl Drop for Slots {
     fn drop(&mut self) {
         self.renewer.abort();
         if let Some((store, server, holder)) = self.release.take() {
+            let released = self.released.clone();
             tokio::spawn(async move {
                 tokio::time::sleep(RELEASE_GRACE).await;
-                if let Err(error) = store.release_slots(&server, &holder).await {
-                    tracing::warn!(%server, %error, "giving source connections back failed; their lease will lapse");
+                match store.release_slots(&server, &holder).await {
+                    Ok(()) => released.notify_waiters(),
+                    Err(error) => {
+                        tracing::warn!(%server, %error, "giving source connections back failed; their lease will lapse")
+                    }
                 }
             });
         }
@@ -88,7 +99,24 @@ impl SourceSlots {
             clock,
             settings,
             process: process.to_string(),
+            clocks: Default::default(),
+            released: Default::default(),
         }
+    }
+
+    /// Whether `source`'s server's clock was seen at or past `micros` already. A clock
+    /// moves forward, so such a window needs no new reading (nor a connection for it):
+    /// catching up after downtime reads the clock once, not once per window.
+    pub fn clock_passed(&self, source: &SourceConfig, micros: i64) -> bool {
+        let clocks = self.clocks.lock().expect("source clocks");
+        clocks.get(&server_key(source)).is_some_and(|seen| *seen >= micros)
+    }
+
+    /// Remembers a reading of `source`'s server's clock (µs).
+    pub fn saw_clock(&self, source: &SourceConfig, micros: i64) {
+        let mut clocks = self.clocks.lock().expect("source clocks");
+        let seen = clocks.entry(server_key(source)).or_insert(micros);
+        *seen = (*seen).max(micros);
     }
 
     /// Waits for one connection to `source`'s server, then takes up to `wanted` in all
@@ -98,6 +126,10 @@ impl SourceSlots {
         let holder = format!("{}/{}", self.process, uuid::Uuid::new_v4());
         let wanted = wanted.clamp(1, self.settings.limit);
         loop {
+            // Listening before looking, so a release between the two is not missed.
+            let released = self.released.notified();
+            tokio::pin!(released);
+            released.as_mut().enable();
             let count = self
                 .store
                 .take_slots(&server, self.settings.limit, wanted, &holder, self.lease())
@@ -105,7 +137,10 @@ impl SourceSlots {
             if count > 0 {
                 return Ok(self.held(server, holder, count));
             }
-            tokio::time::sleep(self.settings.poll).await;
+            tokio::select! {
+                _ = released => {}
+                _ = tokio::time::sleep(self.settings.poll) => {}
+            }
         }
     }
 
@@ -131,6 +166,7 @@ impl SourceSlots {
             lost,
             renewer,
             release: Some((self.store.clone(), server, holder)),
+            released: self.released.clone(),
         }
     }
 }
@@ -179,6 +215,25 @@ mod tests {
     use crate::flows::clock::SystemClock;
     use crate::secret::Secret;
     use crate::sources::url::parse_source;
+
+    #[tokio::test]
+    async fn a_servers_clock_once_seen_past_a_time_needs_no_new_reading_for_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_sqlite(dir.path()).await.unwrap();
+        let settings = SlotSettings {
+            limit: 1,
+            lease: Duration::from_secs(3),
+            poll: Duration::from_millis(10),
+        };
+        let slots = SourceSlots::new(store, Arc::new(SystemClock), settings, "p");
+        let (db, other) = (source("db"), source("other"));
+        assert!(!slots.clock_passed(&db, 100), "never read");
+        slots.saw_clock(&db, 1_000);
+        slots.saw_clock(&db, 900);
+        assert!(slots.clock_passed(&db, 1_000));
+        assert!(!slots.clock_passed(&db, 1_001), "later than any reading");
+        assert!(!slots.clock_passed(&other, 100), "another server");
+    }
 
     fn source(host: &str) -> SourceConfig {
         parse_source(&Secret::new(format!("postgres://reader:pw@{host}:5432/shop"))).unwrap()

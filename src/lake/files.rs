@@ -65,12 +65,7 @@ pub(super) async fn reader(
     file: &DataFile,
     columns: Option<&[&str]>,
 ) -> Result<FileBatches, LakeError> {
-    let reader = ObjectFile {
-        store: store.clone(),
-        path: deltalake::Path::from(file.path.as_str()),
-        size: file.size,
-    };
-    let mut builder = ParquetRecordBatchStreamBuilder::new(reader).await?;
+    let mut builder = open_file(store, &file.path, file.size).await?;
     if let Some(columns) = columns {
         let roots = columns
             .iter()
@@ -80,6 +75,25 @@ pub(super) async fn reader(
         builder = builder.with_projection(mask);
     }
     Ok(builder.with_batch_size(BATCH_ROWS).build()?.boxed())
+}
+
+/// Every row of the data file at `path` (relative to the table), `size` bytes long.
+pub(super) async fn read_file(store: &Arc<dyn ObjectStore>, path: &str, size: u64) -> Result<FileBatches, LakeError> {
+    let builder = open_file(store, path, size).await?;
+    Ok(builder.with_batch_size(BATCH_ROWS).build()?.boxed())
+}
+
+async fn open_file(
+    store: &Arc<dyn ObjectStore>,
+    path: &str,
+    size: u64,
+) -> Result<ParquetRecordBatchStreamBuilder<ObjectFile>, LakeError> {
+    let reader = ObjectFile {
+        store: store.clone(),
+        path: deltalake::Path::from(path),
+        size,
+    };
+    Ok(ParquetRecordBatchStreamBuilder::new(reader).await?)
 }
 
 /// A Parquet file in the table's object store, read by ranges; its size comes from the

@@ -8,24 +8,28 @@
 //! retries and several workers.
 
 mod commit;
+mod compact;
 mod config;
 mod error;
 mod evolve;
 mod files;
 mod history;
 mod landed;
+mod maintain;
 mod merge;
 mod parallel;
 mod parquet;
 mod probe;
 mod rewrite;
 mod schema;
+mod snapshots;
 
 pub use config::LakeConfig;
 pub use deltalake::arrow;
 pub use error::LakeError;
 pub use evolve::{Difference, Evolution, differences, key_difference, widens};
 pub use landed::{Landed, LandedCommit};
+pub use maintain::{Compaction, Maintained, MaintenancePolicy, TableHealth};
 pub use merge::{ChangeSet, ChangeStep};
 
 use std::path::PathBuf;
@@ -98,6 +102,7 @@ struct Inner {
     /// The root directory, when the lake is on the local file system.
     local: Option<PathBuf>,
     config: LakeConfig,
+    snapshots: snapshots::Snapshots,
 }
 
 impl Lake {
@@ -111,6 +116,7 @@ impl Lake {
                 root,
                 local,
                 config: config.clone(),
+                snapshots: Default::default(),
             }),
         })
     }
@@ -281,7 +287,9 @@ impl Lake {
             .expect("a plain segment joins"))
     }
 
-    /// The table at `url`, or `None` when there is no Delta table there yet.
+    /// The table at `url` as of now, or `None` when there is no Delta table there yet: the
+    /// snapshot kept from the last open brought up to date, or loaded afresh (see
+    /// `snapshots.rs`).
     async fn open(&self, url: &Url) -> Result<Option<DeltaTable>, LakeError> {
         // A local directory without a log is no table; delta-rs would fail on a missing one.
         if self.inner.local.is_some()
@@ -290,9 +298,25 @@ impl Lake {
         {
             return Ok(None);
         }
+        if let Some(mut table) = self.inner.snapshots.get(url) {
+            match table.update_incremental(None).await {
+                Ok(()) => {
+                    self.inner.snapshots.put(url, &table);
+                    return Ok(Some(table));
+                }
+                Err(error) => {
+                    // Loaded afresh below, which reports the error if it persists.
+                    tracing::debug!(%error, "refreshing a kept table snapshot failed");
+                    self.inner.snapshots.forget(url);
+                }
+            }
+        }
         let mut table = self.builder(url)?.build()?;
         match table.load().await {
-            Ok(()) => Ok(Some(table)),
+            Ok(()) => {
+                self.inner.snapshots.put(url, &table);
+                Ok(Some(table))
+            }
             Err(DeltaTableError::NotATable(_)) => Ok(None),
             Err(error) => Err(error.into()),
         }

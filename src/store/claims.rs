@@ -34,7 +34,10 @@ pub enum Lease {
 impl Store {
     /// Claims for `owner` the next run that may start: due by the flow clock (and past its
     /// retry time), or held by a lease that lapsed, and whose flow's earlier windows have
-    /// all landed. Each claim counts as an attempt.
+    /// all landed. Each claim counts as an attempt. The earlier windows are checked by
+    /// the statuses other than success (`runs_by_flow_status`), so a claim reads the
+    /// flow's unfinished runs, never all of its past ones: its cost stays flat as the flow
+    /// ages.
     pub async fn claim_run(&self, owner: &str, flow_now: i64, wall: WallTimes) -> Result<Option<RunRow>, StoreError> {
         let lock = if self.backend == Backend::Postgres {
             "FOR UPDATE OF r SKIP LOCKED"
@@ -48,7 +51,8 @@ impl Store {
                AND ((r.status = $5 AND r.due_at <= $6 AND (r.retry_at IS NULL OR r.retry_at <= $3)) \
                     OR (r.status = $4 AND r.lease_expires_at < $3)) \
                AND NOT EXISTS (SELECT 1 FROM runs e WHERE e.flow_id = r.flow_id \
-                    AND e.window_number < r.window_number AND e.replaced_by IS NULL AND e.status <> $7) \
+                    AND e.status IN ($4, $5, $7, $8) \
+                    AND e.window_number < r.window_number AND e.replaced_by IS NULL) \
                ORDER BY r.due_at, r.window_number LIMIT 1 {lock}) \
              RETURNING {COLUMNS}"
         );
@@ -59,7 +63,8 @@ impl Store {
             .bind(RunStatus::InProgress.as_str())
             .bind(RunStatus::Scheduled.as_str())
             .bind(flow_now)
-            .bind(RunStatus::Success.as_str())
+            .bind(RunStatus::Failed.as_str())
+            .bind(RunStatus::Cancelled.as_str())
             .fetch_optional(&self.pool)
             .await?;
         row.map(|r| read_run(&r)).transpose()

@@ -179,6 +179,17 @@ CREATE TABLE alert_deliveries (
 CREATE INDEX alert_deliveries_due ON alert_deliveries (status, next_at);
 CREATE INDEX alert_deliveries_by_subscription ON alert_deliveries (org, sandbox, subscription_id, created_at)
 "#,
+    // Maintenance of each dataset's table: the lease of the one process maintaining it,
+    // and what its last pass did (`store/maintenance.rs`).
+    r#"
+CREATE TABLE dataset_maintenance (
+    dataset_id TEXT PRIMARY KEY,
+    holder TEXT,
+    expires_at BIGINT NOT NULL,
+    last_at BIGINT,
+    last_doc TEXT
+)
+"#,
 ];
 
 /// The migration after which every stored resource's `name` and searchable fields are

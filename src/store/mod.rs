@@ -8,6 +8,7 @@ mod captures;
 mod claims;
 mod fields;
 mod lists;
+mod maintenance;
 mod migrations;
 mod resources;
 mod retention;
@@ -19,6 +20,7 @@ mod tenants;
 pub use alerts::{AttemptEnd, ClaimedDelivery, DeliveryRow, DeliveryStatus, PendingEvent};
 pub use claims::{Lease, WallTimes};
 pub use lists::{FieldFilter, FieldTest, OffsetPage, Page, RUN_FIELDS, SortBy, SortValue};
+pub use maintenance::LastMaintenance;
 pub use resources::{ResourceRow, UnreadableRow, Update};
 pub use retention::PrunedRun;
 pub use run_record::{

@@ -327,6 +327,9 @@ async fn dataset(browser: &mut Browser) {
         "{snippet}"
     );
     browser.wait_text("table", "CREATE TABLE").await;
+    // The table's health: one data file, not yet maintained.
+    browser.wait_text(".small-files", "1 of 1").await;
+    browser.wait_text(".last-maintenance", "none yet").await;
     browser.shot("14-dataset").await;
     browser.click("Polars").await;
     browser

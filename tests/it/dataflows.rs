@@ -6,6 +6,7 @@ mod chaos;
 mod copy_cli;
 mod crash;
 mod exactly_once;
+mod maintenance;
 mod partial;
 mod runs;
 mod s3;

@@ -145,6 +145,7 @@ const V2_RUNS: &[&str] = &[
     "DROP TABLE IF EXISTS cdc_resnapshots",
     "DROP TABLE IF EXISTS alert_events",
     "DROP TABLE IF EXISTS alert_deliveries",
+    "DROP TABLE IF EXISTS dataset_maintenance",
     "DELETE FROM schema_migrations WHERE version >= 3",
 ];
 

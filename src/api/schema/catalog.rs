@@ -35,6 +35,11 @@ pub struct DatasetItem {
     pub last_batch_id: Option<String>,
     pub last_batch_status: Option<String>,
     pub last_successful_batch: Option<String>,
+    /// Inlet, in the item only: the table's health (`version`, `files`, `smallFiles`,
+    /// `bytes`, `lastCheckpoint`, `logEntriesSinceCheckpoint`) and `lastMaintenance` (what
+    /// the last maintenance pass did, and `at`); null before the first write.
+    #[schema(value_type = Option<Object>)]
+    pub inlet_health: Option<Value>,
 }
 
 /// A batch: what one attempt of a run wrote.

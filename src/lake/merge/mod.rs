@@ -11,8 +11,8 @@
 //! merge on the Parquet and Delta APIs the lake already uses.
 
 mod fold;
-mod prepare;
-mod scan;
+pub(super) mod prepare;
+pub(super) mod scan;
 
 use std::collections::HashMap;
 use std::time::Duration;

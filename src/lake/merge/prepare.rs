@@ -178,7 +178,7 @@ const EXACT: CastOptions = CastOptions {
 };
 
 /// `batch` with `schema`'s columns, by name: cast to the canonical types, absent ones null.
-pub(super) fn fit(batch: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch, LakeError> {
+pub(in crate::lake) fn fit(batch: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch, LakeError> {
     let canonical = schema::canonical(&batch.schema())?;
     let batch = schema::conform(batch, &canonical)?;
     let columns = schema

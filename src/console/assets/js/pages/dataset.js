@@ -49,6 +49,23 @@ function snippetBox(location) {
     h('div', {class: 'tabs', role: 'tablist', 'aria-label': 'Reader'}, buttons), code, h('div', {class: 'actions'}, copy, ' ', copyOut));
 }
 
+/** The table's health and its last maintenance (`inletHealth`, docs/lake.md). */
+function health(hl) {
+  if (!hl) return null;
+  const last = hl.lastMaintenance;
+  const c = last && last.compaction;
+  const did = !last ? 'none yet' : [
+    c ? `compacted ${count(c.filesRemoved)} files into ${count(c.filesAdded)}` : null,
+    last.checkpoint !== null && last.checkpoint !== undefined ? `checkpoint at version ${last.checkpoint}` : null,
+    last.filesVacuumed ? `vacuumed ${count(last.filesVacuumed)} files` : null,
+  ].filter(Boolean).join(', ') + ` (${time(last.at)})`;
+  return h('section', {class: 'health'}, h('h2', {}, 'Table health'),
+    h('dl', {class: 'summary stats'},
+      h('dt', {}, 'Small files'), h('dd', {class: 'small-files'}, `${count(hl.smallFiles)} of ${count(hl.files)}`),
+      h('dt', {}, 'Commits since checkpoint'), h('dd', {class: 'log-entries'}, count(hl.logEntriesSinceCheckpoint)),
+      h('dt', {}, 'Last maintenance'), h('dd', {class: 'last-maintenance'}, did)));
+}
+
 export async function render(view, ctx) {
   const id = ctx.params[0];
   const path = `${api.CATALOG}/dataSets/${encodeURIComponent(id)}`;
@@ -69,6 +86,7 @@ export async function render(view, ctx) {
       h('dt', {}, 'Location'), h('dd', {}, h('code', {class: 'location'}, lake.location)),
       h('dt', {}, 'Id'), h('dd', {}, h('code', {}, d.id)),
       h('dt', {}, 'Created'), h('dd', {}, time(d.created))));
+  add(view, health(d.inletHealth));
   const schema = columns(d.observableSchema);
   add(view, h('h2', {}, 'Schema'), schema.length
     ? table('Schema', ['Column', 'Type'], schema.map(([name, type]) => [h('code', {}, name), type]))
