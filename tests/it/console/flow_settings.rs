@@ -139,6 +139,21 @@ async fn a_cdc_flow_is_made_in_the_wizard_then_edited_and_deleted_with_its_datas
     let refused = browser.wait_text(".notice.error", "is used by flow").await;
     assert!(refused.contains(&id), "{refused}");
     browser.shot("54-dataset-in-use").await;
+    let reply = lab
+        .api
+        .send(
+            lab.api
+                .request(Method::DELETE, &format!("{CATALOG}/dataSets/{dataset}")),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.body);
+    let body = reply.body.to_string();
+    assert!(body.contains("1418") && body.contains(&id), "{body}");
+    let kept = lab
+        .api
+        .send(lab.api.request(Method::GET, &format!("{CATALOG}/dataSets/{dataset}")))
+        .await;
+    assert_eq!(kept.status, StatusCode::OK, "the refused dataset is kept");
 
     // Delete the flow, after the confirmation in place.
     open(&browser, &lab, &format!("#/flows/{id}")).await;
