@@ -266,6 +266,22 @@ async fn merge_by_key(browser: &mut Browser, lab: &crate::dataflows::Lab) {
         copy.contains(r#""mergeByKey":true"#) && copy.contains(r#""name":"at""#),
         "{copy}"
     );
+
+    // Its failed-record threshold: 150 % is refused beside the field, 5 % is kept.
+    let id = flows.body["items"][0]["id"].as_str().unwrap().to_string();
+    browser.type_into("Failed-record threshold (%)", "150").await;
+    browser.click("Save changes").await;
+    let error = wait_field_error(browser, "Failed-record threshold (%)").await;
+    assert!(error.contains("at most 100"), "{error}");
+    browser.type_into("Failed-record threshold (%)", "5").await;
+    browser.click("Save changes").await;
+    browser.wait_text(".notice.ok", "saved").await;
+    let options = &lab.api.get(&format!("/flows/{id}")).await.body["items"][0]["options"];
+    assert_eq!(
+        options["partialIngestionPercent"].to_string().trim_matches('"'),
+        "5",
+        "{options}"
+    );
 }
 
 /// The number of datasets in the sandbox.

@@ -1,4 +1,4 @@
-// A dataflow's settings on its page: name and schedule, changed with `PATCH /flows/{id}`
+// A dataflow's settings on its page: name, schedule and failed-record threshold, changed with `PATCH /flows/{id}`
 // (JSON Patch, `If-Match` the flow's etag), and deleting the flow. The API judges every
 // change; its refusals are shown beside the field they name.
 
@@ -9,7 +9,7 @@ import * as api from '../api.js';
 const FREQUENCIES = [['once', 'Once'], ['minute', 'Every few minutes'], ['hour', 'Hourly'], ['day', 'Daily'], ['week', 'Weekly']];
 
 /** The JSON Patch that turns `flow` into the form's values; empty when nothing changed. */
-export function patchOps(flow, {name, frequency, interval}) {
+export function patchOps(flow, {name, frequency, interval, partial}) {
   const ops = [];
   if (name !== flow.name) ops.push({op: 'replace', path: '/name', value: name});
   const before = flow.scheduleParams || {};
@@ -19,6 +19,13 @@ export function patchOps(flow, {name, frequency, interval}) {
   const same = before.frequency === after.frequency && String(before.interval ?? '') === String(after.interval ?? '');
   // The stored startTime is kept as it is: a PATCH that keeps it is not refused once it has passed.
   if (!same) ops.push({op: 'replace', path: '/scheduleParams', value: after});
+  const options = {...(flow.options || {})};
+  const had = options.partialIngestionPercent === undefined ? '' : String(options.partialIngestionPercent);
+  if (partial !== had) {
+    if (partial) options.partialIngestionPercent = partial;
+    else delete options.partialIngestionPercent;
+    ops.push({op: flow.options ? 'replace' : 'add', path: '/options', value: options});
+  }
   return ops;
 }
 
@@ -31,15 +38,20 @@ export function editForm(flow, done) {
     input: select(FREQUENCIES, s.frequency)}));
   const interval = errors.register('/scheduleParams/interval', field({label: 'Interval', input: textInput({value: s.interval ?? '', inputmode: 'numeric'}),
     help: 'How many of the frequency\'s units between runs (not used by a once flow).'}));
+  const stored = (flow.options || {}).partialIngestionPercent;
+  const partial = errors.register('/options/partialIngestionPercent', field({label: 'Failed-record threshold (%)',
+    input: textInput({value: stored === undefined ? '' : String(stored), inputmode: 'decimal'}),
+    help: 'Rows that cannot be converted are skipped until they pass this share of a run; then the run fails. Empty: the first such row fails the run.'}));
   const out = h('div', {'aria-live': 'polite'});
   const form = h('form', {class: 'card flow-edit'}, h('h2', {}, 'Settings'),
-    h('div', {class: 'row'}, name.node, frequency.node, interval.node), errors.summary, out,
+    h('div', {class: 'row'}, name.node, frequency.node, interval.node), partial.node, errors.summary, out,
     h('button', {type: 'submit', class: 'primary'}, 'Save changes'));
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
     errors.clear();
     fill(out);
-    const ops = patchOps(flow, {name: name.input.value.trim(), frequency: frequency.input.value, interval: interval.input.value.trim()});
+    const ops = patchOps(flow, {name: name.input.value.trim(), frequency: frequency.input.value, interval: interval.input.value.trim(),
+      partial: partial.input.value.trim()});
     if (!ops.length) {
       fill(out, notice('info', 'Nothing changed.'));
       return;
