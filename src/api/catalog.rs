@@ -11,9 +11,11 @@ use utoipa_axum::routes;
 use super::body::JsonBody;
 use super::catalog_query::{CatalogQuery, keyed};
 use super::error::{ApiError, json_response};
+use super::resource::{FLOW, TARGET_CONNECTION};
 use crate::catalog::{self, CatalogError, DatasetInput};
 use crate::identity::Caller;
 use crate::state::AppState;
+use crate::store::{FieldFilter, FieldTest, Page, SortBy};
 
 /// The Catalog routes.
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -123,10 +125,54 @@ async fn delete_dataset(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
+    if let Some((flow, target)) = writer_of(&state, &caller, &id).await? {
+        return Err(ApiError::bad_request(
+            "1418",
+            format!("dataset {id} is used by flow {flow} (through its target connection {target}); delete that first"),
+        ));
+    }
     if !catalog::delete_dataset(&state.store, &caller.tenant, &id).await? {
         return Err(ApiError::not_found("Dataset", &id));
     }
     Ok(json_response(StatusCode::OK, &json!([format!("@/dataSets/{id}")])))
+}
+
+/// A flow writing into dataset `id` and its target connection, if any: deleting the
+/// dataset under it would leave the flow writing into a dataset nobody can see.
+async fn writer_of(state: &AppState, caller: &Caller, id: &str) -> Result<Option<(String, String)>, ApiError> {
+    let page = |path: &str, ids: Vec<String>, rows| Page {
+        filters: vec![FieldFilter {
+            path: path.to_string(),
+            test: FieldTest::AnyOf(ids),
+        }],
+        sort: SortBy::CreatedAt,
+        descending: false,
+        after: None,
+        rows,
+    };
+    let targets = state
+        .store
+        .list_page(
+            TARGET_CONNECTION.store,
+            &caller.tenant,
+            &page("params.dataSetId", vec![id.to_string()], 1000),
+        )
+        .await?;
+    if targets.is_empty() {
+        return Ok(None);
+    }
+    let ids: Vec<String> = targets.iter().map(|t| t.id.clone()).collect();
+    let flows = state
+        .store
+        .list_page(FLOW.store, &caller.tenant, &page("targetConnectionIds", ids, 1))
+        .await?;
+    Ok(flows.into_iter().next().map(|flow| {
+        let target = flow.doc["targetConnectionIds"][0]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        (flow.id, target)
+    }))
 }
 
 #[utoipa::path(get, path = "/batches", tag = "Catalog", params(crate::api::schema::CatalogListParams,

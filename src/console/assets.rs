@@ -42,6 +42,7 @@ static ASSETS: &[Asset] = &[
     asset!("js/pages/flows.js"),
     asset!("js/pages/flow.js"),
     asset!("js/pages/flow_schema.js"),
+    asset!("js/pages/flow_edit.js"),
     asset!("js/pages/datasets.js"),
     asset!("js/pages/dataset.js"),
     asset!("js/pages/alerts.js"),

@@ -4,6 +4,7 @@
 //! Screenshots are written to target/console-screenshots/ and listed on stderr.
 
 mod browser;
+mod flow_settings;
 mod schema;
 
 use std::io::Write;

@@ -74,7 +74,7 @@ async fn a_paused_flow_shows_its_schema_change_and_takes_the_users_choice() {
 }
 
 /// Signs in with the client's id and secret; the org's only sandbox is taken without asking.
-async fn sign_in(browser: &Browser, base: &str, client_id: &str, secret: &str) {
+pub(super) async fn sign_in(browser: &Browser, base: &str, client_id: &str, secret: &str) {
     browser
         .client
         .goto(&format!("{base}/"))

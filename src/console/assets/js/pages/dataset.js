@@ -1,7 +1,7 @@
 // `#/datasets/<id>`: a dataset's schema, batches, its Delta table's versions and
-// location, and the code that reads it with DuckDB, Polars or Spark.
+// location, the code that reads it with DuckDB, Polars or Spark, and deleting it.
 
-import {h, add, fill, table} from '../dom.js';
+import {h, add, fill, table, notice, confirmButton} from '../dom.js';
 import * as api from '../api.js';
 import {time, count, bytes, badge} from '../format.js';
 
@@ -78,7 +78,18 @@ export async function render(view, ctx) {
   const batches = api.keyed(batchAnswer);
   ctx.title(d.name);
   const rows = lake.rows === null || lake.rows === undefined ? 'unknown' : count(lake.rows);
-  add(view, h('h1', {}, d.name), d.description ? h('p', {class: 'lead'}, d.description) : null,
+  const out = h('div', {'aria-live': 'polite'});
+  const remove = confirmButton('Delete', `Delete the dataset "${d.name}"? Its Delta table's files stay where they are.`, async () => {
+    try {
+      await api.call(path, {method: 'DELETE'});
+      ctx.flash('ok', `Dataset "${d.name}" deleted.`);
+      ctx.go('#/datasets');
+    } catch (error) {
+      // The API refuses a dataset a flow writes into, and says which flow.
+      fill(out, notice('error', `Could not delete "${d.name}": ${error.message}`));
+    }
+  });
+  add(view, h('div', {class: 'page-head'}, h('h1', {}, d.name), remove), out, d.description ? h('p', {class: 'lead'}, d.description) : null,
     h('dl', {class: 'summary stats'},
       h('dt', {}, 'Rows'), h('dd', {class: 'row-count'}, rows),
       h('dt', {}, 'Table version'), h('dd', {}, lake.currentVersion === null ? 'no table yet' : String(lake.currentVersion)),

@@ -1,5 +1,5 @@
 // `#/flows/<id>`: one dataflow, its runs (live while one is in progress), a chart of rows
-// and duration per run, and run-now for `once` flows.
+// and duration per run, run-now for `once` flows, and its settings (edit, delete).
 
 import {h, add, fill, notice, table} from '../dom.js';
 import {field, select, Errors} from '../form.js';
@@ -9,6 +9,7 @@ import {time, instant, count, bytes, duration, badge, schedule, runDuration} fro
 import {runChart} from '../chart.js';
 import {toggle} from './flows.js';
 import {pausePanel, runChanges} from './flow_schema.js';
+import {editForm, deleteButton} from './flow_edit.js';
 
 const LIVE = ['scheduled', 'inProgress'];
 const status = (run) => run.metrics.statusSummary.status;
@@ -106,6 +107,15 @@ function runRow(run, out, refresh) {
   ];
 }
 
+/** How each run copies, in words: change data capture, a delta column (merged by key or
+ * appended) or the whole table. */
+function copying(source, copy) {
+  if (source && source.params.cdcEnabled) return 'change data capture: each run merges the changes since the previous one';
+  const params = (copy && copy.params) || {};
+  if (!params.deltaColumn) return 'the whole table on every run';
+  return `rows by delta column ${params.deltaColumn.name}, ${params.mergeByKey ? 'merged by primary key' : 'appended'}`;
+}
+
 async function details(flow) {
   const [source, target] = await Promise.all([
     api.one(`${api.FLOW}/sourceConnections/${encodeURIComponent(flow.sourceConnectionIds[0])}`).catch(() => null),
@@ -119,7 +129,8 @@ async function details(flow) {
     ['Source table', source ? source.params.tableName : '—'],
     ['Columns', source && source.params.columns ? source.params.columns.map((c) => c.name).join(', ') : 'all'],
     ['Dataset', dataSetId ? h('a', {href: `#/datasets/${encodeURIComponent(dataSetId)}`}, dataSetId) : '—'],
-    ['Delta column', copy && copy.params && copy.params.deltaColumn ? copy.params.deltaColumn.name : 'none (full copy)'],
+    ['How runs copy', copying(source, copy)],
+    ['Schema changes', (copy && copy.params && copy.params.schemaChangePolicy) || 'propagate'],
     ['Mapping', mapping ? `${mapping.params.mappingId} (version ${mapping.params.mappingVersion})` : 'none'],
     ['Created', time(flow.createdAt)],
   ];
@@ -132,7 +143,9 @@ export async function render(view, ctx) {
   ctx.title(flow.name);
   const out = h('div', {'aria-live': 'polite'});
   const done = (message) => { ctx.flash('ok', message); ctx.go(`#/flows/${encodeURIComponent(id)}`); };
-  add(view, h('div', {class: 'page-head'}, h('h1', {}, flow.name), h('span', {}, badge(flow.state), ' ', toggle(flow, out, done))),
+  const gone = (message) => { ctx.flash('ok', message); ctx.go('#/flows'); };
+  add(view, h('div', {class: 'page-head'}, h('h1', {}, flow.name),
+    h('span', {}, badge(flow.state), ' ', toggle(flow, out, done), ' ', deleteButton(flow, out, gone))),
     out, await details(flow));
   const runsBox = h('section', {class: 'runs', 'aria-labelledby': 'runs-title'});
   let timer = null;
@@ -160,5 +173,6 @@ export async function render(view, ctx) {
   ctx.onLeave(() => clearTimeout(timer));
   add(view, pausePanel(flow, () => ctx.go(`#/flows/${encodeURIComponent(id)}`)), runsBox);
   if (flow.scheduleParams && flow.scheduleParams.frequency === 'once') add(view, runNow(flow, refresh));
+  add(view, editForm(flow, done));
   await refresh();
 }

@@ -22,13 +22,22 @@ function keyOf(stage, error) {
   const mapped = path.match(/^\/mappings\/(\d+)\/(source|destination)/);
   if (mapped) return `mapping.${mapped[1]}.${mapped[2]}`;
   if (stage === 'dataset') return 'datasetName';
-  if (stage === 'source') return path.startsWith('/params/columns') || /columns/.test(error.message) ? 'columns' : 'table';
+  if (stage === 'source') {
+    if (path.startsWith('/params/cdcEnabled') || /cdcEnabled/.test(error.message)) return 'cdc';
+    return path.startsWith('/params/columns') || /columns/.test(error.message) ? 'columns' : 'table';
+  }
   if (stage === 'target') return 'datasetId';
   if (stage === 'mapping') return 'mapping';
   const param = path.match(/^\/scheduleParams\/(\w+)/);
   if (param) return param[1];
   if (path === '/name') return 'name';
-  if (path.startsWith('/transformations')) return /deltaColumn/.test(path) ? 'deltaColumn' : 'mapping';
+  const copyParam = path.match(/^\/transformations\/\d+\/params\/(deltaColumn|mergeByKey|schemaChangePolicy)/);
+  if (copyParam) return copyParam[1];
+  if (path.startsWith('/transformations')) {
+    if (/mergeByKey/.test(message(error))) return 'mergeByKey';
+    if (/change data capture/.test(message(error))) return 'cdc';
+    return 'mapping';
+  }
   if (error.number === '1331') return /delta/i.test(error.message) ? 'deltaColumn' : 'mapping';
   return FLOW_CODES[error.number] || null;
 }
@@ -44,10 +53,18 @@ function body(state, parts) {
   const start = s.startMode === 'now' ? Math.floor(Date.now() / 1000) : Math.floor(Date.parse(s.startAt) / 1000);
   const scheduleParams = {startTime: String(start), frequency: s.frequency};
   const transformations = [];
+  // Copy's params: the delta column (with mergeByKey beside it) and the schema change
+  // policy, sent only when not the default so a plain flow stays plain.
+  const copy = {};
   if (s.frequency !== 'once') {
     Object.assign(scheduleParams, {interval: s.interval, backfill: String(s.backfill)});
-    if (s.deltaColumn) transformations.push({name: 'Copy', params: {deltaColumn: {name: s.deltaColumn, timezone: 'UTC'}}});
+    if (s.deltaColumn && !state.cdc) {
+      copy.deltaColumn = {name: s.deltaColumn, timezone: 'UTC'};
+      if (s.mergeByKey) copy.mergeByKey = true;
+    }
   }
+  if (s.schemaChangePolicy !== 'propagate') copy.schemaChangePolicy = s.schemaChangePolicy;
+  if (Object.keys(copy).length) transformations.push({name: 'Copy', params: copy});
   if (parts.mappingId) transformations.push({name: 'Mapping', params: {mappingId: parts.mappingId, mappingVersion: 0}});
   return {name: state.name, flowSpec: {id: api.SPECS.flow, version: '1.0'},
     sourceConnectionIds: [parts.source], targetConnectionIds: [parts.target], transformations, scheduleParams};
@@ -80,13 +97,13 @@ export async function create(state) {
   const tracked = (kind) => (answer) => { made.push(`${api.FLOW}/${kind}/${answer.id}`); return answer.id; };
   const source = await step('source', `${api.FLOW}/sourceConnections`, {body: {
     name: `${state.tablePath} (${state.name})`, baseConnectionId: connection.id, data: {format: 'tabular'},
-    params: all ? {tableName: state.tablePath} : {tableName: state.tablePath, columns},
+    params: {tableName: state.tablePath, ...(all ? {} : {columns}), ...(state.cdc ? {cdcEnabled: true} : {})},
     connectionSpec: {id: connection.connectionSpec.id, version: '1.0'}}}, tracked('sourceConnections'));
   const target = await step('target', `${api.FLOW}/targetConnections`, {body: {
     name: `dataset ${dataSetId} (${state.name})`, data: {format: 'delta'}, params: {dataSetId},
     connectionSpec: {id: api.SPECS.datalake, version: '1.0'}}}, tracked('targetConnections'));
   let mappingId = null;
-  if (state.mapping.enabled) {
+  if (state.mapping.enabled && !state.cdc) {
     const mappings = state.mapping.rows.map((r) => (r.kind === 'column'
       ? {sourceType: 'ATTRIBUTE', source: r.source, destination: r.destination}
       : {sourceType: 'STATIC', source: r.source, destination: r.destination}));

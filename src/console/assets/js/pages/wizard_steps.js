@@ -7,8 +7,14 @@ import * as api from '../api.js';
 import {tablesBySchema, describe, splitPath, xdmType, isTimestamp} from './explore.js';
 import {time} from '../format.js';
 
-const STEP_OF_KEY = {connection: 0, table: 0, columns: 0, datasetName: 1, datasetId: 1, mapping: 2,
-  frequency: 3, interval: 3, startTime: 3, backfill: 3, deltaColumn: 3, name: 4};
+const STEP_OF_KEY = {connection: 0, table: 0, columns: 0, cdc: 0, datasetName: 1, datasetId: 1, mapping: 2,
+  frequency: 3, interval: 3, startTime: 3, backfill: 3, deltaColumn: 3, mergeByKey: 3, schemaChangePolicy: 3, name: 4};
+
+/** Whether the chosen connection reads PostgreSQL, the only source with a change log. */
+export function capturable(state) {
+  const connection = state.connections.find((c) => c.id === state.connectionId);
+  return Boolean(connection && connection.connectionSpec && connection.connectionSpec.id === api.SPECS.postgres);
+}
 
 /** The step that holds the field named by `key` (mapping rows are `mapping.<i>.<part>`). */
 export function stepOf(key) {
@@ -53,10 +59,17 @@ async function source(state, ui) {
   const group = h('div', {class: 'checks'}, boxes);
   const columns = withError(state, 'columns', field({label: 'Columns to copy', group: true, input: group,
     help: 'The dataset gets exactly these columns. All are chosen at first.'}));
+  if (!capturable(state)) state.cdc = false;
+  const cdcBox = h('input', {type: 'checkbox', checked: state.cdc});
+  const cdc = withError(state, 'cdc', field({label: 'How runs copy', group: true,
+    input: h('label', {class: 'choice'}, cdcBox, ' Change data capture: keep the dataset equal to the table (inserts, updates and deletes, read from the write-ahead log)'),
+    help: 'Needs wal_level = logical, the replication right and a primary key at the source (see docs/cdc.md). Such a flow takes no delta column and no mapping.'}));
   const collect = () => {
     state.chosen = new Set([...group.querySelectorAll('input:checked')].map((b) => b.value));
+    state.cdc = capturable(state) && cdcBox.checked;
   };
-  return {node: h('div', {}, connection.node, tableField.node, state.columns.length ? columns.node : null, buttons(ui, {back: false})), collect};
+  return {node: h('div', {}, connection.node, tableField.node, state.columns.length ? columns.node : null,
+    capturable(state) && state.tablePath ? cdc.node : null, buttons(ui, {back: false})), collect};
 }
 
 async function dataset(state, ui) {
@@ -95,6 +108,11 @@ function mappingRow(state, row, index, ui, collect) {
 
 async function mapping(state, ui) {
   const m = state.mapping;
+  if (state.cdc) {
+    m.enabled = false;
+    return {node: h('div', {}, h('p', {class: 'help'},
+      'A change data capture flow takes no mapping: the dataset gets the chosen columns under their own names.'), buttons(ui)), collect: () => {}};
+  }
   const enabled = h('input', {type: 'checkbox', checked: m.enabled});
   const rows = () => m.rows.map((row, i) => mappingRow(state, row, i, ui, collect));
   const list = h('div', {class: 'mapping-rows'});
@@ -141,21 +159,40 @@ async function schedule(state, ui) {
   const delta = withError(state, 'deltaColumn', field({label: 'Delta column', input: select(
     [['', 'None: copy the whole table on every run'], ...stamps.map((c) => [c.name, `${c.name} (${xdmType(c)})`])], s.deltaColumn),
   help: 'With a delta column each run copies only the rows whose value falls in its window. Only timestamp and date columns can be chosen.'}));
+  const merge = h('input', {type: 'checkbox', checked: s.mergeByKey});
+  const mergeField = withError(state, 'mergeByKey', field({label: 'Updated rows', group: true,
+    input: h('label', {class: 'choice'}, merge, ' Merge rows by primary key: a row copied again replaces its earlier copy instead of being appended'),
+    help: 'The table needs a primary key; deletes are not seen (change data capture sees them).'}));
+  const policy = withError(state, 'schemaChangePolicy', field({label: 'When the source\'s columns change', input: select([
+    ['propagate', 'Propagate: the dataset follows (columns added, widened)'],
+    ['pause', 'Pause the flow and ask'],
+    ['ignore', 'Ignore added columns']], s.schemaChangePolicy),
+  help: 'A change the dataset cannot follow (a narrowed type) pauses the flow whatever is chosen.'}));
+  const withDelta = periodic && !state.cdc;
+  // Merging is only offered beside a delta column: shown while one is chosen.
+  mergeField.node.hidden = !s.deltaColumn;
+  delta.input.addEventListener('change', () => { mergeField.node.hidden = !delta.input.value; });
   const collect = () => {
     s.frequency = frequency.input.value;
     s.startMode = startGroup.querySelector('input[name=start]:checked').value;
     s.startAt = startAt.value;
-    if (periodic) Object.assign(s, {interval: interval.input.value.trim(), backfill: backfill.checked, deltaColumn: delta.input.value});
+    s.schemaChangePolicy = policy.input.value;
+    if (periodic) Object.assign(s, {interval: interval.input.value.trim(), backfill: backfill.checked});
+    if (withDelta) Object.assign(s, {deltaColumn: delta.input.value, mergeByKey: Boolean(delta.input.value) && merge.checked});
   };
   return {node: h('div', {}, frequency.node, periodic ? interval.node : null, start.node,
-    periodic ? [backfillField.node, delta.node] : null, buttons(ui)), collect};
+    periodic ? backfillField.node : null, withDelta ? [delta.node, mergeField.node] : null,
+    policy.node, buttons(ui)), collect};
 }
 
 async function review(state, ui) {
   const table = state.tablePath;
   const datasetName = state.dataset.mode === 'new' ? state.dataset.name
     : (state.datasetList.find((d) => d.id === state.dataset.existingId) || {}).name;
-  if (!state.name) state.name = `${table} to ${datasetName}`;
+  // The default name follows the table and dataset until the user types another.
+  const auto = `${table} to ${datasetName}`;
+  if (!state.name || state.name === state.autoName) state.name = auto;
+  state.autoName = auto;
   const name = withError(state, 'name', field({label: 'Dataflow name', required: true, input: textInput({value: state.name})}));
   const s = state.schedule;
   const when = s.startMode === 'now' ? 'now' : time(Date.parse(s.startAt));
@@ -166,7 +203,11 @@ async function review(state, ui) {
     ['Dataset', state.dataset.mode === 'new' ? `new: ${datasetName}` : `${datasetName} (${state.dataset.existingId})`],
     ['Mapping', state.mapping.enabled ? state.mapping.rows.map((r) => `${r.kind === 'column' ? r.source : JSON.stringify(r.source)} → ${r.destination}`).join('; ') : 'none'],
     ['Schedule', s.frequency === 'once' ? `once, starting ${when}` : `every ${s.interval} ${s.frequency}(s), starting ${when}${s.backfill ? ', with backfill' : ''}`],
-    ['Delta column', s.frequency !== 'once' && s.deltaColumn ? s.deltaColumn : 'none (each run copies the whole table)'],
+    state.cdc
+      ? ['Change data capture', 'yes: each run merges the changes since the previous one']
+      : ['Delta column', s.frequency !== 'once' && s.deltaColumn
+        ? `${s.deltaColumn}${s.mergeByKey ? ', rows merged by primary key' : ''}` : 'none (each run copies the whole table)'],
+    ['Schema changes', s.schemaChangePolicy],
   ];
   const collect = () => { state.name = name.input.value.trim(); };
   const createButton = h('button', {type: 'button', class: 'primary', on: {click: async () => { createButton.disabled = true; await ui.create(); }}}, 'Create dataflow');
