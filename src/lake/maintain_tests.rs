@@ -153,10 +153,16 @@ async fn compaction_racing_appends_loses_no_row_and_adds_none() {
     let dir = tempfile::tempdir().unwrap();
     let lake = lake(dir.path());
     append(&lake, 1, 0).await;
+    let compacted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let writer = {
-        let lake = lake.clone();
+        let (lake, compacted) = (lake.clone(), compacted.clone());
         tokio::spawn(async move {
             for window in 2..=40 {
+                // Halfway, the appends wait for a compaction to land between them, so
+                // however the races go, one compaction sits between two appends.
+                while window == 21 && compacted.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
                 append(&lake, window, (window - 1) * 100).await;
             }
         })
@@ -168,6 +174,7 @@ async fn compaction_racing_appends_loses_no_row_and_adds_none() {
             .await
             .unwrap();
         compactions += usize::from(done.compaction.is_some());
+        compacted.store(compactions, std::sync::atomic::Ordering::SeqCst);
     }
     writer.await.unwrap();
     let done = lake
