@@ -35,7 +35,8 @@ async fn a_paused_flow_shows_its_schema_change_and_takes_the_users_choice() {
     );
     lab.set_clock(T0 + 3 * PERIOD + 1);
     let runs = lab.ended_runs(&flow, 2, Duration::from_secs(60)).await;
-    assert_eq!(status(&runs[1]), "failed", "{runs:#?}");
+    let paused = runs.iter().find(|r| r["windowNumber"] == 2).expect("window 2's run");
+    assert_eq!(status(paused), "failed", "{runs:#?}");
 
     let mut browser = Browser::start(&shots_dir()).await;
     browser.secrets = vec![lab.api.client_secret.clone()];
