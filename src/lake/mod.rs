@@ -298,7 +298,11 @@ impl Lake {
         {
             return Ok(None);
         }
-        if let Some(mut table) = self.inner.snapshots.get(url) {
+        // Kept for local lakes only: on S3 a kept table's client failed its next request
+        // ("dispatch task gone") when commits raced (tests/it/s3.rs), so an object-store
+        // table is loaded afresh at every open, as before the cache.
+        let cached = self.inner.local.is_some();
+        if let Some(mut table) = self.inner.snapshots.get(url).filter(|_| cached) {
             match table.update_incremental(None).await {
                 Ok(()) => {
                     self.inner.snapshots.put(url, &table);
@@ -314,7 +318,9 @@ impl Lake {
         let mut table = self.builder(url)?.build()?;
         match table.load().await {
             Ok(()) => {
-                self.inner.snapshots.put(url, &table);
+                if cached {
+                    self.inner.snapshots.put(url, &table);
+                }
                 Ok(Some(table))
             }
             Err(DeltaTableError::NotATable(_)) => Ok(None),

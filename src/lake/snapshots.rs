@@ -1,4 +1,5 @@
-//! The newest snapshot of each table this process opened, kept for a short while. Opening
+//! The newest snapshot of each table of a local lake this process opened, kept for a short
+//! while (an S3 lake loads its tables afresh: see `Lake::open`). Opening
 //! a table again then reads only the commits made since (`update_incremental`) instead of
 //! its last checkpoint and every commit after it, so the few looks a run takes at its
 //! table (has the window landed, the write, the schema after it) cost a listing and the
