@@ -202,10 +202,15 @@ async fn catch_up(options: Options, processes: usize, windows: i64) {
 /// The ids of `version` of the table at `location`, read by the `deltalake` package; the
 /// reader's error when that version cannot be read.
 fn ids_at(location: &str, version: u64) -> Result<Vec<i64>, String> {
+    // os._exit: the reader's runtime threads sometimes abort the interpreter's own exit
+    // ("terminate called without an active exception") after the answer is printed.
     let script = format!(
-        "from deltalake import DeltaTable\n\
+        "import os, sys\n\
+         from deltalake import DeltaTable\n\
          t = DeltaTable({location:?}, version={version})\n\
-         print(sorted(t.to_pyarrow_table().column('id').to_pylist()))"
+         print(sorted(t.to_pyarrow_table().column('id').to_pylist()))\n\
+         sys.stdout.flush()\n\
+         os._exit(0)"
     );
     let out = std::process::Command::new("python3")
         .args(["-c", &script])
