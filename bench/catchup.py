@@ -56,6 +56,23 @@ def serve(inlet, env, data_dir, work, name, clock, metadata_url):
     return server, line.removeprefix("inlet listening on ")
 
 
+def windowed_flow(inlet, where, base, pg, table):
+    """A client of a fresh server at `base` (`where`: its environment, data directory and
+    metadata-store flags), connections to `table`, and a 15-minute flow from START windowed
+    by its `at` column; returns (api, flow id, dataset id)."""
+    env, data_dir, metadata = where
+    client = json.loads(_cli(inlet, env, data_dir, "clients", "create", "--org", ORG, "--name", "b", *metadata))
+    token = _cli(inlet, env, data_dir, "token", "--org", ORG, "--client-id", client["client_id"], *metadata)
+    api = Api(base, client["client_id"], token)
+    source, target, dataset = _setup(api, pg, table)
+    flow_id = api.created(f"{FLOW}/flows", {
+        "name": f"{table} windows", "flowSpec": {"id": FLOW_SPEC, "version": "1.0"},
+        "sourceConnectionIds": [source], "targetConnectionIds": [target],
+        "transformations": [{"name": "Copy", "params": {"deltaColumn": {"name": "at"}}}],
+        "scheduleParams": {"startTime": str(START), "frequency": "minute", "interval": "15"}})["id"]
+    return api, flow_id, dataset
+
+
 def exact(location, rows):
     """Whether the table holds ids 0..rows-1 once each (read by the deltalake package)."""
     ids = DeltaTable(location).to_pyarrow_table(columns=["id"]).column("id")
@@ -93,16 +110,7 @@ def one_case(args, pg, processes, work):
         for index in range(processes):
             servers.append(serve(args.inlet, env, data_dir, work, f"serve-{index}", clock, metadata_url))
         base = servers[0][1]
-        client = json.loads(_cli(args.inlet, env, data_dir, "clients", "create", "--org", ORG, "--name", "b",
-                                 *metadata))
-        token = _cli(args.inlet, env, data_dir, "token", "--org", ORG, "--client-id", client["client_id"], *metadata)
-        api = Api(base, client["client_id"], token)
-        source, target, dataset = _setup(api, pg, "ticks")
-        flow_id = api.created(f"{FLOW}/flows", {
-            "name": "catch-up", "flowSpec": {"id": FLOW_SPEC, "version": "1.0"},
-            "sourceConnectionIds": [source], "targetConnectionIds": [target],
-            "transformations": [{"name": "Copy", "params": {"deltaColumn": {"name": "at"}}}],
-            "scheduleParams": {"startTime": str(START), "frequency": "minute", "interval": "15"}})["id"]
+        api, flow_id, dataset = windowed_flow(args.inlet, (env, data_dir, metadata), base, pg, "ticks")
         started = time.monotonic()
         with open(clock + ".new", "w") as f:
             f.write(str(START + args.windows * PERIOD))

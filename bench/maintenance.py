@@ -34,7 +34,7 @@ from deltalake import DeltaTable  # noqa: E402
 
 import catchup  # noqa: E402
 from catchup import PERIOD, START, exact, serve  # noqa: E402
-from flow import FLOW, FLOW_SPEC, ORG, Api, _cli, _setup  # noqa: E402
+from flow import FLOW  # noqa: E402
 from pg import PgServer  # noqa: E402
 
 
@@ -109,15 +109,7 @@ def one_case(args, pg, work, maintenance):
         f.write(str(START - 60))
     server, base = serve(args.inlet, env, data_dir, work, "serve", clock, None)
     try:
-        client = json.loads(_cli(args.inlet, env, data_dir, "clients", "create", "--org", ORG, "--name", "b"))
-        token = _cli(args.inlet, env, data_dir, "token", "--org", ORG, "--client-id", client["client_id"])
-        api = Api(base, client["client_id"], token)
-        source, target, dataset = _setup(api, pg, "ticks")
-        flow_id = api.created(f"{FLOW}/flows", {
-            "name": "catch-up", "flowSpec": {"id": FLOW_SPEC, "version": "1.0"},
-            "sourceConnectionIds": [source], "targetConnectionIds": [target],
-            "transformations": [{"name": "Copy", "params": {"deltaColumn": {"name": "at"}}}],
-            "scheduleParams": {"startTime": str(START), "frequency": "minute", "interval": "15"}})["id"]
+        api, flow_id, dataset = catchup.windowed_flow(args.inlet, (env, data_dir, []), base, pg, "ticks")
         started = time.monotonic()
         with open(clock + ".new", "w") as f:
             f.write(str(START + args.windows * PERIOD))

@@ -30,8 +30,7 @@ sys.path.insert(0, HERE)
 import pyarrow.compute as pc  # noqa: E402
 from deltalake import DeltaTable  # noqa: E402
 
-from catchup import PERIOD, START, runs_of, serve  # noqa: E402
-from flow import FLOW, FLOW_SPEC, ORG, Api, _cli, _setup  # noqa: E402
+from catchup import PERIOD, START, runs_of, serve, windowed_flow  # noqa: E402
 from pg import PgServer  # noqa: E402
 
 # (name, DDL, the columns and values of the window's rows, a column and the type it must have after)
@@ -92,15 +91,7 @@ def main():
             f.write(str(START - 60))
         server, base = serve(args.inlet, env, data_dir, work, "serve", clock, None)
         try:
-            client = json.loads(_cli(args.inlet, env, data_dir, "clients", "create", "--org", ORG, "--name", "b"))
-            token = _cli(args.inlet, env, data_dir, "token", "--org", ORG, "--client-id", client["client_id"])
-            api = Api(base, client["client_id"], token)
-            source, target, dataset = _setup(api, pg, "wide")
-            flow_id = api.created(f"{FLOW}/flows", {
-                "name": "schema", "flowSpec": {"id": FLOW_SPEC, "version": "1.0"},
-                "sourceConnectionIds": [source], "targetConnectionIds": [target],
-                "transformations": [{"name": "Copy", "params": {"deltaColumn": {"name": "at"}}}],
-                "scheduleParams": {"startTime": str(START), "frequency": "minute", "interval": "15"}})["id"]
+            api, flow_id, dataset = windowed_flow(args.inlet, (env, data_dir, []), base, pg, "wide")
             _, item = api.call("GET", f"/data/foundation/catalog/dataSets/{dataset}")
             location = item[dataset]["location"].removeprefix("file://")
             next_id = args.rows
