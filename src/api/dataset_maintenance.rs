@@ -16,6 +16,9 @@ use crate::flows::maintenance::{MaintainError, shown_health};
 use crate::identity::Caller;
 use crate::state::AppState;
 
+/// The longest an on-demand pass waits for a pass already holding the dataset.
+const MAX_WAIT: std::time::Duration = std::time::Duration::from_secs(15);
+
 /// The routes of the extension.
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(dataset_action))
@@ -46,7 +49,7 @@ impl DatasetOp {
     params(("id" = String, Path), ("op" = String, Query, description = "Inlet: maintain (compact small files, checkpoint, vacuum now); any case")),
     responses((status = 200, description = "Inlet: what the pass did (`maintenance`) and the table's health after it (`inletHealth`, null before the first write)", body = Object),
         (status = 400, description = "`op` is not maintain"),
-        (status = 409, description = "Another process is maintaining the dataset")))]
+        (status = 409, description = "Another pass held the dataset for longer than the wait (the run lease, at most 15 s)")))]
 async fn dataset_action(
     State(state): State<AppState>,
     caller: Caller,
@@ -58,7 +61,10 @@ async fn dataset_action(
         .await?
         .ok_or_else(|| ApiError::not_found("Dataset", &id))?;
     let maintainer = state.maintainer();
-    let done = match maintainer.maintain(&id, true).await {
+    // A pass already running (or a dead holder's lease) ends within a lease; waiting
+    // that long, capped, spares the caller a retry.
+    let patience = maintainer.lease.min(MAX_WAIT);
+    let done = match maintainer.maintain_when_free(&id, patience).await {
         Ok(done) => done,
         Err(MaintainError::Busy) => {
             return Err(ApiError::flow(

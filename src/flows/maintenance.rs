@@ -148,6 +148,21 @@ impl Maintainer {
         outcome
     }
 
+    /// An on-demand pass: when another pass holds the dataset (the background one, or a
+    /// process that died holding it), waits for it to end or its lease to lapse, up to
+    /// `patience`, and then runs; `Busy` only when the dataset stayed held that long.
+    pub async fn maintain_when_free(&self, dataset: &str, patience: Duration) -> Result<Maintained, MaintainError> {
+        let deadline = tokio::time::Instant::now() + patience;
+        loop {
+            match self.maintain(dataset, true).await {
+                Err(MaintainError::Busy) if tokio::time::Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                outcome => return outcome,
+            }
+        }
+    }
+
     /// The pass, renewing the lease meanwhile; a lease lost stops it (another process
     /// may have taken the dataset over).
     async fn maintain_held(

@@ -79,7 +79,29 @@ async fn many_small_windows_land_once_while_maintenance_runs_and_the_server_is_k
         metadata_url: Some(metadata.admin_url("meta")),
         ..Options::default()
     };
-    catch_up(options, 1, WINDOWS).await;
+    let (lab, dataset) = catch_up(options, 1, WINDOWS).await;
+
+    // A pass holding the dataset is waited for: another holder's live lease answers
+    // 1408-409 once the wait (the 3 s run lease) is over; a holder that ends while the
+    // request waits lets it run.
+    let hold = format!(
+        "INSERT INTO dataset_maintenance (dataset_id, holder, expires_at) VALUES ('{dataset}', 'elsewhere', 9000000000000000)
+         ON CONFLICT (dataset_id) DO UPDATE SET holder = 'elsewhere', expires_at = 9000000000000000"
+    );
+    metadata.psql("meta", &hold);
+    let (code, body) = maintain(&lab, &dataset, "maintain").await;
+    assert_eq!(code, StatusCode::CONFLICT, "{body:#}");
+    assert!(body.to_string().contains("1408"), "{body}");
+    assert!(body.to_string().contains("try again later"), "{body}");
+    let (psql, socket) = (metadata.psql_path(), metadata.socket());
+    let release = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_secs(1));
+        let sql = "UPDATE dataset_maintenance SET holder = NULL, expires_at = 0";
+        crate::common::pg::psql_at(&psql, (&socket.0, socket.1), "meta", sql);
+    });
+    let (code, body) = maintain(&lab, &dataset, "maintain").await;
+    release.join().unwrap();
+    assert_eq!(code, StatusCode::OK, "{body:#}");
 }
 
 #[tokio::test]
@@ -93,12 +115,12 @@ async fn two_processes_on_an_s3_lake_catch_up_while_maintaining_it() {
         env: s3.env(),
         ..Options::default()
     };
-    catch_up(options, 2, WINDOWS / 2).await;
+    let _ = catch_up(options, 2, WINDOWS / 2).await;
 }
 
 /// `windows` due windows drained by `processes` servers on `options`' stores, each of
 /// them maintaining the table every second; one server is SIGKILLed now and then.
-async fn catch_up(options: Options, processes: usize, windows: i64) {
+async fn catch_up(options: Options, processes: usize, windows: i64) -> (Lab, String) {
     let config = "workers = 2\nrun_attempts = 1000\nmaintenance_interval = \"1s\"\n\
                   maintenance_min_small_files = 10\nmaintenance_checkpoint_after = 20\n";
     let mut lab = Lab::start_with(T0 - 60, &setup(), config, options.clone());
@@ -197,6 +219,7 @@ async fn catch_up(options: Options, processes: usize, windows: i64) {
     let (code, body) = maintain(&lab, &dataset, "optimize").await;
     assert_eq!(code, StatusCode::BAD_REQUEST);
     assert!(body.to_string().contains("`op` must be maintain"), "{body}");
+    (lab, dataset)
 }
 
 /// The ids of `version` of the table at `location`, read by the `deltalake` package; the
