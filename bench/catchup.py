@@ -16,6 +16,7 @@ import argparse
 import datetime
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -40,10 +41,10 @@ def log(message):
     print(f"[catchup] {message}", flush=True)
 
 
-def serve(inlet, env, data_dir, work, name, clock, metadata_url):
+def serve(inlet, env, data_dir, work, name, clock, metadata_url, extra=""):
     config = os.path.join(work, f"{name}.toml")
     with open(config, "w") as f:
-        f.write(CONFIG)
+        f.write(CONFIG + extra)
     command = [inlet, "serve", "--config", config, "--data-dir", data_dir, "--listen", "127.0.0.1:0"]
     if metadata_url:
         command += ["--metadata-url", metadata_url]
@@ -95,20 +96,24 @@ def runs_of(api, flow_id):
 
 
 def last_landed(api, flow_id, window):
-    """Whether the flow's run of `window` succeeded; raises on any failed run."""
+    """Whether the flow's runs up to `window` all succeeded; raises on any failed run."""
     status, reply = api.call("GET", f"{FLOW}/runs?property=flowId=={flow_id}&property=metrics.statusSummary.status==failed&limit=1")
     if status != 200:
         raise RuntimeError(f"GET runs: {status} {reply}")
     if reply["items"]:
         raise RuntimeError(f"a run failed: {json.dumps(reply['items'][0])[:500]}")
-    status, reply = api.call("GET", f"{FLOW}/runs?property=flowId=={flow_id}&property=windowNumber=={window}")
+    # Windows landed together are recorded one after another: count them all.
+    status, reply = api.call(
+        "GET", f"{FLOW}/runs?property=flowId=={flow_id}&property=metrics.statusSummary.status==success&count=true")
     if status != 200:
         raise RuntimeError(f"GET runs: {status} {reply}")
-    return any(r["metrics"]["statusSummary"]["status"] == "success" for r in reply["items"])
+    return reply["count"] >= window
 
 
-def one_case(args, pg, processes, work):
-    env = {**os.environ, "INLET_LOG": "warn"}
+def one_case(args, pg, case, work):
+    processes, together = case
+    # BENCH_INLET_LOG=info and BENCH_LOGS=<dir> keep the servers' logs, to see where time goes.
+    env = {**os.environ, "INLET_LOG": os.environ.get("BENCH_INLET_LOG", "warn")}
     data_dir, clock = os.path.join(work, "data"), os.path.join(work, "clock")
     with open(clock, "w") as f:
         f.write(str(START - 60))
@@ -121,7 +126,8 @@ def one_case(args, pg, processes, work):
     servers = []
     try:
         for index in range(processes):
-            servers.append(serve(args.inlet, env, data_dir, work, f"serve-{index}", clock, metadata_url))
+            extra = f"catch_up_windows = {together}\n"
+            servers.append(serve(args.inlet, env, data_dir, work, f"serve-{index}", clock, metadata_url, extra))
         base = servers[0][1]
         api, flow_id, dataset = windowed_flow(args.inlet, (env, data_dir, metadata), base, pg, "ticks")
         started = time.monotonic()
@@ -137,7 +143,7 @@ def one_case(args, pg, processes, work):
         wall = time.monotonic() - started
         runs = runs_of(api, flow_id)
         if any(r["metrics"]["statusSummary"]["status"] != "success" for r in runs):
-            raise RuntimeError("a run did not succeed")
+            raise RuntimeError(f"a run did not succeed: {[r for r in runs if r['metrics']['statusSummary']['status'] != 'success'][:1]}")
         rss = max(peak_rss_kib(server.pid) or 0 for server, _ in servers)
         windows = sorted(r["windowNumber"] for r in runs)
         _, item = api.call("GET", f"/data/foundation/catalog/dataSets/{dataset}")
@@ -145,7 +151,7 @@ def one_case(args, pg, processes, work):
         expected = {"rows": args.windows * args.rows_per_window}
         ok, note = exact(location, expected["rows"])
         ok = ok and windows == list(range(1, args.windows + 1))
-        return {"processes": processes, "windows": args.windows, "wall_s": round(wall, 2),
+        return {"processes": processes, "catch_up_windows": together, "windows": args.windows, "wall_s": round(wall, 2),
                 "windows_per_s": round(args.windows / wall, 1), "per_run_ms": round(wall * 1000 / args.windows, 1),
                 "rss_kib": rss, "ok": ok, "note": note}
     finally:
@@ -155,6 +161,10 @@ def one_case(args, pg, processes, work):
                 server.wait(timeout=60)
             except subprocess.TimeoutExpired:
                 server.kill()
+        if os.environ.get("BENCH_LOGS"):
+            for index in range(processes):
+                name = f"serve-{index}.log"
+                shutil.copy(os.path.join(work, name), os.path.join(os.environ["BENCH_LOGS"], f"{processes}-{together}-{name}"))
 
 
 def main():
@@ -163,18 +173,24 @@ def main():
     p.add_argument("--windows", type=int, default=500)
     p.add_argument("--rows-per-window", type=int, default=200)
     p.add_argument("--processes", default="1,2", help="comma-separated process counts (2+: PostgreSQL metadata)")
+    p.add_argument("--catch-up-windows", default="50",
+                   help="comma-separated catch_up_windows settings (1: each window in its own commit)")
+    p.add_argument("--no-index", action="store_true", help="leave the delta column without an index")
     p.add_argument("--out", default=os.path.join(HERE, "results"))
     args = p.parse_args()
     rows = args.windows * args.rows_per_window
     step = PERIOD / args.rows_per_window
     results = []
+    # A delta column is indexed as a rule: without, each window's query scans the table.
+    index = "" if args.no_index else "CREATE INDEX ON ticks (at); "
     with PgServer() as pg:
         pg.psql("bench", f"CREATE TABLE ticks (id bigint PRIMARY KEY, at timestamptz NOT NULL); "
                          f"INSERT INTO ticks SELECT g, to_timestamp({START} + g * {step}) "
-                         f"FROM generate_series(0, {rows - 1}) g; ANALYZE ticks;")
-        for processes in [int(n) for n in args.processes.split(",")]:
+                         f"FROM generate_series(0, {rows - 1}) g; {index}ANALYZE ticks;")
+        cases = [(int(p), int(w)) for p in args.processes.split(",") for w in args.catch_up_windows.split(",")]
+        for case in cases:
             with tempfile.TemporaryDirectory(prefix="inlet-catchup-") as work:
-                result = one_case(args, pg, processes, work)
+                result = one_case(args, pg, case, work)
             log(json.dumps(result))
             results.append(result)
     os.makedirs(args.out, exist_ok=True)
@@ -182,10 +198,11 @@ def main():
     with open(os.path.join(args.out, f"{name}.json"), "w") as f:
         json.dump({"windows": args.windows, "rows_per_window": args.rows_per_window, "results": results}, f, indent=1)
     lines = [f"# Catch-up: {args.windows} due windows of {args.rows_per_window} rows ({datetime.date.today()})", "",
-             "| processes | metadata | wall | windows/s | per run | peak RSS | exact |", "|---:|---|---:|---:|---:|---:|---|"]
+             "| processes | metadata | catch_up_windows | wall | windows/s | per window | peak RSS | exact |",
+             "|---:|---|---:|---:|---:|---:|---:|---|"]
     for r in results:
         store = "SQLite" if r["processes"] == 1 else "PostgreSQL"
-        lines.append(f"| {r['processes']} | {store} | {r['wall_s']} s | {r['windows_per_s']} | {r['per_run_ms']} ms | "
+        lines.append(f"| {r['processes']} | {store} | {r['catch_up_windows']} | {r['wall_s']} s | {r['windows_per_s']} | {r['per_run_ms']} ms | "
                      f"{r['rss_kib'] // 1024} MiB | {'yes' if r['ok'] else 'NO: ' + r['note']} |")
     with open(os.path.join(args.out, f"{name}.md"), "w") as f:
         f.write("\n".join(lines) + "\n")

@@ -80,6 +80,7 @@ struct FileConfig {
     retry_backoff: Option<String>,
     poll_interval: Option<String>,
     cdc_changes_per_run: Option<u32>,
+    catch_up_windows: Option<u32>,
     run_retention_keep: Option<usize>,
     run_retention_age: Option<String>,
     egress_allow: Option<Vec<String>>,
@@ -141,6 +142,8 @@ pub struct Config {
     /// Changes a change data capture run reads at most (whole transactions: it stops
     /// after the transaction that reaches this); the next run goes on from there.
     pub cdc_changes_per_run: u32,
+    /// Consecutive due windows of a flow landed in one commit at most (catch-up).
+    pub catch_up_windows: u32,
     /// Runs kept per flow however old (retention, see [`crate::flows::retention`]).
     pub run_retention_keep: usize,
     /// Runs younger than this are kept however many there are.
@@ -228,6 +231,7 @@ impl Config {
                 Duration::from_millis(500),
             )?,
             cdc_changes_per_run: file.cdc_changes_per_run.unwrap_or(1_000_000).max(1),
+            catch_up_windows: catch_up_windows(file.catch_up_windows)?,
             run_retention_keep: file.run_retention_keep.unwrap_or(500),
             run_retention_age: duration(
                 file.run_retention_age.as_deref(),
@@ -271,6 +275,7 @@ impl Config {
             run_lease: self.run_lease,
             poll_interval: self.poll_interval,
             cdc_changes_per_run: self.cdc_changes_per_run,
+            catch_up_windows: self.catch_up_windows,
             slot_lag_alert_bytes: self.alerts.slot_lag_bytes,
         }
     }
@@ -326,6 +331,14 @@ fn maintenance_settings(file: &FileConfig) -> anyhow::Result<MaintenanceSettings
             Duration::from_secs(7 * 86_400),
         )?,
     )
+}
+
+/// `catch_up_windows`: 50 by default, 1 (each window its own commit) to 1,000.
+fn catch_up_windows(windows: Option<u32>) -> anyhow::Result<u32> {
+    match windows.unwrap_or(50) {
+        windows @ 1..=1000 => Ok(windows),
+        other => anyhow::bail!("catch_up_windows must be from 1 (each window in its own commit) to 1000, not {other}"),
+    }
 }
 
 fn egress_policy(allow: Vec<String>, deny: Vec<String>, builtin: bool) -> anyhow::Result<EgressPolicy> {
@@ -388,6 +401,18 @@ mod tests {
         assert_eq!(config.token_ttl, Duration::from_secs(7200));
         assert_eq!(config.data_dir, PathBuf::from("inlet-data"));
         assert_eq!(config.lake_root, "inlet-data/lake");
+    }
+
+    #[test]
+    fn catch_up_windows_are_bounded() {
+        assert_eq!(catch_up_windows(None).unwrap(), 50);
+        assert_eq!(catch_up_windows(Some(1)).unwrap(), 1);
+        let error = catch_up_windows(Some(0)).unwrap_err().to_string();
+        assert!(
+            error.contains("from 1 (each window in its own commit) to 1000, not 0"),
+            "{error}"
+        );
+        assert!(catch_up_windows(Some(1001)).is_err());
     }
 
     #[test]

@@ -93,6 +93,7 @@ pub async fn copy(request: CopyRequest) -> anyhow::Result<CopyReport> {
         run_id: uuid::Uuid::new_v4().to_string(),
         batch_id: None,
         cdc_position: None,
+        first_window: None,
     };
     let (evolution, schema_changes) = evolution(&lake, name, &read.schema, &request).await?;
     let progress = read.progress.clone();

@@ -77,7 +77,16 @@ impl Engine {
                 cdc_position: Some(slot.confirmed.to_string()),
                 merge_key: None,
             };
-            let outcome = self.transfer(owner, run, (plan, source), batch_id, delivery).await?;
+            let outcome = self
+                .transfer(
+                    owner,
+                    run,
+                    (plan, source),
+                    batch_id,
+                    delivery,
+                    (&[], &Default::default()),
+                )
+                .await?;
             if let Some(at) = requested
                 && let Err(error) = self.store.clear_resnapshot(&plan.flow.id, at).await
             {
@@ -139,6 +148,7 @@ impl Engine {
             run_id: run.id.clone(),
             batch_id: Some(batch_id.to_string()),
             cdc_position: Some(to.to_string()),
+            first_window: None,
         };
         let changes = ChangeSet {
             key: read.key,

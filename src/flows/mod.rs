@@ -5,6 +5,7 @@ mod cdc;
 pub mod clock;
 pub mod engine;
 pub mod failure;
+mod followers;
 mod landing;
 pub mod maintenance;
 pub mod model;

@@ -1,12 +1,14 @@
 //! The data path of an attempt: read the window from the source, map it, and write it to
 //! the target in one commit, saving the run's growing counts every second meanwhile.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
 
 use super::engine::Engine;
 use super::failure::RunFailure;
+use super::followers::FollowerReads;
 use super::partial;
 use super::plan::RunPlan;
 use super::schema_policy::Compared;
@@ -28,6 +30,7 @@ impl Engine {
         (plan, source): (&RunPlan, &dyn Source),
         batch_id: &str,
         delivery: Delivery,
+        (followers, seen): (&[RunRow], &FollowerReads),
     ) -> Result<CommitOutcome, RunFailure> {
         // Held until the write ends: the read's connections close with its stream.
         let slots = self
@@ -35,7 +38,8 @@ impl Engine {
             .acquire(&plan.source_config, self.settings.source_partitions)
             .await
             .map_err(RunFailure::internal)?;
-        let read = source.read(&self.read_request(run, plan, slots.count())).await?;
+        let request = self.read_request(run, plan, slots.count());
+        let read = source.read(&request).await?;
         let mapping = match &plan.mapping {
             Some(set) => Some(
                 MappingPlan::new(&read.schema, &set.mappings)
@@ -51,23 +55,30 @@ impl Engine {
         };
         let evolution = self.schema_evolution(run, plan, compared).await?;
         let progress = read.progress.clone();
+        let mapping = Arc::new(mapping);
+        let mapped = mapping.clone();
         let batches = read.batches.map(move |batch| {
             let batch = batch.map_err(RunFailure::from)?;
-            match &mapping {
+            match mapped.as_ref() {
                 Some(plan) => plan
                     .apply(&batch)
                     .map_err(|e| RunFailure::permanent("MAPPING_FAILED", e.to_string())),
                 None => Ok(batch),
             }
         });
-        let batches = partial::guarded(batches, progress.clone(), &plan.flow).boxed();
+        let mut batches = partial::guarded(batches, progress.clone(), &plan.flow).boxed();
+        if !followers.is_empty() {
+            let shapes = (read.schema.clone(), mapping);
+            batches = self.chain_followers(batches, (request, followers), plan, shapes, seen.clone());
+        }
         let spec = CommitSpec {
             mode: delivery.mode,
             app_id: plan.flow.id.clone(),
-            txn_version: run.window_number,
+            txn_version: followers.last().unwrap_or(run).window_number,
             run_id: run.id.clone(),
             batch_id: Some(batch_id.to_string()),
             cdc_position: delivery.cdc_position,
+            first_window: (!followers.is_empty()).then_some(run.window_number),
         };
         let target = self.target.clone();
         let dataset = plan.dataset_id.clone();
@@ -100,7 +111,8 @@ impl Engine {
                 }),
             }
         };
-        let outcome = self.report_progress(owner, run, &progress, write).await;
+        let renewed: Vec<&str> = followers.iter().map(|f| f.id.as_str()).collect();
+        let outcome = self.report_progress(owner, (run, &renewed), &progress, write).await;
         record_input(run, &progress);
         partial::record(run, &progress, &plan.flow);
         self.metrics.bytes_read(progress.bytes());
@@ -135,11 +147,12 @@ impl Engine {
         })
     }
 
-    /// Awaits `write`, saving the run's growing counts every second meanwhile.
+    /// Awaits `write`, saving the run's growing counts every second meanwhile, and
+    /// renewing the leases of the followers (`renewed`) the write lands too.
     async fn report_progress<T>(
         &self,
         owner: &str,
-        run: &mut RunRow,
+        (run, renewed): (&mut RunRow, &[&str]),
         progress: &ReadProgress,
         write: impl Future<Output = T>,
     ) -> T {
@@ -150,6 +163,12 @@ impl Engine {
                 _ = tokio::time::sleep(Duration::from_secs(1)) => {
                     record_input(run, progress);
                     self.save(owner, run).await;
+                    if !renewed.is_empty() {
+                        let until = self.clock.wall_millis() + self.settings.run_lease.as_millis() as i64;
+                        if let Err(error) = self.store.renew_leases(renewed, owner, until).await {
+                            tracing::warn!(run = %run.id, %error, "renewing the leases of windows landed together failed");
+                        }
+                    }
                 }
             }
         }
@@ -230,7 +249,7 @@ fn resnapshot(run: &RunRow) -> bool {
 }
 
 /// Rows read (skipped ones included) and skipped, and bytes received.
-fn record_input(run: &mut RunRow, progress: &ReadProgress) {
+pub(super) fn record_input(run: &mut RunRow, progress: &ReadProgress) {
     let failed = progress.failed_rows();
     let records = &mut run.details.metrics.record_summary;
     records.input_record_count = progress.rows() + failed;

@@ -190,6 +190,13 @@ pub(super) fn properties(spec: &CommitSpec, output: &serde_json::Value) -> Commi
                 "inletCdc".to_string(),
                 json!(spec.cdc_position.as_ref().map(|p| json!({"position": p}))),
             ),
+            (
+                "inletWindows".to_string(),
+                json!(
+                    spec.first_window
+                        .map(|first| json!({"first": first, "last": spec.txn_version}))
+                ),
+            ),
         ])
         .with_max_retries(0)
 }

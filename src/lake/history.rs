@@ -167,6 +167,7 @@ mod tests {
                 run_id: format!("run-{version}"),
                 batch_id: None,
                 cdc_position: None,
+                first_window: None,
             };
             let batches = futures::stream::iter([Ok::<_, std::io::Error>(batch)]);
             lake.write("d1", schema.clone(), batches, commit).await.unwrap();

@@ -69,24 +69,26 @@ async fn find_commit(table: &DeltaTable, app_id: &str, version: i64) -> Result<O
 }
 
 /// The commit's details if the log entry `bytes` (JSON lines) carries `app_id`'s txn
-/// `version`.
+/// `version`, or lands it among several windows (`inletWindows`: first to the txn's).
 fn commit_of(bytes: &[u8], app_id: &str, version: i64) -> Option<LandedCommit> {
     let actions: Vec<Value> = std::str::from_utf8(bytes)
         .ok()?
         .lines()
         .filter_map(|line| serde_json::from_str(line).ok())
         .collect();
-    let carries = actions
-        .iter()
-        .any(|a| a["txn"]["appId"] == app_id && a["txn"]["version"] == version);
-    if !carries {
-        return None;
-    }
     let info = actions
         .iter()
         .find_map(|a| a.get("commitInfo"))
         .cloned()
         .unwrap_or_default();
+    let last = actions
+        .iter()
+        .find(|a| a["txn"]["appId"] == app_id)
+        .and_then(|a| a["txn"]["version"].as_i64())?;
+    let first = info["inletWindows"]["first"].as_i64().unwrap_or(last);
+    if !(first..=last).contains(&version) {
+        return None;
+    }
     let text = |key: &str| info[key].as_str().map(str::to_string);
     let count = |key: &str| info["inletOutput"][key].as_u64().unwrap_or(0);
     Some(LandedCommit {
@@ -127,5 +129,21 @@ mod tests {
         assert!(commit_of(entry.as_bytes(), "flow-1", 2).is_none(), "another window");
         assert!(commit_of(entry.as_bytes(), "flow-2", 3).is_none(), "another flow");
         assert!(commit_of(b"not json", "flow-1", 3).is_none());
+    }
+
+    #[test]
+    fn a_commit_of_several_windows_is_found_for_each_of_them() {
+        let entry = concat!(
+            r#"{"txn":{"appId":"flow-1","version":7,"lastUpdated":1}}"#,
+            "\n",
+            r#"{"commitInfo":{"runId":"r5","inletWindows":{"first":5,"last":7}}}"#,
+            "\n"
+        );
+        for window in 5..=7 {
+            let found = commit_of(entry.as_bytes(), "flow-1", window).unwrap();
+            assert_eq!(found.run_id.as_deref(), Some("r5"));
+        }
+        assert!(commit_of(entry.as_bytes(), "flow-1", 4).is_none());
+        assert!(commit_of(entry.as_bytes(), "flow-1", 8).is_none());
     }
 }

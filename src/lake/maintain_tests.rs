@@ -40,6 +40,7 @@ async fn append(lake: &Lake, window: i64, from: i64) {
         run_id: format!("run-{window}"),
         batch_id: None,
         cdc_position: None,
+        first_window: None,
     };
     let batches = futures::stream::iter([Ok::<_, std::io::Error>(batch)]);
     lake.write("d", schema, batches, spec).await.unwrap();

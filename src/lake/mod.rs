@@ -72,6 +72,9 @@ pub struct CommitSpec {
     /// For change data capture: the source's log position the commit brings the dataset
     /// to, recorded in `commitInfo` as `inletCdc.position`.
     pub cdc_position: Option<String>,
+    /// When the commit lands several consecutive windows (catch-up), the first of them;
+    /// `txn_version` is the last. Recorded in `commitInfo` as `inletWindows`.
+    pub first_window: Option<i64>,
 }
 
 /// How a write ended.

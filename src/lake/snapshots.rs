@@ -75,6 +75,7 @@ mod tests {
             run_id: format!("run-{window}"),
             batch_id: None,
             cdc_position: None,
+            first_window: None,
         };
         let batches = futures::stream::iter([Ok::<_, std::io::Error>(batch)]);
         lake.write("d", schema, batches, spec).await.unwrap()

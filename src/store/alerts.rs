@@ -109,7 +109,7 @@ pub struct DeliveryRow {
 }
 
 /// Inserts `event`, `tail` (an `ON CONFLICT` clause, or nothing) after the statement.
-async fn insert_event<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(
+pub(super) async fn insert_event<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(
     executor: E,
     event: &AlertEvent,
     tail: &str,

@@ -7,6 +7,7 @@ mod alerts;
 mod captures;
 mod claims;
 mod fields;
+mod followers;
 mod lists;
 mod maintenance;
 mod migrations;

@@ -8,7 +8,8 @@ as one JSON object:
   protocol  {minReaderVersion, minWriterVersion, readerFeatures, writerFeatures}
   files     the number of data files in that version
   txns      {appId: version}: the latest txn version per app id, from the log itself
-  commits   [{version, operation, runId}] oldest first, from the log itself
+  commits   [{version, operation, runId, windows}] oldest first, from the log itself
+            (windows: a commit's inletWindows {first, last}, or None)
   log_versions  the versions of the JSON commit files in the log, in order
   sums      {column: sum} for every integer column (an order-independent checksum)
   distinct  {column: count of distinct values} for every integer column
@@ -103,7 +104,8 @@ def main():
                 txns[action["txn"]["appId"]] = action["txn"]["version"]
             if "commitInfo" in action:
                 info = action["commitInfo"]
-                commits.append({"version": version, "operation": info.get("operation"), "runId": info.get("runId")})
+                commits.append({"version": version, "operation": info.get("operation"), "runId": info.get("runId"),
+                                "windows": info.get("inletWindows")})
     protocol = table.protocol()
     out = {
         "version": table.version(),

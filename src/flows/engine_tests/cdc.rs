@@ -100,6 +100,7 @@ async fn a_run_found_landed_moves_the_slot_to_the_position_its_commit_recorded()
         mode: WriteMode::Append,
         ids: vec![10],
         cdc_position: Some(Lsn(300).to_string()),
+        first_window: None,
     });
     let redone = work_once(&lab.engine, "b").await.unwrap().unwrap();
     assert_eq!(

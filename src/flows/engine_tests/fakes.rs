@@ -167,8 +167,14 @@ pub const ATTEMPTS: u32 = 3;
 pub const LEASE_MS: i64 = 30_000;
 
 impl Lab {
-    /// A flow with `schedule` and `transformations` (`Copy` with a delta column or none).
+    /// A flow with `schedule` and `transformations` (`Copy` with a delta column or none),
+    /// each window landed in its own commit.
     pub async fn new(schedule: Value, transformations: Value) -> Lab {
+        Lab::catching_up(schedule, transformations, 1).await
+    }
+
+    /// [`Lab::new`], landing up to `windows` consecutive due windows in one commit.
+    pub async fn catching_up(schedule: Value, transformations: Value, windows: u32) -> Lab {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open_sqlite(dir.path()).await.unwrap();
         let cipher = SecretCipher::new(&Key::parse(&Secret::new("11".repeat(32))).unwrap());
@@ -207,6 +213,7 @@ impl Lab {
                 poll_interval: std::time::Duration::from_millis(10),
                 cdc_changes_per_run: 1000,
                 slot_lag_alert_bytes: u64::MAX,
+                catch_up_windows: windows,
             },
         };
         Lab {

@@ -39,6 +39,8 @@ pub struct Commit {
     pub mode: WriteMode,
     pub ids: Vec<i64>,
     pub cdc_position: Option<String>,
+    /// The first window of a commit landing several (`txn_version` is the last).
+    pub first_window: Option<i64>,
 }
 
 /// A lake in memory with the lake's txn rule: a write whose txn version for its app is
@@ -83,6 +85,7 @@ impl MemoryTarget {
             mode,
             ids,
             cdc_position: spec.cdc_position,
+            first_window: spec.first_window,
         });
         CommitOutcome::Committed {
             table_version: self.commits.lock().unwrap().len() as i64 - 1,
@@ -109,10 +112,9 @@ impl Target for MemoryTarget {
             return Ok(None);
         };
         let commits = self.commits.lock().unwrap();
-        let commit = commits
-            .iter()
-            .enumerate()
-            .find(|(_, c)| c.app_id == app_id && c.txn_version == window);
+        let commit = commits.iter().enumerate().find(|(_, c)| {
+            c.app_id == app_id && (c.first_window.unwrap_or(c.txn_version)..=c.txn_version).contains(&window)
+        });
         Ok(Some(Landed {
             txn_version: done,
             commit: commit.map(|(version, c)| LandedCommit {

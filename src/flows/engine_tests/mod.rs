@@ -4,6 +4,7 @@
 //! windows, disabled flows, and a scheduler that skips what it cannot read; change data
 //! capture runs against a fake change feed (`cdc.rs`).
 
+mod catch_up;
 mod cdc;
 mod fakes;
 mod feed;
@@ -38,7 +39,12 @@ fn by_ts() -> Value {
 
 /// A lab whose flow has five windows due (the backfill and four hours).
 async fn lab() -> Lab {
-    let lab = Lab::new(hourly(), by_ts()).await;
+    lab_landing(1).await
+}
+
+/// [`lab`], landing up to `windows` due windows in one commit.
+async fn lab_landing(windows: u32) -> Lab {
+    let lab = Lab::catching_up(hourly(), by_ts(), windows).await;
     let rows = (0..ROWS).map(|i| (i, (T0 - 3600 + 36 * i) * 1_000_000)).collect();
     *lab.rows.rows.lock().unwrap() = rows;
     lab.clock.now.store(T0 + 4 * 3600, std::sync::atomic::Ordering::SeqCst);
@@ -147,6 +153,7 @@ async fn a_redo_after_a_crash_that_followed_the_commit_writes_nothing_and_report
         mode: WriteMode::Append,
         ids: (0..100).collect(),
         cdc_position: None,
+        first_window: None,
     });
 
     let redone = work_once(&lab.engine, "b").await.unwrap().unwrap();
@@ -273,6 +280,7 @@ async fn an_abandoned_run_whose_last_attempt_committed_succeeds() {
         mode: WriteMode::Append,
         ids: (0..100).collect(),
         cdc_position: None,
+        first_window: None,
     });
     let ended = work_once(&lab.engine, "b").await.unwrap().unwrap();
     assert_eq!(ended.status, RunStatus::Success);
@@ -308,6 +316,7 @@ async fn a_batch_closed_as_failed_becomes_a_success_when_its_late_commit_is_foun
         mode: WriteMode::Append,
         ids: (0..100).collect(),
         cdc_position: None,
+        first_window: None,
     });
     let ended = work_once(&lab.engine, "b").await.unwrap().unwrap();
     assert_eq!(ended.status, RunStatus::Success);

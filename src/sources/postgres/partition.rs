@@ -119,6 +119,41 @@ pub async fn table_info(session: &SourceSession, table: &TableRef) -> Result<Tab
     })
 }
 
+/// `info` for reading only the rows of `filter` (a window's predicate on `table`, quoted):
+/// its bytes scaled by the share of the table's rows the planner expects the filter to
+/// keep. A small window of a big table then reads as one stream, by the delta column's
+/// index if it has one, where ctid partitions would each scan their part of the table.
+/// Without statistics (never analyzed) `info` is kept.
+pub async fn filtered(session: &SourceSession, table: &str, filter: &str, info: TableInfo) -> TableInfo {
+    let Some(total) = info.estimated_rows().filter(|rows| *rows > 0) else {
+        return info;
+    };
+    let sql = format!("EXPLAIN (FORMAT JSON) SELECT 1 FROM {table} WHERE {filter}");
+    let rows = match session.client().simple_query(&sql).await {
+        Ok(messages) => messages.iter().find_map(|message| match message {
+            tokio_postgres::SimpleQueryMessage::Row(row) => row.get(0).and_then(plan_rows),
+            _ => None,
+        }),
+        Err(error) => {
+            tracing::debug!(%error, "estimating a window's rows failed; sizing by the whole table");
+            None
+        }
+    };
+    match rows {
+        Some(rows) => TableInfo {
+            bytes: (info.bytes as f64 * (rows / total as f64).min(1.0)) as i64,
+            ..info
+        },
+        None => info,
+    }
+}
+
+/// The top plan node's `Plan Rows` of an `EXPLAIN (FORMAT JSON)` answer.
+fn plan_rows(explained: &str) -> Option<f64> {
+    let plan: serde_json::Value = serde_json::from_str(explained).ok()?;
+    plan[0]["Plan"]["Plan Rows"].as_f64()
+}
+
 /// How to split a table described by `info` into at most `requested` partitions.
 pub fn layout(info: &TableInfo, requested: usize, split: Split) -> Layout {
     let worth = usize::try_from(info.bytes / MIN_PARTITION_BYTES).unwrap_or(0);
@@ -232,6 +267,15 @@ pub fn key_ranges(column: &str, min: i64, max: i64, parts: usize) -> Vec<Option<
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_plans_row_estimate_is_read_from_its_top_node() {
+        let explained =
+            r#"[{"Plan": {"Node Type": "Index Only Scan", "Plan Rows": 120, "Plans": [{"Plan Rows": 9}]}}]"#;
+        assert_eq!(plan_rows(explained), Some(120.0));
+        assert_eq!(plan_rows("[]"), None);
+        assert_eq!(plan_rows("not json"), None);
+    }
 
     fn info(kind: &str, megabytes: i64, version: i32, key: Option<&str>) -> TableInfo {
         TableInfo {

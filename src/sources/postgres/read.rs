@@ -56,6 +56,12 @@ pub async fn read(
         None => None,
     };
     let info = partition::table_info(&first, &request.table).await?;
+    let info = match &window {
+        Some(filter) if matches!(info.kind.as_str(), "r" | "m") => {
+            partition::filtered(&first, &table.table.quoted(), filter, info).await
+        }
+        _ => info,
+    };
     let plan = match request.on_bad_value {
         BadValue::Fail => DecodePlan::new(&table)?,
         BadValue::Skip => DecodePlan::new(&table)?.skipping(identity(&first, &request.table, &info).await?),

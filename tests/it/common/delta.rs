@@ -48,6 +48,7 @@ pub fn spec(mode: WriteMode, app: &str, version: i64) -> CommitSpec {
         run_id: format!("run-{app}-{version}"),
         batch_id: None,
         cdc_position: None,
+        first_window: None,
     }
 }
 

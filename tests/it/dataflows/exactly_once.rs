@@ -69,7 +69,8 @@ async fn a_slow_earlier_window_is_not_overtaken_and_both_land_once() {
         CREATE FUNCTION slow_before(t timestamptz, i bigint) RETURNS bigint LANGUAGE plpgsql AS $$
           BEGIN IF t < to_timestamp(1735689600) AND i % 100 = 0 THEN PERFORM pg_sleep(0.2); END IF; RETURN i; END $$;
         CREATE VIEW public.events AS SELECT slow_before(updated_at, id) AS id, updated_at FROM public.events_raw;";
-    let lab = Lab::start(T0 - 60, setup, "workers = 2\n");
+    // One commit per window: landed together (catch-up), windows share their commit.
+    let lab = Lab::start(T0 - 60, setup, "workers = 2\ncatch_up_windows = 1\n");
     let (source, target, dataset) = lab.connections("public.events").await;
     let flow = lab
         .flow(&source, &target, copy_by("updated_at"), hourly_backfill())
@@ -330,4 +331,53 @@ async fn a_flow_whose_stored_document_is_unreadable_does_not_delay_another_orgs_
             .any(|line| line.contains(&broken) && line.contains("skipped by the scheduler")),
         "the broken flow is logged: {logs}"
     );
+}
+
+#[tokio::test]
+async fn due_windows_land_together_and_each_run_counts_its_own_rows() {
+    // 1,200 rows an hour over the backfill hour and two more: three windows due at once,
+    // landed two to a commit at most.
+    let setup = "CREATE TABLE public.events (id bigint PRIMARY KEY, updated_at timestamptz NOT NULL);
+        INSERT INTO public.events SELECT g, to_timestamp(1735689600 - 3600 + g * 3) FROM generate_series(0, 3599) g;";
+    let lab = Lab::start(T0 - 60, setup, "catch_up_windows = 2\n");
+    let (source, target, dataset) = lab.connections("public.events").await;
+    let flow = lab
+        .flow(&source, &target, copy_by("updated_at"), hourly_backfill())
+        .await;
+    lab.set_clock(T0 + 2 * 3600);
+
+    let runs = runs_until(&lab, &flow, "three windows landing", |runs| {
+        runs.len() == 3 && runs.iter().all(|r| status(r) == "success")
+    })
+    .await;
+    let landed = one_success_per_window(&runs, 3);
+    for run in &landed {
+        let records = &run["metrics"]["recordSummary"];
+        assert_eq!(records["outputRecordCount"], 1200, "{run:#}");
+    }
+    let follower = landed[1]["metrics"]["statusSummary"]["note"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        follower.contains("landed with windows 1 to 2 in one commit"),
+        "{follower}"
+    );
+
+    let table = lab.dataset_table(&dataset).await;
+    assert_eq!(
+        ids(&table, "id"),
+        (0..3600).collect::<Vec<_>>(),
+        "every row exactly once"
+    );
+    assert_eq!(table["txns"][flow.as_str()], 3);
+    let writes: Vec<&Value> = table["commits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["runId"].is_string())
+        .collect();
+    assert_eq!(writes.len(), 2, "{writes:#?}");
+    assert_eq!(writes[0]["windows"], json!({"first": 1, "last": 2}));
+    assert_eq!(writes[0]["runId"], landed[0]["id"]);
+    assert!(writes[1]["windows"].is_null(), "window 3 landed alone");
 }

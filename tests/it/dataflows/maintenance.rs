@@ -250,7 +250,8 @@ async fn vacuum_deletes_only_files_no_version_within_the_retention_needs() {
     const SETUP: &str = "CREATE TABLE public.events (id bigint PRIMARY KEY, updated_at timestamptz NOT NULL);
         INSERT INTO public.events SELECT g, to_timestamp(1735689600) + (g - 1) * interval '9 seconds'
           FROM generate_series(1, 600) g;";
-    let config = "maintenance = false\nmaintenance_retention = \"4s\"\n";
+    // A version per window, so that old versions hold files of their own.
+    let config = "maintenance = false\nmaintenance_retention = \"4s\"\ncatch_up_windows = 1\n";
     let lab = Lab::start(T0 - 60, SETUP, config);
     let (source, target, dataset) = lab.connections("public.events").await;
     let (transformations, schedule) = quarter_hours();
