@@ -110,6 +110,10 @@ impl Deliverer {
         if let Some(only) = &event.subscription_id {
             return Ok(vec![only.clone()]);
         }
+        if !self.worth_sending(event).await? {
+            // Below its flow's threshold: recorded, fanned out to no one.
+            return Ok(Vec::new());
+        }
         let rows = self.store.list_resources(SUBSCRIPTION_KIND, &event.tenant).await?;
         Ok(rows
             .iter()

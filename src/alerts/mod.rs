@@ -10,7 +10,9 @@ pub mod events;
 pub mod settings;
 pub mod sign;
 pub mod subscription;
+pub mod thresholds;
 mod watch;
 
 pub use events::{AlertEvent, EventKind};
 pub use settings::AlertSettings;
+pub use thresholds::FlowThresholds;

@@ -2,5 +2,6 @@
 
 mod first_minute;
 mod more_events;
+mod per_flow;
 pub mod receiver;
 mod webhooks;
