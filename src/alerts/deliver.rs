@@ -130,6 +130,17 @@ impl Deliverer {
         let Some(job) = self.store.claim_delivery(&self.owner, now, lease).await? else {
             return Ok(false);
         };
+        if let Some(until) = self.wait_for_rate(&job).await {
+            // The subscription's window is full: the delivery waits for the next one.
+            if !self
+                .store
+                .postpone_delivery(&job.id, &self.owner, until, now_millis())
+                .await?
+            {
+                tracing::warn!(event = %job.event_id, "the delivery's lease was lost before it was put back");
+            }
+            return Ok(true);
+        }
         let end = self.attempt(&job).await;
         match end.status {
             DeliveryStatus::Delivered => {

@@ -7,6 +7,7 @@
 
 pub mod deliver;
 pub mod events;
+pub mod rate;
 pub mod settings;
 pub mod sign;
 pub mod subscription;

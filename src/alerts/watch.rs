@@ -27,7 +27,11 @@ fn shortest(server: Option<Duration>, minutes: u64) -> Duration {
 
 impl Deliverer {
     /// Removes events and finished deliveries older than `keep_for`.
+    /// Rate windows closed a while ago go too.
     pub async fn prune(&self) -> Result<u64, StoreError> {
+        self.store
+            .prune_delivery_rates(now_millis() - 2 * super::rate::RATE_WINDOW_MS)
+            .await?;
         self.store
             .prune_alerts(now_millis() - self.settings.keep_for.as_millis() as i64)
             .await

@@ -3,6 +3,7 @@
 //! `--metadata-url postgres://...` is given), both reached through sqlx's `Any` driver with
 //! portable SQL (`$1` placeholders work on both).
 
+mod alert_rate;
 mod alert_watch;
 mod alerts;
 mod captures;

@@ -3,5 +3,6 @@
 mod first_minute;
 mod more_events;
 mod per_flow;
+mod rate;
 pub mod receiver;
 mod webhooks;
