@@ -25,6 +25,9 @@ use crate::store::{AttemptEnd, ClaimedDelivery, DeliveryStatus, PendingEvent, St
 pub(super) const FAN_OUT_BATCH: i64 = 100;
 /// Fan-out passes per look for delayed runs.
 const DELAY_SCAN_EVERY: u64 = 10;
+/// Fan-out passes per look for stale flows: one pass over every flow's successes, for
+/// thresholds counted in minutes.
+const FRESHNESS_SCAN_EVERY: u64 = 60;
 /// Fan-out passes per removal of old events (and once at start-up).
 const PRUNE_EVERY: u64 = 1_000;
 
@@ -285,7 +288,7 @@ pub fn start(deliverer: Arc<Deliverer>, stop: &CancellationToken) -> Vec<tokio::
             {
                 tracing::warn!(%error, "looking for delayed runs failed; will retry");
             }
-            if passes.is_multiple_of(DELAY_SCAN_EVERY)
+            if passes.is_multiple_of(FRESHNESS_SCAN_EVERY)
                 && let Err(error) = fan.report_stale_flows().await
             {
                 tracing::warn!(%error, "looking for stale flows failed; will retry");

@@ -79,14 +79,18 @@ impl Store {
 
     /// Each flow's newest successful run, where it ended before `before` (wall-clock
     /// milliseconds) and was not reported as stale yet; oldest first, at most `limit`.
+    /// One pass over the successful runs (grouped by flow), not one per run.
     pub async fn latest_successes(&self, before: i64, limit: i64) -> Result<Vec<LatestSuccess>, StoreError> {
         let rows = sqlx::query(
-            "SELECT r.org, r.sandbox, r.flow_id, r.id, r.updated_at FROM runs r WHERE r.status = $1 \
-             AND r.updated_at < $2 \
-             AND NOT EXISTS (SELECT 1 FROM runs n WHERE n.flow_id = r.flow_id AND n.status = $1 \
-                 AND (n.updated_at > r.updated_at OR (n.updated_at = r.updated_at AND n.id > r.id))) \
-             AND NOT EXISTS (SELECT 1 FROM alert_events e WHERE e.id = 'stale-' || r.id) \
-             ORDER BY r.updated_at LIMIT $3",
+            // Runs that ended in the same millisecond: the greatest id is the newest, as before.
+            "SELECT t.org, t.sandbox, t.flow_id, t.id, t.updated_at FROM \
+               (SELECT r.org, r.sandbox, r.flow_id, MAX(r.id) AS id, r.updated_at FROM runs r \
+                JOIN (SELECT flow_id, MAX(updated_at) AS last FROM runs WHERE status = $1 GROUP BY flow_id) m \
+                  ON m.flow_id = r.flow_id AND r.updated_at = m.last \
+                WHERE r.status = $1 AND m.last < $2 \
+                GROUP BY r.org, r.sandbox, r.flow_id, r.updated_at) t \
+             WHERE NOT EXISTS (SELECT 1 FROM alert_events e WHERE e.id = 'stale-' || t.id) \
+             ORDER BY t.updated_at LIMIT $3",
         )
         .bind(RunStatus::Success.as_str())
         .bind(before)
