@@ -50,6 +50,9 @@ pub(super) async fn thresholds_and_targets(browser: &mut Browser, lab: &Lab, id:
         .wait_text(".alert-targets .notice.ok", "added to \"pager\"")
         .await;
     assert_eq!(pager_flows(lab).await, json!([other, id]));
+    browser
+        .eval("document.querySelector('.alert-targets').scrollIntoView()", vec![])
+        .await;
     browser.shot("57-flow-alert-targets").await;
     browser.click("Remove this flow").await;
     browser
