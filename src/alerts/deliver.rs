@@ -25,6 +25,9 @@ use crate::store::{AttemptEnd, ClaimedDelivery, DeliveryStatus, PendingEvent, St
 pub(super) const FAN_OUT_BATCH: i64 = 100;
 /// Fan-out passes per look for delayed runs.
 const DELAY_SCAN_EVERY: u64 = 10;
+/// Fan-out passes per look for stale flows: one pass over every flow's successes, for
+/// thresholds counted in minutes.
+const FRESHNESS_SCAN_EVERY: u64 = 60;
 /// Fan-out passes per removal of old events (and once at start-up).
 const PRUNE_EVERY: u64 = 1_000;
 
@@ -110,6 +113,10 @@ impl Deliverer {
         if let Some(only) = &event.subscription_id {
             return Ok(vec![only.clone()]);
         }
+        if !self.worth_sending(event).await? {
+            // Below its flow's threshold: recorded, fanned out to no one.
+            return Ok(Vec::new());
+        }
         let rows = self.store.list_resources(SUBSCRIPTION_KIND, &event.tenant).await?;
         Ok(rows
             .iter()
@@ -126,6 +133,17 @@ impl Deliverer {
         let Some(job) = self.store.claim_delivery(&self.owner, now, lease).await? else {
             return Ok(false);
         };
+        if let Some(until) = self.wait_for_rate(&job).await {
+            // The subscription's window is full: the delivery waits for the next one.
+            if !self
+                .store
+                .postpone_delivery(&job.id, &self.owner, until, now_millis())
+                .await?
+            {
+                tracing::warn!(event = %job.event_id, "the delivery's lease was lost before it was put back");
+            }
+            return Ok(true);
+        }
         let end = self.attempt(&job).await;
         match end.status {
             DeliveryStatus::Delivered => {
@@ -270,7 +288,7 @@ pub fn start(deliverer: Arc<Deliverer>, stop: &CancellationToken) -> Vec<tokio::
             {
                 tracing::warn!(%error, "looking for delayed runs failed; will retry");
             }
-            if passes.is_multiple_of(DELAY_SCAN_EVERY)
+            if passes.is_multiple_of(FRESHNESS_SCAN_EVERY)
                 && let Err(error) = fan.report_stale_flows().await
             {
                 tracing::warn!(%error, "looking for stale flows failed; will retry");

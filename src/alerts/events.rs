@@ -19,22 +19,24 @@ pub enum EventKind {
     /// A run failed for good (no retry left); carries the error code and message.
     #[serde(rename = "flow.run.failure")]
     RunFailure,
-    /// A run succeeded but skipped failed records (partial ingestion); sent with the success.
+    /// A run succeeded but skipped failed records (partial ingestion); written with the
+    /// success, sent only above the flow's failed-records threshold.
     #[serde(rename = "flow.run.partial")]
     RunPartial,
     /// A run met a source schema change its flow's policy does not take: the flow's
     /// windows wait for the user's choice; sent with the failure, carrying the changes.
     #[serde(rename = "flow.paused")]
     FlowPaused,
-    /// A run not ended `alerts.delay_after` (150 minutes by default) after it was due; once per run.
+    /// A run not ended its flow's delay threshold (`alerts.delay_after`, 150 minutes, by
+    /// default) after it was due; once per run.
     #[serde(rename = "flow.run.delay")]
     RunDelay,
-    /// A flow's newest successful run ended longer ago than `alerts.freshness_after`;
-    /// once per such run.
+    /// A flow's newest successful run ended longer ago than its freshness threshold
+    /// (`alerts.freshness_after` by default); once per such run.
     #[serde(rename = "flow.freshness")]
     Freshness,
-    /// A change data capture run left its slot retaining more WAL than
-    /// `alerts.slot_lag_bytes`; once per run.
+    /// A change data capture run left its slot retaining more WAL than its flow's
+    /// threshold (`alerts.slot_lag_bytes` by default); once per run.
     #[serde(rename = "cdc.slot.lag")]
     SlotLag,
     /// Sent once when a subscription is created, and on `POST .../test`.

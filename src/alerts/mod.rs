@@ -7,10 +7,13 @@
 
 pub mod deliver;
 pub mod events;
+pub mod rate;
 pub mod settings;
 pub mod sign;
 pub mod subscription;
+pub mod thresholds;
 mod watch;
 
 pub use events::{AlertEvent, EventKind};
 pub use settings::AlertSettings;
+pub use thresholds::FlowThresholds;

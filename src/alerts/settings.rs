@@ -18,10 +18,11 @@ pub struct AlertsFile {
     keep_for: Option<String>,
     slot_lag_bytes: Option<u64>,
     freshness_after: Option<String>,
+    failed_records_percent: Option<f64>,
 }
 
 /// How webhooks are delivered.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct AlertSettings {
     /// Whether subscriptions may name a plain `http://` URL (the egress policy still
     /// decides where): off by default, so signed events travel encrypted.
@@ -47,6 +48,9 @@ pub struct AlertSettings {
     /// A flow whose newest successful run ended longer ago than this is reported as
     /// stale (`flow.freshness`); `None`: never.
     pub freshness_after: Option<Duration>,
+    /// A run that skipped more than this percent of its input records reports
+    /// `flow.run.partial`; 0: any skipped record. A flow's `inletAlerts` may set its own.
+    pub failed_records_percent: f64,
 }
 
 impl Default for AlertSettings {
@@ -62,6 +66,7 @@ impl Default for AlertSettings {
             keep_for: Duration::from_secs(30 * 86_400),
             slot_lag_bytes: 1 << 30,
             freshness_after: None,
+            failed_records_percent: 0.0,
         }
     }
 }
@@ -92,7 +97,11 @@ impl AlertSettings {
                 None => None,
                 Some(text) => Some(duration(Some(text), "freshness_after", Duration::ZERO)?),
             },
+            failed_records_percent: file.failed_records_percent.unwrap_or(base.failed_records_percent),
         };
+        if !(0.0..100.0).contains(&settings.failed_records_percent) {
+            anyhow::bail!("alerts.failed_records_percent must be from 0 up to, not including, 100");
+        }
         if settings.timeout.is_zero() {
             anyhow::bail!("alerts.timeout must be more than zero");
         }
@@ -127,6 +136,9 @@ mod tests {
         let file: AlertsFile = toml::from_str("keep_for = \"1h\"").unwrap();
         let error = AlertSettings::from_file(Some(file)).unwrap_err().to_string();
         assert!(error.contains("alerts.keep_for"), "{error}");
+        let file: AlertsFile = toml::from_str("failed_records_percent = 100.0").unwrap();
+        let error = AlertSettings::from_file(Some(file)).unwrap_err().to_string();
+        assert!(error.contains("alerts.failed_records_percent"), "{error}");
     }
 
     #[test]

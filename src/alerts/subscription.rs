@@ -22,6 +22,9 @@ pub struct Subscription {
     /// Only these flows' events; empty: every flow of the sandbox.
     #[serde(default)]
     pub flow_ids: Vec<String>,
+    /// At most this many deliveries a minute; `None`: no limit.
+    #[serde(default)]
+    pub max_deliveries_per_minute: Option<u32>,
 }
 
 impl Subscription {

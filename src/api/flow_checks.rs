@@ -10,6 +10,8 @@ use super::fields::Fields;
 use super::resource::{CONNECTION, MAPPING_SET, SOURCE_CONNECTION, TARGET_CONNECTION, referenced};
 use super::schema::items::{FlowBody, FlowInherited, InheritedSource, InheritedTarget, SpecRef, Transformation};
 use super::source_connections::unreadable;
+use crate::alerts::FlowThresholds;
+use crate::alerts::thresholds::FIELD as ALERTS_FIELD;
 use crate::flows::model::SourceConnection;
 use crate::flows::params::{Transformations, parse_options, parse_transformations};
 use crate::flows::schedule::{Schedule, integer};
@@ -45,6 +47,7 @@ pub async fn checked(
     if let Err(violations) = parse_options(&body["options"]) {
         fields.extend(violations);
     }
+    let alerts = FlowThresholds::parse(&body[ALERTS_FIELD]).map_err(|v| fields.extend(v));
     if !body["scheduleParams"].is_object() {
         fields.push(
             "/scheduleParams",
@@ -95,6 +98,7 @@ pub async fn checked(
         } else {
             json!({})
         },
+        inlet_alerts: alerts.ok().filter(|a| !a.is_empty()),
     })
 }
 

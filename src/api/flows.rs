@@ -167,12 +167,18 @@ async fn patch_flow(
         "/scheduleParams",
         "/transformations",
         "/options",
+        "/inletAlerts",
     ];
     let view = patch(&row.doc, &ops, &allowed)?;
     let kept_start = integer(&row.doc["scheduleParams"]["startTime"]);
     let mut doc = row.doc.clone();
     let checked = checked(&state, &caller, &view, kept_start).await?;
+    let thresholds_removed = checked.inlet_alerts.is_none();
     merge(&mut doc, serde_json::to_value(checked).map_err(ApiError::internal)?);
+    if thresholds_removed && let Some(fields) = doc.as_object_mut() {
+        // Merging keeps what the checked body leaves out: thresholds removed must go.
+        fields.remove(crate::alerts::thresholds::FIELD);
+    }
     replace(&state, &caller, FLOW, &row, doc).await
 }
 

@@ -15,6 +15,7 @@ use super::error::{ApiError, json_response};
 use super::fields::Fields;
 use super::resource::{FLOW, Kind, audit_fields, find, find_for_patch, list, merge, one, patch, replace};
 use crate::alerts::events::SUBSCRIBABLE;
+use crate::alerts::rate::MAX_PER_MINUTE;
 use crate::alerts::sign::new_secret;
 use crate::alerts::subscription::{SUBSCRIPTION_KIND, check_url, secret_binding};
 use crate::alerts::{AlertEvent, EventKind};
@@ -55,6 +56,11 @@ pub struct SubscriptionBody {
     /// Only these flows' events; empty or absent: every flow of the sandbox.
     #[serde(default)]
     pub flow_ids: Vec<String>,
+    /// At most this many deliveries a minute (1 to 60000); absent: no limit. Deliveries
+    /// beyond it wait for the next minute, never dropped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1, maximum = 60000)]
+    pub max_deliveries_per_minute: Option<u32>,
 }
 
 /// The answer to a create: the only time the secret is shown.
@@ -173,9 +179,16 @@ async fn patch_subscription(
     JsonBody(ops): JsonBody,
 ) -> Result<Response, ApiError> {
     let row = find_for_patch(&state, &caller, SUBSCRIPTION, &id, &headers).await?;
-    let view = patch(&row.doc, &ops, &["/name", "/url", "/events", "/flowIds"])?;
+    let allowed = ["/name", "/url", "/events", "/flowIds", "/maxDeliveriesPerMinute"];
+    let view = patch(&row.doc, &ops, &allowed)?;
     let checked = checked(&state, &caller, &view).await?;
     let mut doc = row.doc.clone();
+    if checked.max_deliveries_per_minute.is_none()
+        && let Some(fields) = doc.as_object_mut()
+    {
+        // Merging keeps what the checked body leaves out: a limit removed must go.
+        fields.remove("maxDeliveriesPerMinute");
+    }
     merge(&mut doc, serde_json::to_value(&checked).map_err(ApiError::internal)?);
     replace(&state, &caller, SUBSCRIPTION, &row, doc).await
 }
@@ -260,12 +273,14 @@ async fn checked(state: &AppState, caller: &Caller, body: &Value) -> Result<Subs
             );
         }
     }
+    let max_deliveries_per_minute = rate_limit(&mut fields, body);
     fields.finish("The subscription is not valid")?;
     Ok(SubscriptionBody {
         name,
         url: url.trim().to_string(),
         events,
         flow_ids,
+        max_deliveries_per_minute,
     })
 }
 
@@ -305,6 +320,27 @@ fn flow_ids(fields: &mut Fields<'_>, body: &Value) -> Vec<String> {
         Some(_) => {
             fields.push("/flowIds", &format!("must be a list of at most {MAX_FLOWS} flow ids"));
             Vec::new()
+        }
+    }
+}
+
+/// `/maxDeliveriesPerMinute`: absent or null (no limit), or a whole number within bounds.
+fn rate_limit(fields: &mut Fields<'_>, body: &Value) -> Option<u32> {
+    let (low, high) = MAX_PER_MINUTE;
+    match body.pointer("/maxDeliveriesPerMinute") {
+        None | Some(Value::Null) => None,
+        Some(value) => {
+            let limit = value
+                .as_u64()
+                .and_then(|n| u32::try_from(n).ok())
+                .filter(|n| (low..=high).contains(n));
+            if limit.is_none() {
+                fields.push(
+                    "/maxDeliveriesPerMinute",
+                    &format!("must be a whole number from {low} to {high} (a JSON number); leave it out for no limit"),
+                );
+            }
+            limit
         }
     }
 }

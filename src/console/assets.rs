@@ -43,6 +43,7 @@ static ASSETS: &[Asset] = &[
     asset!("js/pages/flow.js"),
     asset!("js/pages/flow_schema.js"),
     asset!("js/pages/flow_edit.js"),
+    asset!("js/pages/flow_alerts.js"),
     asset!("js/pages/datasets.js"),
     asset!("js/pages/dataset.js"),
     asset!("js/pages/alerts.js"),

@@ -191,14 +191,16 @@ impl Engine {
         self.observe_slot(plan, feed, capture, run).await;
     }
 
-    /// Records how much WAL the slot retains, for the flow's gauge; above
-    /// `slot_lag_alert_bytes`, writes the run's `cdc.slot.lag` event (once per run).
+    /// Records how much WAL the slot retains, for the flow's gauge; above the flow's
+    /// slot lag threshold, writes the run's `cdc.slot.lag` event (once per run).
     async fn observe_slot(&self, plan: &RunPlan, feed: &dyn ChangeFeed, capture: &Capture, run: &RunRow) {
         let Ok(Some(state)) = feed.slot(capture).await else {
             return;
         };
         self.metrics.retained_wal(&plan.flow.id, state.retained_bytes);
-        if state.retained_bytes > self.settings.slot_lag_alert_bytes {
+        // The flow's own `inletAlerts.slotLagBytes`, else the server's `alerts.slot_lag_bytes`.
+        let threshold = plan.flow.alerts.slot_lag_bytes(self.settings.slot_lag_alert_bytes);
+        if state.retained_bytes > threshold {
             let event = AlertEvent::slot_lag_of(run, state.retained_bytes, self.clock.wall_millis());
             if let Err(error) = self.store.insert_alert_event_once(&event).await {
                 tracing::warn!(flow = %plan.flow.id, %error, "recording the slot lag event failed");

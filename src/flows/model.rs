@@ -7,6 +7,8 @@ pub use super::params::DeltaColumn;
 use super::params::{parse_options, parse_transformations};
 use super::schedule::Schedule;
 use super::schema_policy::SchemaPolicy;
+use crate::alerts::FlowThresholds;
+use crate::alerts::thresholds::FIELD as ALERTS_FIELD;
 use crate::identity::Tenant;
 use crate::sources::TableRef;
 use crate::specs::Violation;
@@ -80,6 +82,8 @@ pub struct Flow {
     pub partial_ingestion_percent: Option<f64>,
     /// What runs do when the source's columns change (`schemaChangePolicy`).
     pub schema_policy: SchemaPolicy,
+    /// Inlet's `inletAlerts`: the flow's own alert thresholds (the server's where unset).
+    pub alerts: FlowThresholds,
 }
 
 fn text(doc: &Value, pointer: &str) -> Option<String> {
@@ -207,6 +211,7 @@ impl Flow {
         let fail = |message: String| model_error(FLOW_KIND, doc, message);
         let transformations = parse_transformations(&doc["transformations"]).map_err(|v| fail(listed(v)))?;
         let options = parse_options(&doc["options"]).map_err(|v| fail(listed(v)))?;
+        let alerts = FlowThresholds::parse(&doc[ALERTS_FIELD]).map_err(|v| fail(listed(v)))?;
         // Stored schedules were checked against the clock when they were written; a
         // start time in the past is no error now.
         let schedule = Schedule::parse(
@@ -237,6 +242,7 @@ impl Flow {
             partial_ingestion: options.partial_ingestion_percent.is_some(),
             partial_ingestion_percent: options.partial_ingestion_percent,
             schema_policy: transformations.schema_policy,
+            alerts,
         })
     }
 

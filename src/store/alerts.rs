@@ -11,8 +11,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::claims::{Lease, update_held_run};
-use super::run_record::RunStatus;
-use super::runs::{COLUMNS, RunRow, read_run};
+use super::runs::RunRow;
 use super::{Backend, Store, StoreError};
 use crate::alerts::AlertEvent;
 use crate::identity::Tenant;
@@ -63,6 +62,8 @@ pub struct PendingEvent {
     pub kind: String,
     pub flow_id: Option<String>,
     pub subscription_id: Option<String>,
+    /// The body to deliver (the fan-out reads a run's metrics from it).
+    pub payload: String,
 }
 
 /// A delivery a process claimed, with what it sends.
@@ -155,42 +156,6 @@ impl Store {
         Ok(true)
     }
 
-    /// Runs of any flow not ended although due since flow-clock second `due_before` or
-    /// earlier, and not reported as delayed yet; at most `limit`.
-    pub async fn overdue_runs(&self, due_before: i64, limit: i64) -> Result<Vec<RunRow>, StoreError> {
-        let sql = format!(
-            "SELECT {COLUMNS} FROM runs r WHERE r.replaced_by IS NULL AND r.status IN ($1, $2) AND r.due_at <= $3 \
-             AND NOT EXISTS (SELECT 1 FROM alert_events e WHERE e.id = 'delay-' || r.id) ORDER BY r.due_at LIMIT $4"
-        );
-        let rows = sqlx::query(&sql)
-            .bind(RunStatus::Scheduled.as_str())
-            .bind(RunStatus::InProgress.as_str())
-            .bind(due_before)
-            .bind(limit)
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter().map(read_run).collect()
-    }
-
-    /// Each flow's newest successful run, where it ended before `before` (wall-clock
-    /// milliseconds) and was not reported as stale yet; at most `limit`.
-    pub async fn stale_successes(&self, before: i64, limit: i64) -> Result<Vec<RunRow>, StoreError> {
-        let sql = format!(
-            "SELECT {COLUMNS} FROM runs r WHERE r.status = $1 AND r.updated_at < $2 \
-             AND NOT EXISTS (SELECT 1 FROM runs n WHERE n.flow_id = r.flow_id AND n.status = $1 \
-                 AND (n.updated_at > r.updated_at OR (n.updated_at = r.updated_at AND n.id > r.id))) \
-             AND NOT EXISTS (SELECT 1 FROM alert_events e WHERE e.id = 'stale-' || r.id) \
-             ORDER BY r.updated_at LIMIT $3"
-        );
-        let rows = sqlx::query(&sql)
-            .bind(RunStatus::Success.as_str())
-            .bind(before)
-            .bind(limit)
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter().map(read_run).collect()
-    }
-
     /// Writes `event` unless one with its id exists (a delay event another process wrote).
     pub async fn insert_alert_event_once(&self, event: &AlertEvent) -> Result<(), StoreError> {
         insert_event(&self.pool, event, " ON CONFLICT (id) DO NOTHING").await
@@ -204,7 +169,7 @@ impl Store {
     /// Up to `limit` events not fanned out yet, oldest first.
     pub async fn undispatched_events(&self, limit: i64) -> Result<Vec<PendingEvent>, StoreError> {
         let rows = sqlx::query(
-            "SELECT id, org, sandbox, kind, flow_id, subscription_id FROM alert_events \
+            "SELECT id, org, sandbox, kind, flow_id, subscription_id, payload FROM alert_events \
              WHERE dispatched = 0 ORDER BY created_at LIMIT $1",
         )
         .bind(limit)
@@ -221,6 +186,7 @@ impl Store {
                     kind: row.try_get("kind")?,
                     flow_id: row.try_get("flow_id")?,
                     subscription_id: row.try_get("subscription_id")?,
+                    payload: row.try_get("payload")?,
                 })
             })
             .collect()

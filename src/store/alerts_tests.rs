@@ -103,3 +103,53 @@ async fn fan_out_claims_leases_and_pruning() {
     assert_eq!(store.prune_alerts(10_000).await.unwrap(), 1);
     assert!(store.list_deliveries(&tenant(), other, 10).await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn a_rate_window_takes_its_limit_then_waits_and_a_postponed_claim_is_no_attempt() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open_sqlite(dir.path()).await.unwrap();
+    let take = |subscription: &'static str, now: i64| {
+        let store = store.clone();
+        async move { store.take_delivery_place(subscription, 3, 60_000, now).await.unwrap() }
+    };
+    for now in [10_000, 10_001, 10_002] {
+        assert_eq!(take("s1", now).await, None);
+    }
+    // Full: the fourth waits for the window's end; another subscription has its own.
+    assert_eq!(take("s1", 20_000).await, Some(70_000));
+    assert_eq!(take("s2", 20_000).await, None);
+    // The next window opens with the first delivery after the last one closed.
+    for now in [70_000, 70_001, 70_002] {
+        assert_eq!(take("s1", now).await, None);
+    }
+    assert_eq!(take("s1", 70_003).await, Some(130_000));
+
+    // A delivery put back waits until then, and its claim was no attempt.
+    store.insert_alert_event(&event("e1", 1_000)).await.unwrap();
+    let pending = store.undispatched_events(10).await.unwrap();
+    store
+        .dispatch_event(&pending[0], &["s1".to_string()], 1_000)
+        .await
+        .unwrap();
+    let claimed = store.claim_delivery("a", 70_003, 90_000).await.unwrap().unwrap();
+    assert!(
+        !store
+            .postpone_delivery(&claimed.id, "b", 130_000, 70_004)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .postpone_delivery(&claimed.id, "a", 130_000, 70_004)
+            .await
+            .unwrap()
+    );
+    assert!(store.claim_delivery("a", 129_999, 200_000).await.unwrap().is_none());
+    let again = store.claim_delivery("a", 130_000, 200_000).await.unwrap().unwrap();
+    assert_eq!(again.attempts, 1);
+    let shown = &store.list_deliveries(&tenant(), "s1", 10).await.unwrap()[0];
+    assert_eq!(shown.status, DeliveryStatus::Delivering);
+
+    assert_eq!(store.prune_delivery_rates(69_000).await.unwrap(), 1, "s2's window went");
+    assert_eq!(take("s1", 100_000).await, Some(130_000), "s1's stays");
+}

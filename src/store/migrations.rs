@@ -190,6 +190,15 @@ CREATE TABLE dataset_maintenance (
     last_doc TEXT
 )
 "#,
+    // Each alert subscription's delivery rate window, shared by every process
+    // (`store/alert_rate.rs`): when its current minute opened, and how many were sent in it.
+    r#"
+CREATE TABLE alert_rates (
+    subscription_id TEXT PRIMARY KEY,
+    window_start BIGINT NOT NULL,
+    sent BIGINT NOT NULL
+)
+"#,
 ];
 
 /// The migration after which every stored resource's `name` and searchable fields are

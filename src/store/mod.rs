@@ -3,6 +3,8 @@
 //! `--metadata-url postgres://...` is given), both reached through sqlx's `Any` driver with
 //! portable SQL (`$1` placeholders work on both).
 
+mod alert_rate;
+mod alert_watch;
 mod alerts;
 mod captures;
 mod claims;
@@ -18,6 +20,7 @@ mod runs;
 mod slots;
 mod tenants;
 
+pub use alert_watch::{LateFlow, LatestSuccess};
 pub use alerts::{AttemptEnd, ClaimedDelivery, DeliveryRow, DeliveryStatus, PendingEvent};
 pub use claims::{Lease, WallTimes};
 pub use lists::{FieldFilter, FieldTest, OffsetPage, Page, RUN_FIELDS, SortBy, SortValue};

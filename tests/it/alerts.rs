@@ -2,5 +2,8 @@
 
 mod first_minute;
 mod more_events;
+mod per_flow;
+mod rate;
+mod rate_store;
 pub mod receiver;
 mod webhooks;

@@ -4,6 +4,7 @@
 //! Screenshots are written to target/console-screenshots/ and listed on stderr.
 
 mod browser;
+mod flow_alerts;
 mod flow_settings;
 mod schema;
 
@@ -365,7 +366,8 @@ async fn phone(browser: &mut Browser, flow_url: &str) {
 
 const SHOP_CARD_CSS: &str = "li.connection h2";
 
-/// The alerts page: a refused URL shown at its field, a subscription created, its secret
+/// The alerts page: a refused URL and rate limit shown at their fields, a subscription
+/// created with a rate limit, its secret
 /// shown once (and gone after the page is left), its test delivery received (signed with
 /// that secret) and listed under its deliveries.
 async fn alerts_page(browser: &mut Browser) {
@@ -378,9 +380,15 @@ async fn alerts_page(browser: &mut Browser) {
     browser.wait_text(".field-error", "ftp").await;
     browser.type_into("Name", "pager").await;
     browser.type_into("Webhook URL", &receiver.url()).await;
+    // A rate limit of 0 is refused beside its field; 30 a minute is kept.
+    browser.type_into("Deliveries per minute, at most", "0").await;
+    browser.click("Create subscription").await;
+    browser.wait_text(".field-error", "from 1 to 60000").await;
+    browser.type_into("Deliveries per minute, at most", "30").await;
     browser.click("Create subscription").await;
     let secret = browser.wait_text("code.secret", "whsec_").await.trim().to_string();
     browser.wait_text("li.subscription h2", "pager").await;
+    browser.wait_text("li.subscription", "at most 30 a minute").await;
     browser.shot("22-alerts-created").await;
     let started = Instant::now();
     while !receiver.received().iter().any(|r| r.signed_with(&secret)) {

@@ -252,6 +252,9 @@ pub struct FlowBody {
     pub schedule_params: ScheduleParams,
     #[schema(value_type = Object)]
     pub options: Value,
+    /// Inlet: the flow's own alert thresholds (docs/alerts.md); absent: the server's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inlet_alerts: Option<crate::alerts::FlowThresholds>,
 }
 
 /// What a flow inherits from its connections.

@@ -146,6 +146,8 @@ pub struct CreateFlow {
     pub schedule_params: ScheduleChoice,
     #[schema(value_type = Option<Object>)]
     pub options: Option<Value>,
+    /// Inlet: the flow's own alert thresholds (docs/alerts.md); absent: the server's.
+    pub inlet_alerts: Option<crate::alerts::FlowThresholds>,
 }
 
 /// `Copy` (with `params.deltaColumn`) or `Mapping` (with `params.mappingId`).

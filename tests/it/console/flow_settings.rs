@@ -1,7 +1,8 @@
 //! The flow settings the console gained last: a change data capture flow made through the
 //! wizard (refused beside its field on a table without a key, then created on one with a
-//! key), the flow edited (a refusal beside the interval, then its name and schedule changed)
-//! and deleted, and its dataset deleted; each checked against what the API then answers.
+//! key), the flow edited (a refusal beside the interval, then its name and schedule changed;
+//! its alert thresholds and targets, flow_alerts.rs) and deleted, and its dataset deleted;
+//! each checked against what the API then answers.
 
 use std::time::Instant;
 
@@ -130,6 +131,7 @@ async fn a_cdc_flow_is_made_in_the_wizard_then_edited_and_deleted_with_its_datas
         edited["scheduleParams"]["startTime"], flow["scheduleParams"]["startTime"],
         "{edited}"
     );
+    super::flow_alerts::thresholds_and_targets(&mut browser, &lab, &id, "items mirror").await;
 
     // The dataset cannot be deleted while the flow writes into it: the API says which flow.
     open(&browser, &lab, &format!("#/datasets/{dataset}")).await;
@@ -184,7 +186,7 @@ async fn a_cdc_flow_is_made_in_the_wizard_then_edited_and_deleted_with_its_datas
 }
 
 /// Opens the console's `route` (`#/...`).
-async fn open(browser: &Browser, lab: &crate::dataflows::Lab, route: &str) {
+pub(super) async fn open(browser: &Browser, lab: &crate::dataflows::Lab, route: &str) {
     browser
         .client
         .goto(&format!("{}/{route}", lab.inlet.base))
@@ -294,7 +296,7 @@ async fn datasets(lab: &crate::dataflows::Lab) -> usize {
 }
 
 /// Waits until the field labelled `label` shows an error; answers it.
-async fn wait_field_error(browser: &Browser, label: &str) -> String {
+pub(super) async fn wait_field_error(browser: &Browser, label: &str) -> String {
     let started = Instant::now();
     loop {
         let error = browser.field_error(label).await;

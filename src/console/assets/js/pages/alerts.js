@@ -1,5 +1,5 @@
 // `#/alerts`: webhook subscriptions (docs/alerts.md): create one (its secret is shown
-// once), send a test event, see each one's deliveries, delete it.
+// once; optionally a rate limit), send a test event, see each one's deliveries, delete it.
 
 import {h, add, fill, notice, table, confirmButton} from '../dom.js';
 import {field, textInput, Errors} from '../form.js';
@@ -10,7 +10,7 @@ const PATH = `${api.FLOW}/subscriptions`;
 const EVENTS = [
   ['flow.run.failure', 'A run failed'],
   ['flow.paused', 'A schema change paused a flow'],
-  ['flow.run.delay', 'A run is late (150 minutes past due)'],
+  ['flow.run.delay', 'A run is late (past its flow\'s delay threshold, 150 minutes unless the flow sets one)'],
   ['flow.run.partial', 'A run skipped failed records'],
   ['flow.run.success', 'A run succeeded'],
   ['flow.run.start', 'A run started'],
@@ -52,14 +52,21 @@ function createForm(ctx) {
   const boxes = EVENTS.map(([value, label]) => h('label', {class: 'choice'},
     h('input', {type: 'checkbox', name: 'events', value, checked: value === 'flow.run.failure'}), ' ', label));
   const events = errors.register('/events', field({label: 'Events', group: true, input: h('div', {}, boxes)}));
+  const rate = errors.register('/maxDeliveriesPerMinute', field({label: 'Deliveries per minute, at most',
+    input: textInput({name: 'rate', inputmode: 'numeric'}),
+    help: 'Beyond it deliveries wait for the next minute; none is dropped (1 to 60000). Empty: no limit.'}));
   const submit = h('button', {type: 'submit', class: 'primary'}, 'Create subscription');
-  const form = h('form', {class: 'card'}, h('h2', {}, 'New subscription'), name.node, url.node, events.node, errors.summary, submit);
+  const form = h('form', {class: 'card'}, h('h2', {}, 'New subscription'), name.node, url.node, events.node, rate.node,
+    errors.summary, submit);
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
     errors.clear();
     submit.disabled = true;
     const picked = [...form.querySelectorAll('input[name=events]:checked')].map((b) => b.value);
     const body = {name: name.input.value.trim(), url: url.input.value.trim(), events: picked};
+    const limit = rate.input.value.trim();
+    // A value that is no number is sent as typed, for the API to refuse beside the field.
+    if (limit) body.maxDeliveriesPerMinute = /^\d+$/.test(limit) ? Number(limit) : limit;
     try {
       const created = await api.call(PATH, {method: 'POST', body});
       reveal = created.secret;
@@ -112,7 +119,7 @@ function card(s, ctx) {
     h('h2', {}, s.name || s.url),
     h('p', {class: 'meta'}, s.url),
     h('p', {class: 'meta'}, `Events: ${(s.events || []).join(', ')}${(s.flowIds || []).length ? ` · flows ${s.flowIds.join(', ')}` : ' · every flow'}`),
-    h('p', {class: 'meta'}, `Created ${time(s.createdAt)} · id ${s.id}`),
+    h('p', {class: 'meta'}, `Created ${time(s.createdAt)} · id ${s.id}${s.maxDeliveriesPerMinute ? ` · at most ${s.maxDeliveriesPerMinute} a minute` : ''}`),
     h('div', {class: 'actions'},
       h('button', {type: 'button', on: {click: test}}, 'Send test'),
       h('button', {type: 'button', on: {click: show}}, 'Deliveries'),

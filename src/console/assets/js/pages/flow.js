@@ -1,5 +1,6 @@
 // `#/flows/<id>`: one dataflow, its runs (live while one is in progress), a chart of rows
-// and duration per run, run-now for `once` flows, and its settings (edit, delete).
+// and duration per run, run-now for `once` flows, its settings (edit, delete) and its alert
+// targets.
 
 import {h, add, fill, notice, table} from '../dom.js';
 import {field, select, Errors} from '../form.js';
@@ -10,6 +11,7 @@ import {runChart} from '../chart.js';
 import {toggle} from './flows.js';
 import {pausePanel, runChanges} from './flow_schema.js';
 import {editForm, deleteButton} from './flow_edit.js';
+import {alertTargets} from './flow_alerts.js';
 
 const LIVE = ['scheduled', 'inProgress'];
 const status = (run) => run.metrics.statusSummary.status;
@@ -173,6 +175,6 @@ export async function render(view, ctx) {
   ctx.onLeave(() => clearTimeout(timer));
   add(view, pausePanel(flow, () => ctx.go(`#/flows/${encodeURIComponent(id)}`)), runsBox);
   if (flow.scheduleParams && flow.scheduleParams.frequency === 'once') add(view, runNow(flow, refresh));
-  add(view, editForm(flow, done));
+  add(view, editForm(flow, done), alertTargets(flow));
   await refresh();
 }

@@ -1,10 +1,12 @@
-// A dataflow's settings on its page: name, schedule and failed-record threshold, changed with `PATCH /flows/{id}`
+// A dataflow's settings on its page: name, schedule, failed-record threshold and alert
+// thresholds (flow_alerts.js), changed with `PATCH /flows/{id}`
 // (JSON Patch, `If-Match` the flow's etag), and deleting the flow. The API judges every
 // change; its refusals are shown beside the field they name.
 
 import {h, fill, notice, confirmButton} from '../dom.js';
 import {field, textInput, select, Errors} from '../form.js';
 import * as api from '../api.js';
+import {thresholdFields, thresholdOps} from './flow_alerts.js';
 
 const FREQUENCIES = [['once', 'Once'], ['minute', 'Every few minutes'], ['hour', 'Hourly'], ['day', 'Daily'], ['week', 'Weekly']];
 
@@ -42,16 +44,17 @@ export function editForm(flow, done) {
   const partial = errors.register('/options/partialIngestionPercent', field({label: 'Failed-record threshold (%)',
     input: textInput({value: stored === undefined ? '' : String(stored), inputmode: 'decimal'}),
     help: 'Rows that cannot be converted are skipped until they pass this share of a run; then the run fails. Empty: the first such row fails the run.'}));
+  const thresholds = thresholdFields(flow, errors);
   const out = h('div', {'aria-live': 'polite'});
   const form = h('form', {class: 'card flow-edit'}, h('h2', {}, 'Settings'),
-    h('div', {class: 'row'}, name.node, frequency.node, interval.node), partial.node, errors.summary, out,
+    h('div', {class: 'row'}, name.node, frequency.node, interval.node), partial.node, thresholds.node, errors.summary, out,
     h('button', {type: 'submit', class: 'primary'}, 'Save changes'));
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
     errors.clear();
     fill(out);
     const ops = patchOps(flow, {name: name.input.value.trim(), frequency: frequency.input.value, interval: interval.input.value.trim(),
-      partial: partial.input.value.trim()});
+      partial: partial.input.value.trim()}).concat(thresholdOps(flow, thresholds.values()));
     if (!ops.length) {
       fill(out, notice('info', 'Nothing changed.'));
       return;
