@@ -78,16 +78,15 @@ impl EventKind {
     }
 
     /// The events a run's end reports: success (and partial when records were
-    /// skipped) or failure (and paused when a schema change stopped the flow); none for
-    /// other statuses.
+    /// skipped) or failure and paused (a failed run holds its flow's later windows until
+    /// it is re-run, or the user chooses about a schema change); none for other statuses.
     pub fn of_run_end(run: &RunRow) -> Vec<EventKind> {
         match run.status {
             RunStatus::Success if run.details.metrics.record_summary.failed_record_count > 0 => {
                 vec![EventKind::RunSuccess, EventKind::RunPartial]
             }
             RunStatus::Success => vec![EventKind::RunSuccess],
-            RunStatus::Failed if paused_by_schema_change(run) => vec![EventKind::RunFailure, EventKind::FlowPaused],
-            RunStatus::Failed => vec![EventKind::RunFailure],
+            RunStatus::Failed => vec![EventKind::RunFailure, EventKind::FlowPaused],
             _ => Vec::new(),
         }
     }
@@ -191,6 +190,12 @@ impl AlertEvent {
             "errors": metrics.status_summary.errors,
         });
         let mut data = data;
+        if kind == EventKind::FlowPaused {
+            data["pausedBy"] = json!(match paused_by_schema_change(run) {
+                true => "schemaChange",
+                false => "failedRun",
+            });
+        }
         if !run.details.schema_changes.is_empty() {
             data["schemaChanges"] = json!(run.details.schema_changes);
         }
@@ -255,7 +260,13 @@ mod tests {
             vec![EventKind::RunSuccess, EventKind::RunPartial]
         );
         run.status = RunStatus::Failed;
-        assert_eq!(EventKind::of_run_end(&run), vec![EventKind::RunFailure]);
+        // Any failure holds the flow's later windows until it is re-run.
+        assert_eq!(
+            EventKind::of_run_end(&run),
+            vec![EventKind::RunFailure, EventKind::FlowPaused]
+        );
+        let held = AlertEvent::of_run(EventKind::FlowPaused, &run, 1);
+        assert_eq!(held.payload["data"]["pausedBy"], "failedRun");
         // A schema change paused the flow: the failure says so, with the changes.
         run.details.metrics.status_summary.errors = vec![crate::store::RunError {
             code: SCHEMA_CHANGE_PAUSED.into(),
@@ -275,6 +286,7 @@ mod tests {
         let event = AlertEvent::of_run(EventKind::FlowPaused, &run, 1);
         assert_eq!(event.payload["type"], "flow.paused");
         assert_eq!(event.payload["data"]["schemaChanges"][0]["column"], "n");
+        assert_eq!(event.payload["data"]["pausedBy"], "schemaChange");
         run.status = RunStatus::Scheduled;
         assert!(EventKind::of_run_end(&run).is_empty());
         run.status = RunStatus::Cancelled;

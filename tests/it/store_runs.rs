@@ -146,6 +146,7 @@ const V2_RUNS: &[&str] = &[
     "DROP TABLE IF EXISTS alert_events",
     "DROP TABLE IF EXISTS alert_deliveries",
     "DROP TABLE IF EXISTS dataset_maintenance",
+    "DROP TABLE IF EXISTS alert_rates",
     "DELETE FROM schema_migrations WHERE version >= 3",
 ];
 

@@ -135,7 +135,8 @@ async fn bad_subscriptions_are_refused_naming_the_field() {
 async fn run_events_arrive_signed_with_their_payload_and_the_secret_stays_secret() {
     let lab = Lab::start(chrono::Utc::now().timestamp(), ORDERS, &alerts("3s", 4));
     let receiver = Receiver::start(Answer::Ok).await;
-    let (subscription, secret) = subscribe(&lab, &receiver.url()).await;
+    let wanted = [ALL.as_slice(), &["flow.paused"]].concat();
+    let (subscription, secret) = subscribe_to(&lab, &receiver.url(), &wanted).await;
     let tests = until(&receiver, "the test delivery", |got| {
         !of_type(got, "subscription.test", None).is_empty()
     })
@@ -156,6 +157,7 @@ async fn run_events_arrive_signed_with_their_payload_and_the_secret_stays_secret
         !of_type(got, "flow.run.success", Some(&good)).is_empty()
             && !of_type(got, "flow.run.failure", Some(&bad)).is_empty()
             && !of_type(got, "flow.run.start", Some(&good)).is_empty()
+            && !of_type(got, "flow.paused", Some(&bad)).is_empty()
     })
     .await;
     for request in &got {
@@ -185,6 +187,11 @@ async fn run_events_arrive_signed_with_their_payload_and_the_secret_stays_secret
         "{failure:#}"
     );
     assert!(!error["message"].as_str().unwrap().is_empty(), "{failure:#}");
+    // The failed window holds the flow's later ones: the flow is paused, the good one not.
+    let paused = of_type(&got, "flow.paused", Some(&bad))[0].json();
+    assert_eq!(paused["data"]["pausedBy"], "failedRun", "{paused:#}");
+    assert_eq!(paused["data"]["runId"], bad_run["id"]);
+    assert!(of_type(&got, "flow.paused", Some(&good)).is_empty());
 
     // The secret is shown once: in no item, list, delivery or log line.
     let mut answers = vec![
@@ -194,7 +201,7 @@ async fn run_events_arrive_signed_with_their_payload_and_the_secret_stays_secret
     ];
     let item = &answers[0]["items"][0];
     assert_eq!(item["url"], receiver.url());
-    assert_eq!(item["events"], json!(ALL));
+    assert_eq!(item["events"], json!(wanted));
     answers.push(
         lab.api
             .post(&format!("/subscriptions/{subscription}/test"), &json!({}))

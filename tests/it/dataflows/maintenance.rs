@@ -121,8 +121,10 @@ async fn two_processes_on_an_s3_lake_catch_up_while_maintaining_it() {
 /// `windows` due windows drained by `processes` servers on `options`' stores, each of
 /// them maintaining the table every second; one server is SIGKILLed now and then.
 async fn catch_up(options: Options, processes: usize, windows: i64) -> (Lab, String) {
+    // Three windows to a commit at most: they land together (catch-up) and still leave
+    // enough small files, commit after commit, for maintenance to compact while they land.
     let config = "workers = 2\nrun_attempts = 1000\nmaintenance_interval = \"1s\"\n\
-                  maintenance_min_small_files = 10\nmaintenance_checkpoint_after = 20\n";
+                  maintenance_min_small_files = 10\nmaintenance_checkpoint_after = 20\ncatch_up_windows = 3\n";
     let mut lab = Lab::start_with(T0 - 60, &setup(), config, options.clone());
     let (source, target, dataset) = lab.connections("public.events").await;
     let (transformations, schedule) = quarter_hours();
