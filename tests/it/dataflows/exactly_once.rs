@@ -60,6 +60,24 @@ fn one_success_per_window(runs: &[Value], windows: i64) -> Vec<Value> {
         .collect()
 }
 
+/// A flow of `public.events` (from `setup`) by `updated_at`, hourly with its backfill,
+/// once its three due windows have landed; returns (lab, flow, dataset, the successful
+/// run of each window).
+async fn three_windows_landed(setup: &str, config: &str) -> (Lab, String, String, Vec<Value>) {
+    let lab = Lab::start(T0 - 60, setup, config);
+    let (source, target, dataset) = lab.connections("public.events").await;
+    let flow = lab
+        .flow(&source, &target, copy_by("updated_at"), hourly_backfill())
+        .await;
+    lab.set_clock(T0 + 2 * 3600);
+    let runs = runs_until(&lab, &flow, "three windows landing", |runs| {
+        runs.len() == 3 && runs.iter().all(|r| status(r) == "success")
+    })
+    .await;
+    let landed = one_success_per_window(&runs, 3);
+    (lab, flow, dataset, landed)
+}
+
 #[tokio::test]
 async fn a_slow_earlier_window_is_not_overtaken_and_both_land_once() {
     // The backfill window's rows come through a view that sleeps; the next windows' rows
@@ -70,18 +88,7 @@ async fn a_slow_earlier_window_is_not_overtaken_and_both_land_once() {
           BEGIN IF t < to_timestamp(1735689600) AND i % 100 = 0 THEN PERFORM pg_sleep(0.2); END IF; RETURN i; END $$;
         CREATE VIEW public.events AS SELECT slow_before(updated_at, id) AS id, updated_at FROM public.events_raw;";
     // One commit per window: landed together (catch-up), windows share their commit.
-    let lab = Lab::start(T0 - 60, setup, "workers = 2\ncatch_up_windows = 1\n");
-    let (source, target, dataset) = lab.connections("public.events").await;
-    let flow = lab
-        .flow(&source, &target, copy_by("updated_at"), hourly_backfill())
-        .await;
-    lab.set_clock(T0 + 2 * 3600);
-
-    let runs = runs_until(&lab, &flow, "three windows landing", |runs| {
-        runs.len() == 3 && runs.iter().all(|r| status(r) == "success")
-    })
-    .await;
-    let landed = one_success_per_window(&runs, 3);
+    let (lab, _, dataset, landed) = three_windows_landed(setup, "workers = 2\ncatch_up_windows = 1\n").await;
     for pair in landed.windows(2) {
         let earlier_done = pair[0]["metrics"]["durationSummary"]["completedAtUTC"]
             .as_i64()
@@ -339,18 +346,7 @@ async fn due_windows_land_together_and_each_run_counts_its_own_rows() {
     // landed two to a commit at most.
     let setup = "CREATE TABLE public.events (id bigint PRIMARY KEY, updated_at timestamptz NOT NULL);
         INSERT INTO public.events SELECT g, to_timestamp(1735689600 - 3600 + g * 3) FROM generate_series(0, 3599) g;";
-    let lab = Lab::start(T0 - 60, setup, "catch_up_windows = 2\n");
-    let (source, target, dataset) = lab.connections("public.events").await;
-    let flow = lab
-        .flow(&source, &target, copy_by("updated_at"), hourly_backfill())
-        .await;
-    lab.set_clock(T0 + 2 * 3600);
-
-    let runs = runs_until(&lab, &flow, "three windows landing", |runs| {
-        runs.len() == 3 && runs.iter().all(|r| status(r) == "success")
-    })
-    .await;
-    let landed = one_success_per_window(&runs, 3);
+    let (lab, flow, dataset, landed) = three_windows_landed(setup, "catch_up_windows = 2\n").await;
     for run in &landed {
         let records = &run["metrics"]["recordSummary"];
         assert_eq!(records["outputRecordCount"], 1200, "{run:#}");
