@@ -26,7 +26,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-from catchup import PERIOD, START, exact, runs_of, windowed_flow  # noqa: E402
+from catchup import PERIOD, START, exact, last_landed, runs_of, windowed_flow  # noqa: E402
 from flow import FLOW  # noqa: E402
 from pg import PgServer  # noqa: E402
 
@@ -71,18 +71,6 @@ def serve(inlet, env, work, clock):
     return server, line.removeprefix("inlet listening on ")
 
 
-def landed(api, flow_id, window):
-    """Whether the flow's run of `window` succeeded; raises on any failed run."""
-    base = f"{FLOW}/runs?property=flowId=={flow_id}"
-    status, reply = api.call("GET", f"{base}&property=metrics.statusSummary.status==failed&limit=1")
-    if status != 200 or reply["items"]:
-        raise RuntimeError(f"a run failed, or the runs were not read: {status} {json.dumps(reply)[:500]}")
-    status, reply = api.call("GET", f"{base}&property=windowNumber=={window}")
-    if status != 200:
-        raise RuntimeError(f"GET runs: {status} {reply}")
-    return any(r["metrics"]["statusSummary"]["status"] == "success" for r in reply["items"])
-
-
 def one_case(args, pg, subscriptions, work):
     env = {**os.environ, "INLET_LOG": "warn"}
     clock = os.path.join(work, "clock")
@@ -99,9 +87,7 @@ def one_case(args, pg, subscriptions, work):
         with open(clock + ".new", "w") as f:
             f.write(str(START + args.windows * PERIOD))
         os.replace(clock + ".new", clock)
-        # Polled lightly (the last window's run and any failed run): listing every run five
-        # times a second would take the 2-core machine from the runs measured.
-        while not landed(api, flow_id, args.windows):
+        while not last_landed(api, flow_id, args.windows):
             if time.monotonic() - started > 600:
                 raise RuntimeError(f"the {args.windows} windows did not land in 10 minutes")
             time.sleep(0.2)
