@@ -147,6 +147,11 @@ fn start_background(state: &AppState, stop: &CancellationToken) -> Vec<tokio::ta
             stop.clone(),
         )));
     }
+    tasks.push(tokio::spawn(flows::slot_watch::run(
+        state.engine(),
+        config.alerts.slot_check_every,
+        stop.clone(),
+    )));
     if config.workers > 0 {
         let process = flows::worker::process_name().to_string();
         tasks.push(tokio::spawn(flows::worker::run(

@@ -5,7 +5,8 @@ use serde_json::{Value, json};
 
 use crate::identity::Tenant;
 use crate::schema_changes::SCHEMA_CHANGE_PAUSED;
-use crate::store::{RunRow, RunStatus};
+use crate::sources::changes::SlotState;
+use crate::store::{Landed, RunRow, RunStatus};
 
 /// What an event reports.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
@@ -122,9 +123,13 @@ pub fn delay_event_id(run_id: &str) -> String {
     format!("delay-{run_id}")
 }
 
-/// The id of the freshness event of a flow whose newest success is run `run_id`.
-pub fn stale_event_id(run_id: &str) -> String {
-    format!("stale-{run_id}")
+/// The id of the freshness event of a flow that has landed `landed`: the run that landed
+/// it, or the flow itself when nothing has landed.
+pub fn stale_event_id(flow_id: &str, landed: &Landed) -> String {
+    match landed {
+        Landed::UpTo { run_id, .. } => format!("stale-{run_id}"),
+        Landed::Never { .. } => format!("stale-never-{flow_id}"),
+    }
 }
 
 /// The envelope every payload shares.
@@ -151,19 +156,34 @@ impl AlertEvent {
         AlertEvent::of_run_with_id(delay_event_id(&run.id), EventKind::RunDelay, run, now)
     }
 
-    /// The slot lag event of `run`, whose slot retains `retained` bytes of WAL; its id is
-    /// the run's, so a run reports it once.
-    pub fn slot_lag_of(run: &RunRow, retained: u64, now: i64) -> AlertEvent {
-        let mut event = AlertEvent::of_run_with_id(format!("slotlag-{}", run.id), EventKind::SlotLag, run, now);
-        event.payload["data"]["retainedWalBytes"] = retained.into();
+    /// The slot lag event of `run`'s flow, whose slot is in `slot`; its id names the flow
+    /// and the slot's position, so a position is reported once, by whichever run or
+    /// watcher sees it first.
+    pub fn slot_lag_of(run: &RunRow, slot: &SlotState, now: i64) -> AlertEvent {
+        let id = format!("slotlag-{}-{}", run.flow_id, slot.confirmed);
+        let mut event = AlertEvent::of_run_with_id(id, EventKind::SlotLag, run, now);
+        event.payload["data"]["retainedWalBytes"] = slot.retained_bytes.into();
+        event.payload["data"]["confirmedLsn"] = slot.confirmed.to_string().into();
         event
     }
 
-    /// The freshness event of a flow whose newest successful run is `run`; its id is that
-    /// run's, so the flow is reported once until a newer run succeeds.
-    pub fn stale_of(run: &RunRow, now: i64) -> AlertEvent {
-        let mut event = AlertEvent::of_run_with_id(stale_event_id(&run.id), EventKind::Freshness, run, now);
-        event.payload["data"]["lastSuccessAt"] = run.updated_at.into();
+    /// The freshness event of `run`'s flow, which has landed `landed` (`run` is the run
+    /// that landed it, or the flow's newest when nothing has); its id is that run's (the
+    /// flow's), so the flow is reported once until newer data lands.
+    pub fn stale_of(run: &RunRow, landed: &Landed, now: i64) -> AlertEvent {
+        let id = stale_event_id(&run.flow_id, landed);
+        let mut event = AlertEvent::of_run_with_id(id, EventKind::Freshness, run, now);
+        let data = &mut event.payload["data"];
+        match landed {
+            Landed::UpTo { up_to, .. } => {
+                data["landedUpTo"] = (*up_to).into();
+                data["lastSuccessAt"] = run.updated_at.into();
+            }
+            Landed::Never { first_due } => {
+                data["landedUpTo"] = Value::Null;
+                data["firstDueAt"] = (*first_due).into();
+            }
+        }
         event
     }
 

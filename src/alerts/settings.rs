@@ -17,6 +17,7 @@ pub struct AlertsFile {
     delay_after: Option<String>,
     keep_for: Option<String>,
     slot_lag_bytes: Option<u64>,
+    slot_check_every: Option<String>,
     freshness_after: Option<String>,
     failed_records_percent: Option<f64>,
 }
@@ -45,8 +46,12 @@ pub struct AlertSettings {
     /// WAL a change data capture flow's slot may retain after a run before the run
     /// reports `cdc.slot.lag`.
     pub slot_lag_bytes: u64,
-    /// A flow whose newest successful run ended longer ago than this is reported as
-    /// stale (`flow.freshness`); `None`: never.
+    /// How often each change data capture flow's slot is looked at between runs (a
+    /// disabled flow's too), for its gauge and `cdc.slot.lag`.
+    pub slot_check_every: Duration,
+    /// A flow whose newest landed data is older than this (by the flow clock), or that
+    /// landed nothing this long after its first run was due, is reported as stale
+    /// (`flow.freshness`); `None`: never.
     pub freshness_after: Option<Duration>,
     /// A run that skipped more than this percent of its input records reports
     /// `flow.run.partial`; 0: any skipped record. A flow's `inletAlerts` may set its own.
@@ -65,6 +70,7 @@ impl Default for AlertSettings {
             delay_after: Duration::from_secs(150 * 60),
             keep_for: Duration::from_secs(30 * 86_400),
             slot_lag_bytes: 1 << 30,
+            slot_check_every: Duration::from_secs(300),
             freshness_after: None,
             failed_records_percent: 0.0,
         }
@@ -93,6 +99,11 @@ impl AlertSettings {
             delay_after: duration(file.delay_after.as_deref(), "delay_after", base.delay_after)?,
             keep_for: duration(file.keep_for.as_deref(), "keep_for", base.keep_for)?,
             slot_lag_bytes: file.slot_lag_bytes.unwrap_or(base.slot_lag_bytes),
+            slot_check_every: duration(
+                file.slot_check_every.as_deref(),
+                "slot_check_every",
+                base.slot_check_every,
+            )?,
             freshness_after: match file.freshness_after.as_deref() {
                 None => None,
                 Some(text) => Some(duration(Some(text), "freshness_after", Duration::ZERO)?),
@@ -101,6 +112,9 @@ impl AlertSettings {
         };
         if !(0.0..100.0).contains(&settings.failed_records_percent) {
             anyhow::bail!("alerts.failed_records_percent must be from 0 up to, not including, 100");
+        }
+        if settings.slot_check_every < Duration::from_secs(1) {
+            anyhow::bail!("alerts.slot_check_every must be a second or more");
         }
         if settings.timeout.is_zero() {
             anyhow::bail!("alerts.timeout must be more than zero");
@@ -139,6 +153,9 @@ mod tests {
         let file: AlertsFile = toml::from_str("failed_records_percent = 100.0").unwrap();
         let error = AlertSettings::from_file(Some(file)).unwrap_err().to_string();
         assert!(error.contains("alerts.failed_records_percent"), "{error}");
+        let file: AlertsFile = toml::from_str("slot_check_every = \"10ms\"").unwrap();
+        let error = AlertSettings::from_file(Some(file)).unwrap_err().to_string();
+        assert!(error.contains("alerts.slot_check_every"), "{error}");
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! What the delivery worker watches for besides new events: runs overdue by their flow's
-//! delay threshold, flows stale past their freshness threshold, partial runs below their
+//! delay threshold, flows whose landed data is older than their freshness threshold, partial runs below their
 //! flow's failed-records threshold (not sent), and old events to remove. Each flow is
 //! judged by its own `inletAlerts`, else the server's `[alerts]`; each event is written at
 //! most once (its id is derived from the run it reports).
@@ -13,10 +13,10 @@ use super::events::{AlertEvent, EventKind};
 use super::thresholds::{DELAY_MINUTES, FIELD, FRESHNESS_MINUTES, FlowThresholds, partial_above};
 use crate::flows::model::FLOW_KIND;
 use crate::identity::Tenant;
-use crate::store::{PendingEvent, StoreError, now_millis};
+use crate::store::{Landed, PendingEvent, StoreError, now_millis};
 
 /// Flows looked at per pass (one row each).
-const FLOWS_PER_PASS: i64 = 1_000;
+const FLOWS_PER_PASS: i64 = 10_000;
 
 /// The shorter of the server's threshold and the shortest a flow may set: the watcher
 /// reads candidates past it, then judges each by its flow's own.
@@ -87,32 +87,40 @@ impl Deliverer {
         Ok(reported)
     }
 
-    /// Writes a freshness event for each enabled flow whose newest success is older than
-    /// its freshness threshold (when it or the server sets one); how many.
+    /// Writes a freshness event for each enabled flow whose dataset is older than its
+    /// freshness threshold (when it or the server sets one): the newest data it landed (a
+    /// window's end, a change run's position), or nothing since its first run was due; how
+    /// many. Judged by the flow clock, as windows are.
     pub async fn report_stale_flows(&self) -> Result<usize, StoreError> {
-        let now = now_millis();
+        let now = self.clock.now();
         let least = shortest(self.settings.freshness_after, FRESHNESS_MINUTES.0);
         let mut reported = 0;
-        for latest in self
+        for stale in self
             .store
-            .latest_successes(now - least.as_millis() as i64, FLOWS_PER_PASS)
+            .stale_flows(now - least.as_secs() as i64, FLOWS_PER_PASS)
             .await?
         {
-            let (doc, thresholds) = self.flow_thresholds(&latest.tenant, &latest.flow_id).await?;
+            let (doc, thresholds) = self.flow_thresholds(&stale.tenant, &stale.flow_id).await?;
             // A deleted or disabled flow is expected not to land anything new.
             let enabled = doc.is_some_and(|doc| doc["state"] == "enabled");
             let Some(after) = thresholds.freshness_after(&self.settings).filter(|_| enabled) else {
                 continue;
             };
-            if latest.ended_at >= now - after.as_millis() as i64 {
+            let since = match &stale.landed {
+                Landed::UpTo { up_to, .. } => *up_to,
+                Landed::Never { first_due } => *first_due,
+            };
+            if since >= now - after.as_secs() as i64 {
                 continue;
             }
-            let Some(run) = self.store.get_run(&latest.tenant, &latest.run_id).await? else {
-                continue;
+            let run = match &stale.landed {
+                Landed::UpTo { run_id, .. } => self.store.get_run(&stale.tenant, run_id).await?,
+                Landed::Never { .. } => self.store.last_run(&stale.flow_id).await?,
             };
+            let Some(run) = run else { continue };
             tracing::warn!(flow = %run.flow_id, "flow stale past its freshness threshold");
             self.store
-                .insert_alert_event_once(&AlertEvent::stale_of(&run, now_millis()))
+                .insert_alert_event_once(&AlertEvent::stale_of(&run, &stale.landed, now_millis()))
                 .await?;
             reported += 1;
         }

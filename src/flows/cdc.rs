@@ -201,7 +201,7 @@ impl Engine {
         // The flow's own `inletAlerts.slotLagBytes`, else the server's `alerts.slot_lag_bytes`.
         let threshold = plan.flow.alerts.slot_lag_bytes(self.settings.slot_lag_alert_bytes);
         if state.retained_bytes > threshold {
-            let event = AlertEvent::slot_lag_of(run, state.retained_bytes, self.clock.wall_millis());
+            let event = AlertEvent::slot_lag_of(run, &state, self.clock.wall_millis());
             if let Err(error) = self.store.insert_alert_event_once(&event).await {
                 tracing::warn!(flow = %plan.flow.id, %error, "recording the slot lag event failed");
             }

@@ -17,6 +17,7 @@ pub mod runs;
 pub mod schedule;
 pub mod scheduler;
 pub mod schema_policy;
+pub mod slot_watch;
 pub mod slots;
 pub mod source_factory;
 pub mod target;

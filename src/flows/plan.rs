@@ -41,13 +41,16 @@ pub struct PlanSources<'a> {
 impl RunPlan {
     /// Loads the plan of `run`; `None` when its flow was deleted or disabled.
     pub async fn load(from: &PlanSources<'_>, run: &RunRow) -> Result<Option<RunPlan>, RunFailure> {
+        Ok(RunPlan::load_any(from, run).await?.filter(|plan| plan.flow.enabled))
+    }
+
+    /// Loads the plan of `run`'s flow whether it is enabled or not; `None` when it was
+    /// deleted.
+    pub async fn load_any(from: &PlanSources<'_>, run: &RunRow) -> Result<Option<RunPlan>, RunFailure> {
         let Some(flow_row) = get(from.store, run, FLOW_KIND, &run.flow_id).await? else {
             return Ok(None);
         };
         let flow = Flow::from_row(&flow_row).map_err(|e| RunFailure::permanent("FLOW_INVALID", e.to_string()))?;
-        if !flow.enabled {
-            return Ok(None);
-        }
         let source = required(
             from.store,
             run,

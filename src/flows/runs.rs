@@ -111,4 +111,32 @@ mod tests {
         let scheduled = new_run(&tenant(), "flow-1", &window, 0, 1);
         assert_eq!(window_column(&scheduled, Some(&flows_own)), Some(flows_own));
     }
+
+    #[test]
+    fn a_run_landed_its_windows_end_only_if_it_succeeded_and_read_everything_waiting() {
+        let window = Window {
+            number: 2,
+            start: Some(1_800_000_000),
+            end: Some(1_800_000_900),
+        };
+        let mut run = new_run(&tenant(), "flow-1", &window, 1_800_000_960, 1);
+        assert_eq!(run.landed_up_to(), None, "scheduled");
+        run.status = RunStatus::Failed;
+        assert_eq!(run.landed_up_to(), None, "failed");
+        run.status = RunStatus::Success;
+        assert_eq!(run.landed_up_to(), Some(1_800_000_900));
+        run.details.cdc = Some(crate::store::CdcSummary {
+            more_waiting: true,
+            ..Default::default()
+        });
+        assert_eq!(run.landed_up_to(), None, "changes still waiting");
+        let once = Window {
+            number: 1,
+            start: None,
+            end: None,
+        };
+        let mut once = new_run(&tenant(), "flow-2", &once, 1_800_000_000, 1);
+        once.status = RunStatus::Success;
+        assert_eq!(once.landed_up_to(), Some(1_800_000_000), "a once flow: when it was due");
+    }
 }

@@ -1,5 +1,5 @@
 //! What the alert watcher reads: flows with runs late past the shortest delay threshold,
-//! and each flow's newest success, so that every flow is judged by its own thresholds
+//! and flows whose newest landed data is old (or that landed nothing yet), so that every flow is judged by its own thresholds
 //! (`inletAlerts`, else the server's) without one flow's backlog hiding another's.
 
 use sqlx::Row;
@@ -18,14 +18,21 @@ pub struct LateFlow {
     pub oldest_due_at: i64,
 }
 
-/// A flow's newest successful run, not reported as stale yet.
+/// A flow whose dataset is older than a cutoff, not reported as stale yet.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct LatestSuccess {
+pub struct StaleFlow {
     pub tenant: Tenant,
     pub flow_id: String,
-    pub run_id: String,
-    /// When it ended (wall-clock milliseconds).
-    pub ended_at: i64,
+    pub landed: Landed,
+}
+
+/// How far a flow's dataset has come.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Landed {
+    /// Up to flow-clock second `up_to`, by run `run_id` (its newest such success).
+    UpTo { run_id: String, up_to: i64 },
+    /// Nothing yet, although its first run was due at flow-clock second `first_due`.
+    Never { first_due: i64 },
 }
 
 impl Store {
@@ -77,38 +84,61 @@ impl Store {
         rows.iter().map(read_run).collect()
     }
 
-    /// Each flow's newest successful run, where it ended before `before` (wall-clock
-    /// milliseconds) and was not reported as stale yet; oldest first, at most `limit`.
-    /// One pass over the successful runs (grouped by flow), not one per run.
-    pub async fn latest_successes(&self, before: i64, limit: i64) -> Result<Vec<LatestSuccess>, StoreError> {
-        let rows = sqlx::query(
-            // Runs that ended in the same millisecond: the greatest id is the newest, as before.
-            "SELECT t.org, t.sandbox, t.flow_id, t.id, t.updated_at FROM \
-               (SELECT r.org, r.sandbox, r.flow_id, MAX(r.id) AS id, r.updated_at FROM runs r \
-                JOIN (SELECT flow_id, MAX(updated_at) AS last FROM runs WHERE status = $1 GROUP BY flow_id) m \
-                  ON m.flow_id = r.flow_id AND r.updated_at = m.last \
-                WHERE r.status = $1 AND m.last < $2 \
-                GROUP BY r.org, r.sandbox, r.flow_id, r.updated_at) t \
+    /// Flows whose newest landed data is older than flow-clock second `before`, and flows
+    /// with nothing landed whose first run was due before it; not reported as stale yet
+    /// (`stale-<run>`, `stale-never-<flow>`); oldest first, at most `limit` of each.
+    /// One pass over the runs grouped by flow, not one query per run.
+    pub async fn stale_flows(&self, before: i64, limit: i64) -> Result<Vec<StaleFlow>, StoreError> {
+        // Runs that landed the same second: the greatest id stands for them.
+        let landed = sqlx::query(
+            "SELECT t.org, t.sandbox, t.flow_id, t.id, t.up_to FROM \
+               (SELECT r.org, r.sandbox, r.flow_id, MAX(r.id) AS id, r.landed_up_to AS up_to FROM runs r \
+                JOIN (SELECT flow_id, MAX(landed_up_to) AS last FROM runs GROUP BY flow_id) m \
+                  ON m.flow_id = r.flow_id AND r.landed_up_to = m.last \
+                WHERE m.last < $1 GROUP BY r.org, r.sandbox, r.flow_id, r.landed_up_to) t \
              WHERE NOT EXISTS (SELECT 1 FROM alert_events e WHERE e.id = 'stale-' || t.id) \
-             ORDER BY t.updated_at LIMIT $3",
+             ORDER BY t.up_to LIMIT $2",
         )
-        .bind(RunStatus::Success.as_str())
         .bind(before)
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(LatestSuccess {
-                    tenant: Tenant {
-                        org: row.try_get("org")?,
-                        sandbox: row.try_get("sandbox")?,
-                    },
-                    flow_id: row.try_get("flow_id")?,
-                    run_id: row.try_get("id")?,
-                    ended_at: row.try_get("updated_at")?,
-                })
+        let never = sqlx::query(
+            "SELECT r.org, r.sandbox, r.flow_id, MIN(r.due_at) AS first_due FROM runs r \
+             WHERE NOT EXISTS (SELECT 1 FROM alert_events e WHERE e.id = 'stale-never-' || r.flow_id) \
+             GROUP BY r.org, r.sandbox, r.flow_id \
+             HAVING MAX(r.landed_up_to) IS NULL AND MIN(r.due_at) < $1 ORDER BY first_due LIMIT $2",
+        )
+        .bind(before)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        let tenant = |row: &sqlx::any::AnyRow| -> Result<Tenant, StoreError> {
+            Ok(Tenant {
+                org: row.try_get("org")?,
+                sandbox: row.try_get("sandbox")?,
             })
-            .collect()
+        };
+        let mut stale = Vec::with_capacity(landed.len() + never.len());
+        for row in &landed {
+            stale.push(StaleFlow {
+                tenant: tenant(row)?,
+                flow_id: row.try_get("flow_id")?,
+                landed: Landed::UpTo {
+                    run_id: row.try_get("id")?,
+                    up_to: row.try_get("up_to")?,
+                },
+            });
+        }
+        for row in &never {
+            stale.push(StaleFlow {
+                tenant: tenant(row)?,
+                flow_id: row.try_get("flow_id")?,
+                landed: Landed::Never {
+                    first_due: row.try_get("first_due")?,
+                },
+            });
+        }
+        Ok(stale)
     }
 }

@@ -114,8 +114,8 @@ pub(super) async fn insert_event<'e, E: sqlx::Executor<'e, Database = sqlx::Any>
     executor: E,
     event: &AlertEvent,
     tail: &str,
-) -> Result<(), StoreError> {
-    sqlx::query(&format!(
+) -> Result<bool, StoreError> {
+    let done = sqlx::query(&format!(
         "INSERT INTO alert_events (id, org, sandbox, kind, flow_id, subscription_id, created_at, payload, dispatched) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0){tail}"
     ))
@@ -129,7 +129,7 @@ pub(super) async fn insert_event<'e, E: sqlx::Executor<'e, Database = sqlx::Any>
     .bind(event.payload.to_string())
     .execute(executor)
     .await?;
-    Ok(())
+    Ok(done.rows_affected() == 1)
 }
 
 impl Store {
@@ -157,13 +157,14 @@ impl Store {
     }
 
     /// Writes `event` unless one with its id exists (a delay event another process wrote).
-    pub async fn insert_alert_event_once(&self, event: &AlertEvent) -> Result<(), StoreError> {
+    /// True if written (false: an event of that id exists).
+    pub async fn insert_alert_event_once(&self, event: &AlertEvent) -> Result<bool, StoreError> {
         insert_event(&self.pool, event, " ON CONFLICT (id) DO NOTHING").await
     }
 
     /// Writes an event on its own (a subscription's test event).
     pub async fn insert_alert_event(&self, event: &AlertEvent) -> Result<(), StoreError> {
-        insert_event(&self.pool, event, "").await
+        insert_event(&self.pool, event, "").await.map(|_| ())
     }
 
     /// Up to `limit` events not fanned out yet, oldest first.

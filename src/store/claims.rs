@@ -104,7 +104,7 @@ pub(super) async fn update_held_run<'e, E: sqlx::Executor<'e, Database = sqlx::A
     };
     let sql = format!(
         "UPDATE runs SET status = $1, doc = $2, updated_at = $3, etag = $4, due_at = $5, retry_at = $6, \
-         attempts = $7{release} WHERE id = $8 AND lease_owner = $9 AND status = $10"
+         attempts = $7, landed_up_to = $8{release} WHERE id = $9 AND lease_owner = $10 AND status = $11"
     );
     let done = sqlx::query(&sql)
         .bind(run.status.as_str())
@@ -114,6 +114,7 @@ pub(super) async fn update_held_run<'e, E: sqlx::Executor<'e, Database = sqlx::A
         .bind(run.due_at)
         .bind(run.retry_at)
         .bind(run.attempts)
+        .bind(run.landed_up_to())
         .bind(&run.id)
         .bind(owner)
         .bind(RunStatus::InProgress.as_str())

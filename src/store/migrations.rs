@@ -199,6 +199,14 @@ CREATE TABLE alert_rates (
     sent BIGINT NOT NULL
 )
 "#,
+    // Freshness (`store/alert_watch.rs`): the flow-clock second up to which a successful
+    // run brought its dataset (`RunRow::landed_up_to`). Successes of before are taken to
+    // have landed their window's end, or the time they were due.
+    r#"
+ALTER TABLE runs ADD COLUMN landed_up_to BIGINT;
+UPDATE runs SET landed_up_to = COALESCE(window_end, due_at) WHERE status = 'success';
+CREATE INDEX runs_landed ON runs (flow_id, landed_up_to)
+"#,
 ];
 
 /// The migration after which every stored resource's `name` and searchable fields are

@@ -20,7 +20,7 @@ mod runs;
 mod slots;
 mod tenants;
 
-pub use alert_watch::{LateFlow, LatestSuccess};
+pub use alert_watch::{Landed, LateFlow, StaleFlow};
 pub use alerts::{AttemptEnd, ClaimedDelivery, DeliveryRow, DeliveryStatus, PendingEvent};
 pub use claims::{Lease, WallTimes};
 pub use lists::{FieldFilter, FieldTest, OffsetPage, Page, RUN_FIELDS, SortBy, SortValue};

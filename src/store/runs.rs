@@ -39,6 +39,18 @@ pub struct RunRow {
     pub details: RunDetails,
 }
 
+impl RunRow {
+    /// The flow-clock second up to which this run brought its dataset, if it succeeded: its
+    /// window's end (for a delta column, the rows before it; a full copy or a change run
+    /// reads at or after it), or, for a window without an end (`once`), when it was due.
+    /// `None` for a change run that stopped with changes still waiting
+    /// (`cdc_changes_per_run`): its position is older than its window, by an unknown time.
+    pub fn landed_up_to(&self) -> Option<i64> {
+        let behind = self.details.cdc.as_ref().is_some_and(|cdc| cdc.more_waiting);
+        (self.status == RunStatus::Success && !behind).then(|| self.window_end.unwrap_or(self.due_at))
+    }
+}
+
 /// The last window a flow has a run for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LastWindow {

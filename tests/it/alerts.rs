@@ -6,4 +6,5 @@ mod per_flow;
 mod rate;
 mod rate_store;
 pub mod receiver;
+mod watched;
 mod webhooks;

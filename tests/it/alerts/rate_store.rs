@@ -46,5 +46,5 @@ async fn two_stores_taking_places_at_once_on_postgresql_never_exceed_the_limit()
     // The watcher's queries run on PostgreSQL too.
     assert!(a.late_flows(later, 10).await.unwrap().is_empty());
     assert!(a.overdue_runs("f", later, 10).await.unwrap().is_empty());
-    assert!(a.latest_successes(later, 10).await.unwrap().is_empty());
+    assert!(a.stale_flows(later, 10).await.unwrap().is_empty());
 }
